@@ -1,1 +1,115 @@
-fn main(){}
+//! Builds the `plugins/` workspace for wasm32-wasip2 with a nested cargo, so that a plain
+//! `cargo build` / `cargo test` of the host always has current plugins.
+//!
+//! Rules learnt the hard way (see README "Development"): the nested cargo gets its own target
+//! dir (sharing the outer one deadlocks on cargo's lock), runs from `plugins/` so its
+//! `.cargo/config.toml` applies, and gets a scrubbed environment (host RUSTFLAGS break wasm).
+
+use std::env;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Plugins compiled into the `modelpack` binary.
+const BUNDLED: &[&str] = &["safetensors", "gguf", "onnx", "pytorch", "numpy"];
+/// Plugins built for tests only.
+const TEST_ONLY: &[&str] = &["evil"];
+
+fn main() {
+    let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
+    let root = manifest.parent().unwrap().to_path_buf();
+    let plugins = root.join("plugins");
+    let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
+    watch(&root.join("wit"));
+    watch(&plugins.join(".cargo"));
+    println!("cargo:rerun-if-changed={}", plugins.join("Cargo.toml").display());
+    println!("cargo:rerun-if-changed={}", plugins.join("Cargo.lock").display());
+    for entry in std::fs::read_dir(&plugins).unwrap().flatten() {
+        let p = entry.path();
+        if p.join("Cargo.toml").exists() {
+            watch(&p.join("src"));
+            println!("cargo:rerun-if-changed={}", p.join("Cargo.toml").display());
+        }
+    }
+    println!("cargo:rerun-if-env-changed=MODELPACK_SKIP_PLUGIN_BUILD");
+    println!("cargo:rerun-if-env-changed=CI");
+
+    let ci = env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    let wasm_dir = plugins.join("target/wasm32-wasip2/release");
+    let available = if env::var_os("MODELPACK_SKIP_PLUGIN_BUILD").is_some() {
+        // Developer escape hatch: reuse whatever plugins/target holds (possibly stale).
+        let all = BUNDLED.iter().chain(TEST_ONLY).all(|p| wasm_dir.join(format!("{p}.wasm")).exists());
+        println!("cargo:warning=MODELPACK_SKIP_PLUGIN_BUILD set: plugins not rebuilt{}", if all { "" } else { "; some are missing, none bundled" });
+        all
+    } else if !has_wasm_target() {
+        if ci {
+            panic!("the wasm32-wasip2 target is missing under CI: run `rustup target add wasm32-wasip2`");
+        }
+        println!("cargo:warning=wasm32-wasip2 target missing (`rustup target add wasm32-wasip2`): no plugins bundled, plugin tests skip");
+        false
+    } else {
+        build_plugins(&plugins, ci);
+        true
+    };
+
+    let mut src = String::new();
+    writeln!(src, "/// Whether the plugins were built (false without the wasm32-wasip2 target).").unwrap();
+    writeln!(src, "pub const AVAILABLE: bool = {available};").unwrap();
+    writeln!(src, "/// Built-in plugins: file stem and component bytes.").unwrap();
+    writeln!(src, "pub static BUNDLED: &[(&str, &[u8])] = &[").unwrap();
+    if available {
+        for name in BUNDLED {
+            let path = wasm_dir.join(format!("{name}.wasm"));
+            writeln!(src, "    ({name:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
+        }
+    }
+    writeln!(src, "];").unwrap();
+    writeln!(src, "/// Test-only plugins: file stem and path of the component.").unwrap();
+    writeln!(src, "pub static TEST_PLUGINS: &[(&str, &str)] = &[").unwrap();
+    if available {
+        for name in TEST_ONLY {
+            let path = wasm_dir.join(format!("{name}.wasm"));
+            writeln!(src, "    ({name:?}, {:?}),", path.display().to_string()).unwrap();
+        }
+    }
+    writeln!(src, "];").unwrap();
+    std::fs::write(out.join("artifacts.rs"), src).unwrap();
+}
+
+fn watch(dir: &Path) {
+    println!("cargo:rerun-if-changed={}", dir.display());
+}
+
+fn has_wasm_target() -> bool {
+    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let Ok(out) = Command::new(rustc).args(["--print", "sysroot"]).output() else {
+        return false;
+    };
+    let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    Path::new(&sysroot).join("lib/rustlib/wasm32-wasip2").exists()
+}
+
+fn build_plugins(plugins: &Path, ci: bool) {
+    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let target = plugins.join("target");
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(plugins)
+        .args(["build", "--release", "--target", "wasm32-wasip2"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env("CARGO_BUILD_BUILD_DIR", &target)
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .env_remove("RUSTFLAGS")
+        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        .env_remove("RUSTC_WRAPPER")
+        .env_remove("CARGO_BUILD_TARGET");
+    for p in BUNDLED.iter().chain(TEST_ONLY) {
+        cmd.args(["-p", p]);
+    }
+    if ci {
+        cmd.arg("--locked");
+    }
+    let status = cmd.status().expect("failed to run cargo for the plugins");
+    if !status.success() {
+        panic!("building the wasm plugins failed (cd plugins && cargo build --release)");
+    }
+}

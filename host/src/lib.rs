@@ -1,0 +1,9 @@
+//! modelpack: turn raw ML checkpoints into CNCF ModelPack artifacts, validate them and check
+//! them against policies. The host knows OCI, JSON Schema, tar, registries and the sandbox;
+//! every weight format and policy lives in a sandboxed WebAssembly component plugin.
+#![deny(missing_docs)]
+
+pub mod cli;
+pub mod inspect;
+pub mod plugin;
+pub mod units;

@@ -1,1 +1,17 @@
-fn main(){}
+//! The `modelpack` binary: parse the command line, run, map errors to exit code 2.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = modelpack::cli::Cli::parse();
+    match modelpack::cli::run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            // One line: the chain of contexts joined, never a backtrace.
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

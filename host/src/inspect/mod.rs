@@ -1,0 +1,194 @@
+//! `modelpack inspect`: route each file to the plugin that claims it and collect the reports.
+//!
+//! Routing: the plugins claiming a file by extension, file name or magic are the candidates;
+//! with one candidate it is used directly, with several each one's `detect` decides. Files no
+//! plugin claims are reported as unrecognised, not as errors.
+
+pub mod report;
+pub mod text;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Result, bail};
+
+use crate::plugin::PluginSet;
+use crate::plugin::blob::{BlobFile, OpenError};
+pub use report::{FileReport, InspectOutput, Status};
+
+/// How much of a file `detect` sees.
+pub const HEAD_LEN: usize = 64 << 10;
+
+/// A file to inspect and the directory its plugin may read around it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// The file.
+    pub path: PathBuf,
+    /// Path as shown to the user.
+    pub display: String,
+    /// Confinement root for `open-related`.
+    pub root: Arc<PathBuf>,
+}
+
+/// Names skipped when walking a directory: VCS metadata, caches, hidden files.
+pub fn skipped_name(name: &str) -> bool {
+    name.starts_with('.') || name == "__pycache__" || name == "node_modules"
+}
+
+/// Expands files and directories (recursively, sorted, hidden entries skipped) into targets.
+pub fn collect_targets(paths: &[PathBuf]) -> Result<Vec<Target>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
+        if meta.is_dir() {
+            let root = Arc::new(p.canonicalize()?);
+            walk(p, &root, &mut out)?;
+        } else {
+            let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            out.push(Target {
+                path: p.clone(),
+                display: p.display().to_string(),
+                root: Arc::new(parent.canonicalize()?),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, root: &Arc<PathBuf>, out: &mut Vec<Target>) -> Result<()> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if skipped_name(&name) {
+            continue;
+        }
+        let path = e.path();
+        let meta = std::fs::metadata(&path);
+        match meta {
+            Ok(m) if m.is_dir() => walk(&path, root, out)?,
+            _ => out.push(Target {
+                display: path.display().to_string(),
+                path,
+                root: root.clone(),
+            }),
+        }
+    }
+    Ok(())
+}
+
+/// Reads the first `HEAD_LEN` bytes of a file.
+fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::with_capacity(4096);
+    std::fs::File::open(path)?.take(HEAD_LEN as u64).read_to_end(&mut head)?;
+    Ok(head)
+}
+
+/// Inspects one file; failures are recorded in the report, never returned.
+pub fn inspect_one(plugins: &PluginSet, target: &Target, verbose: &dyn Fn(&str)) -> FileReport {
+    let mut report = FileReport {
+        path: target.display.clone(),
+        ..FileReport::default()
+    };
+    let fail = |mut r: FileReport, msg: String| {
+        r.status = Status::Error;
+        r.error = Some(msg);
+        r
+    };
+    let blob = match BlobFile::open(&target.path, target.root.clone()) {
+        Ok(b) => b,
+        Err(OpenError::Refused(m) | OpenError::Io(m)) => return fail(report, m),
+    };
+    report.size = blob.size();
+    let head = match read_head(&target.path) {
+        Ok(h) => h,
+        Err(e) => return fail(report, format!("{}: {e}", target.display)),
+    };
+    let name = target.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let candidates = plugins.claimants(&name, &head);
+    let chosen = match candidates.len() {
+        0 => {
+            report.status = Status::Unrecognised;
+            return report;
+        }
+        1 => candidates[0],
+        _ => {
+            let mut best = (candidates[0], -1.0f32);
+            for c in &candidates {
+                let loaded = match plugins.load(c) {
+                    Ok(l) => l,
+                    Err(e) => return fail(report, e),
+                };
+                match loaded.detect(plugins.runtime(), &name, &head) {
+                    Ok(score) if score > best.1 => best = (c, score),
+                    Ok(_) => {}
+                    Err(e) => verbose(&format!("{}: detect failed: {e}", target.display)),
+                }
+            }
+            best.0
+        }
+    };
+    report.plugin = Some(format!("{}@{}", chosen.info.name, chosen.info.version));
+    let loaded = match plugins.load(chosen) {
+        Ok(l) => l,
+        Err(e) => return fail(report, e),
+    };
+    match loaded.inspect(plugins.runtime(), vec![blob]) {
+        Ok(called) => {
+            if !called.output.is_empty() {
+                verbose(&format!("{} [{} output]: {}", target.display, chosen.info.name, called.output.trim_end()));
+            }
+            match called.value {
+                Ok(r) => {
+                    report.absorb(r);
+                    report
+                }
+                Err(e) => fail(report, format!("{}: {}", target.display, report::format_error(&e))),
+            }
+        }
+        Err(failure) => {
+            if !failure.output.is_empty() {
+                verbose(&format!("{} [{} output]: {}", target.display, chosen.info.name, failure.output.trim_end()));
+            }
+            fail(report, format!("{}: {}", target.display, failure.message))
+        }
+    }
+}
+
+/// Inspects every target, on all cores; reports come back in target order.
+pub fn inspect_all(plugins: &PluginSet, targets: &[Target], verbose: &(dyn Fn(&str) + Sync)) -> Vec<FileReport> {
+    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(targets.len().max(1));
+    if workers <= 1 {
+        return targets.iter().map(|t| inspect_one(plugins, t, verbose)).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut slots: Vec<Option<FileReport>> = vec![None; targets.len()];
+    let results = std::sync::Mutex::new(&mut slots);
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(t) = targets.get(i) else { break };
+                    let r = inspect_one(plugins, t, verbose);
+                    results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(r);
+                }
+            });
+        }
+    });
+    slots.into_iter().flatten().collect()
+}
+
+/// Checks that every path exists before any work starts (a typo is a usage error, exit 2).
+pub fn check_paths(paths: &[PathBuf]) -> Result<()> {
+    for p in paths {
+        if std::fs::metadata(p).is_err() {
+            bail!("{}: no such file or directory", p.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,106 @@
+//! The host side of the WIT `blob` resource: read-only, capped access to one file.
+
+use std::fs::File;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+/// One open file handed to a plugin.
+pub struct BlobFile {
+    /// Name shown to the plugin: path relative to the confinement root, `/`-separated.
+    pub name: String,
+    file: Arc<File>,
+    size: u64,
+    /// Canonical directory of the file, for `open-related`.
+    dir: PathBuf,
+    /// Canonical directory the plugin may not leave.
+    root: Arc<PathBuf>,
+}
+
+/// Why a blob could not be opened.
+pub enum OpenError {
+    /// The path is outside the root or otherwise refused.
+    Refused(String),
+    /// The operating system said no.
+    Io(String),
+}
+
+impl BlobFile {
+    /// Opens `path` for a plugin, confined to `root` (both resolved through symlinks).
+    pub fn open(path: &Path, root: Arc<PathBuf>) -> Result<BlobFile, OpenError> {
+        let canonical = path
+            .canonicalize()
+            .map_err(|e| OpenError::Io(format!("{}: {e}", path.display())))?;
+        if !canonical.starts_with(root.as_path()) {
+            return Err(OpenError::Refused(format!(
+                "{}: resolves outside {}",
+                path.display(),
+                root.display()
+            )));
+        }
+        let file = File::open(&canonical).map_err(|e| OpenError::Io(format!("{}: {e}", path.display())))?;
+        let meta = file.metadata().map_err(|e| OpenError::Io(format!("{}: {e}", path.display())))?;
+        if !meta.is_file() {
+            return Err(OpenError::Refused(format!("{}: not a regular file", path.display())));
+        }
+        let name = canonical
+            .strip_prefix(root.as_path())
+            .unwrap_or(&canonical)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        Ok(BlobFile {
+            name,
+            size: meta.len(),
+            dir: canonical.parent().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf()),
+            file: Arc::new(file),
+            root,
+        })
+    }
+
+    /// Size in bytes.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Reads up to `len` bytes at `offset`; the caller has already applied the length cap.
+    pub fn read(&self, offset: u64, len: u32) -> std::io::Result<Vec<u8>> {
+        let n = self.size.saturating_sub(offset).min(len as u64) as usize;
+        let mut buf = vec![0u8; n];
+        read_exact_at(&self.file, &mut buf, offset)?;
+        Ok(buf)
+    }
+
+    /// Opens a file relative to this one's directory, refusing anything that leaves the root.
+    pub fn open_related(&self, relative: &str) -> Result<BlobFile, OpenError> {
+        let rel = Path::new(relative);
+        if relative.is_empty()
+            || rel.is_absolute()
+            || rel.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(OpenError::Refused(format!(
+                "{relative:?}: only plain relative paths inside the model directory may be opened"
+            )));
+        }
+        BlobFile::open(&self.dir.join(rel), self.root.clone())
+    }
+}
+
+#[cfg(unix)]
+fn read_exact_at(f: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(f, buf, offset)
+}
+
+#[cfg(windows)]
+fn read_exact_at(f: &File, mut buf: &mut [u8], mut offset: u64) -> std::io::Result<()> {
+    use std::os::windows::fs::FileExt;
+    while !buf.is_empty() {
+        let n = f.seek_read(buf, offset)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf = &mut buf[n..];
+        offset += n as u64;
+    }
+    Ok(())
+}
