@@ -13,7 +13,7 @@ use std::process::Command;
 /// Plugins compiled into the `modelpack` binary.
 const BUNDLED: &[&str] = &["safetensors", "gguf", "onnx", "pytorch", "numpy"];
 /// Plugins built for tests only.
-const TEST_ONLY: &[&str] = &["evil"];
+const TEST_ONLY: &[&str] = &["evil", "future-wit"];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
@@ -38,7 +38,7 @@ fn main() {
     let wasm_dir = plugins.join("target/wasm32-wasip2/release");
     let available = if env::var_os("MODELPACK_SKIP_PLUGIN_BUILD").is_some() {
         // Developer escape hatch: reuse whatever plugins/target holds (possibly stale).
-        let all = BUNDLED.iter().chain(TEST_ONLY).all(|p| wasm_dir.join(format!("{p}.wasm")).exists());
+        let all = BUNDLED.iter().chain(TEST_ONLY).all(|p| wasm_dir.join(stem(p)).exists());
         println!("cargo:warning=MODELPACK_SKIP_PLUGIN_BUILD set: plugins not rebuilt{}", if all { "" } else { "; some are missing, none bundled" });
         all
     } else if !has_wasm_target() {
@@ -59,7 +59,7 @@ fn main() {
     writeln!(src, "pub static BUNDLED: &[(&str, &[u8])] = &[").unwrap();
     if available {
         for name in BUNDLED {
-            let path = wasm_dir.join(format!("{name}.wasm"));
+            let path = wasm_dir.join(stem(name));
             writeln!(src, "    ({name:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
         }
     }
@@ -68,12 +68,17 @@ fn main() {
     writeln!(src, "pub static TEST_PLUGINS: &[(&str, &str)] = &[").unwrap();
     if available {
         for name in TEST_ONLY {
-            let path = wasm_dir.join(format!("{name}.wasm"));
+            let path = wasm_dir.join(stem(name));
             writeln!(src, "    ({name:?}, {:?}),", path.display().to_string()).unwrap();
         }
     }
     writeln!(src, "];").unwrap();
     std::fs::write(out.join("artifacts.rs"), src).unwrap();
+}
+
+/// The `.wasm` file cargo writes for a package (dashes become underscores).
+fn stem(package: &str) -> String {
+    format!("{}.wasm", package.replace('-', "_"))
 }
 
 fn watch(dir: &Path) {

@@ -434,7 +434,9 @@ fn describe_failure(plugin: &str, e: &wasmtime::Error, store: &Store<State>, lim
         None => {
             let root = e.root_cause().to_string();
             let root = root.lines().next().unwrap_or("").to_string();
-            if let Some(import) = root
+            if root.contains("too much data is being copied between the host and the guest") {
+                format!("plugin {plugin} returned a result too large to accept (over wasmtime's host-call copy limit)")
+            } else if let Some(import) = root
                 .strip_prefix("denied import: `")
                 .and_then(|r| r.split('`').next())
             {

@@ -174,7 +174,9 @@ mod tests {
         let src = MemSource::new("x", vec![1, 2, 3]);
         let mut c = Cursor::new(&src);
         let err = c.u64("count").unwrap_err();
-        assert!(matches!(&err, Error::Malformed(m) if m.contains("count at offset 0 needs 8 bytes")));
+        assert!(
+            matches!(&err, Error::Malformed(m) if m.contains("count at offset 0 needs 8 bytes"))
+        );
         assert!(c.skip(4, "gap").is_err());
         assert_eq!(c.bytes(3, "all").unwrap(), vec![1, 2, 3]);
     }

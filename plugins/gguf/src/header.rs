@@ -23,6 +23,11 @@ const MAX_DIMS: u32 = 4;
 const LLAMA_MAX_NAME: usize = 63;
 /// Longest key or tensor name accepted at all; real ones are under 100 bytes.
 const NAME_LIMIT: u64 = 1 << 16;
+/// Most metadata entries or tensors accepted; real files have hundreds of entries and at most
+/// tens of thousands of tensors, and every one costs memory in the report.
+const MAX_ENTRIES: u64 = 1 << 20;
+/// Entries reserved up front; more grow the vectors as they are actually read.
+const PREALLOC: u64 = 4096;
 /// Smallest metadata entry: empty-ish key length (8) + type (4) + a u8 value (1).
 const MIN_KV_BYTES: u64 = 13;
 /// Smallest tensor info: name length (8) + n_dims (4) + type (4) + offset (8).
@@ -116,6 +121,12 @@ pub fn parse(src: &dyn Source) -> Result<Header, Error> {
             cur.size()
         )));
     }
+    if tensor_count > MAX_ENTRIES || kv_count > MAX_ENTRIES {
+        return Err(Error::TooLarge(format!(
+            "{}: {tensor_count} tensors and {kv_count} metadata entries exceed the limit of {MAX_ENTRIES} each",
+            cur.name()
+        )));
+    }
     let mut findings = Vec::new();
     let kvs = read_kvs(&mut cur, kv_count, &mut findings)?;
     let alignment = alignment(&cur, &kvs)?;
@@ -194,17 +205,20 @@ fn read_name(cur: &mut Cursor, what: &str) -> Result<String, Error> {
 }
 
 fn read_kvs(cur: &mut Cursor, count: u64, findings: &mut Vec<Finding>) -> Result<Vec<Kv>, Error> {
-    // `count` was bounded by the file size above, so this capacity is too.
-    let mut kvs = Vec::with_capacity(count as usize);
+    let mut kvs = Vec::with_capacity(count.min(PREALLOC) as usize);
     let mut seen = HashSet::new();
     for i in 0..count {
         let at = cur.pos();
         let key = read_name(cur, &format!("key of metadata entry {i}"))?;
         if key.is_empty() {
-            return Err(cur.malformed(format_args!("metadata entry {i} at offset {at} has an empty key")));
+            return Err(cur.malformed(format_args!(
+                "metadata entry {i} at offset {at} has an empty key"
+            )));
         }
         if !seen.insert(key.clone()) {
-            return Err(cur.malformed(format_args!("duplicate metadata key '{key}' at offset {at}")));
+            return Err(cur.malformed(format_args!(
+                "duplicate metadata key '{key}' at offset {at}"
+            )));
         }
         let id = cur.u32(&format!("value type of metadata key '{key}'"))?;
         let vtype = ValueType::from_id(id).ok_or_else(|| {
@@ -227,7 +241,10 @@ fn read_kvs(cur: &mut Cursor, count: u64, findings: &mut Vec<Finding>) -> Result
             findings.push(finding(
                 "metadata-truncated",
                 Severity::Info,
-                format!("metadata '{key}' holds a string over {} bytes; the report keeps its start", value::TEXT_CAP),
+                format!(
+                    "metadata '{key}' holds a string over {} bytes; the report keeps its start",
+                    value::TEXT_CAP
+                ),
                 Some(key.clone()),
             ));
         }
@@ -243,9 +260,9 @@ fn alignment(cur: &Cursor, kvs: &[Kv]) -> Result<u64, Error> {
     };
     match (kv.vtype, &kv.value) {
         (ValueType::U32, &MetaValue::Uint(a)) if a.is_power_of_two() => Ok(a),
-        (ValueType::U32, MetaValue::Uint(a)) => Err(cur.malformed(format_args!(
-            "general.alignment {a} is not a power of two"
-        ))),
+        (ValueType::U32, MetaValue::Uint(a)) => {
+            Err(cur.malformed(format_args!("general.alignment {a} is not a power of two")))
+        }
         (t, _) => Err(cur.malformed(format_args!(
             "general.alignment must be UINT32, found {}",
             t.name()
@@ -258,13 +275,15 @@ fn read_tensor_infos(
     count: u64,
     findings: &mut Vec<Finding>,
 ) -> Result<Vec<TensorInfo>, Error> {
-    let mut tensors = Vec::with_capacity(count as usize);
+    let mut tensors = Vec::with_capacity(count.min(PREALLOC) as usize);
     let mut seen = HashSet::new();
     for i in 0..count {
         let at = cur.pos();
         let name = read_name(cur, &format!("name of tensor {i}"))?;
         if !seen.insert(name.clone()) {
-            return Err(cur.malformed(format_args!("duplicate tensor name '{name}' at offset {at}")));
+            return Err(cur.malformed(format_args!(
+                "duplicate tensor name '{name}' at offset {at}"
+            )));
         }
         if name.len() > LLAMA_MAX_NAME {
             findings.push(finding(
@@ -323,7 +342,9 @@ fn tensor_info(
         .try_fold(1u64, |acc, &n| acc.checked_mul(n))
         .filter(|&n| n < i64::MAX as u64)
         .ok_or_else(|| {
-            cur.malformed(format_args!("tensor '{name}': element count of {ne:?} overflows"))
+            cur.malformed(format_args!(
+                "tensor '{name}': element count of {ne:?} overflows"
+            ))
         })?;
     let ne0 = ne.first().copied().unwrap_or(1);
     if !ne0.is_multiple_of(ty.block_elems) {
@@ -333,15 +354,16 @@ fn tensor_info(
         )));
     }
     let n_bytes = ty.n_bytes(n_elements).ok_or_else(|| {
-        cur.malformed(format_args!("tensor '{name}': byte size of {n_elements} {} elements overflows", ty.name))
+        cur.malformed(format_args!(
+            "tensor '{name}': byte size of {n_elements} {} elements overflows",
+            ty.name
+        ))
     })?;
     if ty.name == "Q8_1" {
         findings.push(finding(
             "intermediate-type",
             Severity::Warning,
-            format!(
-                "tensor uses Q8_1, a ggml working type not expected in model files; sized as 36 bytes per 32 elements (gguf-py assumes 40)"
-            ),
+            "tensor uses Q8_1, a ggml working type not expected in model files; sized as 36 bytes per 32 elements (gguf-py assumes 40)",
             Some(name.clone()),
         ));
     }
@@ -390,14 +412,14 @@ fn check_data(
             )));
         }
         // llama.cpp wants each offset to be the padded running sum of the sizes before it.
-        if let Some(e) = expected {
-            if t.offset != e {
-                gaps += 1;
-                first_gap.get_or_insert((i, e));
-            }
+        if let Some(e) = expected
+            && t.offset != e
+        {
+            gaps += 1;
+            first_gap.get_or_insert((i, e));
         }
-        expected = expected
-            .and_then(|e| align_up(t.n_bytes, alignment).and_then(|p| e.checked_add(p)));
+        expected =
+            expected.and_then(|e| align_up(t.n_bytes, alignment).and_then(|p| e.checked_add(p)));
     }
     if let Some((i, e)) = first_gap {
         let t = &tensors[i];

@@ -18,9 +18,10 @@ const MAGICS: &[(&[u8; 4], &str, &str)] = &[
 /// The legacy magic a file starts with, as `(bytes on disk, readable name, variant)`.
 fn lookup(head: &[u8]) -> Option<(&'static [u8; 4], &'static str, &'static str)> {
     let magic = head.get(..4)?;
-    MAGICS.iter().copied().find(|(disk, name, _)| {
-        magic == disk.as_slice() || magic == name.as_bytes()
-    })
+    MAGICS
+        .iter()
+        .copied()
+        .find(|(disk, name, _)| magic == disk.as_slice() || magic == name.as_bytes())
 }
 
 /// True when `head` starts with a legacy GGML-family magic (either byte order).
@@ -54,7 +55,10 @@ mod tests {
     #[test]
     fn whisper_cpp_magic_is_legacy() {
         let msg = describe(b"lmgg\n\0\0\0silero").unwrap();
-        assert!(msg.starts_with("legacy GGML-family file (magic 'lmgg'"), "{msg}");
+        assert!(
+            msg.starts_with("legacy GGML-family file (magic 'lmgg'"),
+            "{msg}"
+        );
         assert!(msg.ends_with("convert it to GGUF"));
         assert!(is_legacy(b"ggjt"));
         assert!(is_legacy(b"tjgg\x03\0\0\0"));

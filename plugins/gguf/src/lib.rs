@@ -33,9 +33,9 @@ mod header;
 mod legacy;
 mod report;
 mod split;
-mod value;
 #[cfg(test)]
 mod tests;
+mod value;
 
 use modelpack_plugin_sdk::prelude::*;
 

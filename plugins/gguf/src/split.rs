@@ -98,7 +98,11 @@ pub fn open_siblings(
                 missing.len(),
                 split.count,
                 shown.join(", "),
-                if more > 0 { format!(" and {more} more") } else { String::new() }
+                if more > 0 {
+                    format!(" and {more} more")
+                } else {
+                    String::new()
+                }
             ),
             None,
         ));

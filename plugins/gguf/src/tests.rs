@@ -257,8 +257,20 @@ fn huge_counts_fail_before_allocating() {
     bytes[8..16].copy_from_slice(&0u64.to_le_bytes());
     bytes[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
     assert!(malformed(bytes).contains("cannot fit"));
-    let m = malformed(llama().kv("tokens", ARR, arr(STR, &[])).build_with_len(1 << 50));
-    assert!(m.contains("array of 1125899906842624 STRING elements"), "{m}");
+    // Plausible for the file size but beyond what a report should hold.
+    let mut many = Gguf::new().build();
+    many[8..16].copy_from_slice(&((1u64 << 20) + 1).to_le_bytes());
+    many.resize(many.len() + (25 << 20), 0);
+    assert!(matches!(run(many), Err(Error::TooLarge(m)) if m.contains("1048577 tensors")));
+    let m = malformed(
+        llama()
+            .kv("tokens", ARR, arr(STR, &[]))
+            .build_with_len(1 << 50),
+    );
+    assert!(
+        m.contains("array of 1125899906842624 STRING elements"),
+        "{m}"
+    );
 }
 
 impl Gguf {
@@ -312,7 +324,9 @@ fn summary<'a>(r: &'a ModelReport, key: &str) -> &'a ArraySummary {
 #[test]
 fn arrays_are_summarised() {
     let tokens: Vec<Vec<u8>> = (0..100_000).map(|i| s(&format!("tok{i}"))).collect();
-    let scores: Vec<Vec<u8>> = (0..1000).map(|i| (i as f32).to_le_bytes().to_vec()).collect();
+    let scores: Vec<Vec<u8>> = (0..1000)
+        .map(|i| (i as f32).to_le_bytes().to_vec())
+        .collect();
     let r = run(llama()
         .kv("tokenizer.ggml.tokens", ARR, arr(STR, &tokens))
         .kv("tokenizer.ggml.scores", ARR, arr(F32, &scores))
@@ -329,7 +343,10 @@ fn arrays_are_summarised() {
     assert_eq!((sc.element_type.as_str(), sc.length), ("FLOAT32", 1000));
     assert!(sc.head.starts_with("[0.0,1.0,2.0,"), "{}", sc.head);
     let e = summary(&r, "empty");
-    assert_eq!((e.element_type.as_str(), e.length, e.head.as_str()), ("BOOL", 0, "[]"));
+    assert_eq!(
+        (e.element_type.as_str(), e.length, e.head.as_str()),
+        ("BOOL", 0, "[]")
+    );
     assert!(matches!(meta(&r, "after"), MetaValue::Uint(7)));
 }
 
@@ -338,7 +355,9 @@ fn nested_arrays_are_summarised_and_flagged() {
     let inner = |xs: &[u32]| {
         arr(
             U32,
-            &xs.iter().map(|x| x.to_le_bytes().to_vec()).collect::<Vec<_>>(),
+            &xs.iter()
+                .map(|x| x.to_le_bytes().to_vec())
+                .collect::<Vec<_>>(),
         )
     };
     let many: Vec<Vec<u8>> = (0..40).map(|i| inner(&[i])).collect();
@@ -395,7 +414,10 @@ fn misaligned_offset_is_malformed() {
             .data(64)
             .build(),
     );
-    assert!(m.contains("tensor 'b': offset 16 is not a multiple of the alignment 32"), "{m}");
+    assert!(
+        m.contains("tensor 'b': offset 16 is not a multiple of the alignment 32"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -410,8 +432,15 @@ fn custom_alignment() {
     assert_eq!(r.tensors.len(), 2);
     assert!(r.findings.is_empty(), "{:?}", r.findings);
     assert!(malformed(llama().kv_u32("general.alignment", 48).build()).contains("power of two"));
-    let m = malformed(llama().kv("general.alignment", U64, 32u64.to_le_bytes()).build());
-    assert!(m.contains("general.alignment must be UINT32, found UINT64"), "{m}");
+    let m = malformed(
+        llama()
+            .kv("general.alignment", U64, 32u64.to_le_bytes())
+            .build(),
+    );
+    assert!(
+        m.contains("general.alignment must be UINT32, found UINT64"),
+        "{m}"
+    );
 }
 
 #[test]
@@ -425,12 +454,20 @@ fn unknown_and_removed_types_name_the_tensor() {
 #[test]
 fn partial_blocks_and_bad_dims_are_malformed() {
     let m = malformed(llama().tensor("w", &[100, 2], 12, 0).data(1024).build());
-    assert!(m.contains("ne[0] = 100 is not a multiple of the Q4_K block size 256"), "{m}");
+    assert!(
+        m.contains("ne[0] = 100 is not a multiple of the Q4_K block size 256"),
+        "{m}"
+    );
     let m = malformed(llama().tensor("w", &[1; 5], 0, 0).data(64).build());
     assert!(m.contains("5 dimensions"), "{m}");
     let m = malformed(llama().tensor("w", &[u64::MAX], 0, 0).data(64).build());
     assert!(m.contains("is negative"), "{m}");
-    let m = malformed(llama().tensor("w", &[1 << 40, 1 << 40], 0, 0).data(64).build());
+    let m = malformed(
+        llama()
+            .tensor("w", &[1 << 40, 1 << 40], 0, 0)
+            .data(64)
+            .build(),
+    );
     assert!(m.contains("overflows"), "{m}");
 }
 
@@ -452,7 +489,10 @@ fn every_type_sizes_its_data() {
 #[test]
 fn truncated_data_section_is_malformed() {
     let m = malformed(llama().tensor("test.weight.0", &[64, 128], 0, 0).build());
-    assert!(m.contains("data section is truncated: tensor 'test.weight.0'"), "{m}");
+    assert!(
+        m.contains("data section is truncated: tensor 'test.weight.0'"),
+        "{m}"
+    );
     let m = malformed(llama().tensor("w", &[4], 0, u64::MAX - 31).data(64).build());
     assert!(m.contains("data section is truncated"), "{m}");
 }
@@ -534,7 +574,10 @@ fn split_siblings_are_opened_from_the_first_part() {
     assert_eq!(r.covers, ["m-00002-of-00003.gguf"]);
     assert_eq!(r.parameter_count, 16);
     assert!(has_finding(&r, "split-part-missing"));
-    assert_eq!(r.findings.iter().filter(|f| f.id == "split-file").count(), 2);
+    assert_eq!(
+        r.findings.iter().filter(|f| f.id == "split-file").count(),
+        2
+    );
 
     // Handed all parts by the host, with a tensor total that does not add up.
     let a = MemSource::new("m-00001-of-00002.gguf", split_part(0, 2, 5, "a"));
@@ -602,7 +645,11 @@ fn data_offset_matches_gguf_py() {
         let h = crate::header::parse(&src).unwrap();
         assert_eq!(Some(h.data_offset), want["data_offset"].as_u64(), "{name}");
         assert_eq!(Some(h.alignment), want["alignment"].as_u64(), "{name}");
-        assert_eq!(Some(u64::from(h.version)), want["gguf_version"].as_u64(), "{name}");
+        assert_eq!(
+            Some(u64::from(h.version)),
+            want["gguf_version"].as_u64(),
+            "{name}"
+        );
         seen += 1;
     }
     assert_eq!(seen, 5);

@@ -9,7 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn fixtures() -> PathBuf {
-    let dir = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures"));
+    let dir = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures"
+    ));
     assert!(
         dir.join("gguf").is_dir(),
         "shared fixtures not found at {}",
@@ -27,7 +30,11 @@ fn fixture_files() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|e| e == "gguf"))
         .collect();
     files.sort();
-    assert!(files.len() >= 7, "expected at least 7 GGUF fixtures, found {}", files.len());
+    assert!(
+        files.len() >= 7,
+        "expected at least 7 GGUF fixtures, found {}",
+        files.len()
+    );
     files.push(dir.join("other/ggml-silero-v6.2.0.bin"));
     files
 }
@@ -36,7 +43,11 @@ fn fixture_files() -> Vec<PathBuf> {
 /// map sorts keys, so the order is taken from the text: one key per line at indent 2).
 fn reference(path: &Path) -> Option<(Value, Vec<String>)> {
     let dir = fixtures();
-    let rel = path.strip_prefix(&dir).unwrap().to_string_lossy().replace('/', "__");
+    let rel = path
+        .strip_prefix(&dir)
+        .unwrap()
+        .to_string_lossy()
+        .replace('/', "__");
     let file = dir.join("reference").join(format!("{rel}.json"));
     let text = std::fs::read_to_string(file).ok()?;
     let order = text
@@ -68,7 +79,11 @@ fn check_meta(name: &str, r: &ModelReport, key: &str, want: &Value) {
             panic!("{name}: {key}: expected an array summary, got {got:?}")
         };
         assert_eq!(a.element_type, et, "{name}: {key}");
-        assert_eq!(Some(a.length), want["array_length"].as_u64(), "{name}: {key}");
+        assert_eq!(
+            Some(a.length),
+            want["array_length"].as_u64(),
+            "{name}: {key}"
+        );
         let head: Vec<Value> = serde_json::from_str(&a.head).unwrap();
         assert_eq!(head.len() as u64, a.length.min(16), "{name}: {key}");
         let first = want["first"].as_array().unwrap();
@@ -94,8 +109,16 @@ fn check_meta(name: &str, r: &ModelReport, key: &str, want: &Value) {
 
 fn check_valid(name: &str, r: &ModelReport, want: &Value, order: &[String]) {
     assert_eq!(r.format, "gguf", "{name}");
-    assert_eq!(Some(r.tensors.len() as u64), want["tensor_count"].as_u64(), "{name}: tensor_count");
-    assert_eq!(Some(r.parameter_count), want["total_parameters"].as_u64(), "{name}: total_parameters");
+    assert_eq!(
+        Some(r.tensors.len() as u64),
+        want["tensor_count"].as_u64(),
+        "{name}: tensor_count"
+    );
+    assert_eq!(
+        Some(r.parameter_count),
+        want["total_parameters"].as_u64(),
+        "{name}: total_parameters"
+    );
     let mut by_dtype: BTreeMap<String, u64> = BTreeMap::new();
     for t in &r.tensors {
         *by_dtype.entry(t.dtype.clone()).or_default() += t.shape.iter().product::<u64>();
@@ -110,16 +133,37 @@ fn check_valid(name: &str, r: &ModelReport, want: &Value, order: &[String]) {
     // Tensors in file order, with the reference's outermost-first shape.
     for (t, w) in r.tensors.iter().zip(want["tensors"].as_array().unwrap()) {
         assert_eq!(Some(t.name.as_str()), w["name"].as_str(), "{name}");
-        assert_eq!(Some(t.dtype.as_str()), w["dtype"].as_str(), "{name}: {}", t.name);
-        let shape: Vec<u64> = w["shape"].as_array().unwrap().iter().map(|d| d.as_u64().unwrap()).collect();
+        assert_eq!(
+            Some(t.dtype.as_str()),
+            w["dtype"].as_str(),
+            "{name}: {}",
+            t.name
+        );
+        let shape: Vec<u64> = w["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap())
+            .collect();
         assert_eq!(t.shape, shape, "{name}: {}", t.name);
     }
     // Every file key, plus general.file_type_name (when known) and gguf.version.
     let reference_meta = want["metadata"].as_object().unwrap();
     let added = 1 + usize::from(want.get("file_type_name").is_some_and(|v| v.is_string()));
-    assert_eq!(r.metadata.len(), reference_meta.len() + added, "{name}: metadata count");
-    assert_eq!(Some(reference_meta.len() as u64), want["metadata_key_count"].as_u64());
-    assert_eq!(order.len(), reference_meta.len(), "{name}: reference key order");
+    assert_eq!(
+        r.metadata.len(),
+        reference_meta.len() + added,
+        "{name}: metadata count"
+    );
+    assert_eq!(
+        Some(reference_meta.len() as u64),
+        want["metadata_key_count"].as_u64()
+    );
+    assert_eq!(
+        order.len(),
+        reference_meta.len(),
+        "{name}: reference key order"
+    );
     for (i, key) in order.iter().enumerate() {
         assert_eq!(&r.metadata[i].key, key, "{name}: metadata order");
         check_meta(name, r, key, &reference_meta[key]);
@@ -128,10 +172,20 @@ fn check_valid(name: &str, r: &ModelReport, want: &Value, order: &[String]) {
         Some(MetaValue::Text(t)) => Some(t.as_str()),
         _ => None,
     };
-    assert_eq!(text("general.architecture"), want["architecture"].as_str(), "{name}");
+    assert_eq!(
+        text("general.architecture"),
+        want["architecture"].as_str(),
+        "{name}"
+    );
     assert_eq!(text("general.name"), want["name"].as_str(), "{name}");
-    assert_eq!(text("general.file_type_name"), want["file_type_name"].as_str(), "{name}");
-    assert!(matches!(meta(r, "gguf.version"), Some(MetaValue::Uint(v)) if Some(*v) == want["gguf_version"].as_u64()));
+    assert_eq!(
+        text("general.file_type_name"),
+        want["file_type_name"].as_str(),
+        "{name}"
+    );
+    assert!(
+        matches!(meta(r, "gguf.version"), Some(MetaValue::Uint(v)) if Some(*v) == want["gguf_version"].as_u64())
+    );
 }
 
 #[test]

@@ -126,13 +126,24 @@ mod tests {
     #[test]
     fn scores() {
         // ir_version 8, producer_name "pytorch", graph cut by the head's end.
-        let head = [&[0x08, 0x08, 0x12, 0x07][..], b"pytorch", &[0x3a, 0xff, 0x01, 0x0a]].concat();
+        let head = [
+            &[0x08, 0x08, 0x12, 0x07][..],
+            b"pytorch",
+            &[0x3a, 0xff, 0x01, 0x0a],
+        ]
+        .concat();
         assert_eq!(detect("m.onnx", &head), 1.0);
         assert_eq!(detect("m.pb", &head), 0.8);
         assert_eq!(detect("m.onnx", b""), 0.5);
-        assert_eq!(detect("m.onnx", b"version https://git-lfs.github.com/spec/v1\n"), 0.5);
+        assert_eq!(
+            detect("m.onnx", b"version https://git-lfs.github.com/spec/v1\n"),
+            0.5
+        );
         assert_eq!(detect("m.onnx", b"hello world, this is text"), 0.0);
-        assert_eq!(detect("m.onnx", &[0x08, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x00]), 0.0);
+        assert_eq!(
+            detect("m.onnx", &[0x08, 0xff, 0xff, 0xff, 0x0f, 0x12, 0x00]),
+            0.0
+        );
         assert_eq!(detect("m.bin", b"\x80\x02}q\x00"), 0.0);
     }
 }

@@ -57,14 +57,21 @@ pub fn check(model: &dyn Source, initializers: &[TensorInfo]) -> ExternalCheck {
             out.findings.push(finding(
                 "external-data-missing-location",
                 Severity::Error,
-                format!("initializer '{}' is stored externally but names no location", t.name),
+                format!(
+                    "initializer '{}' is stored externally but names no location",
+                    t.name
+                ),
                 Some(t.name.clone()),
             ));
             continue;
         };
         let number = |key: &str| -> Result<Option<u64>, String> {
             get(key)
-                .map(|v| v.trim().parse::<u64>().map_err(|_| format!("{key} '{v}' is not a byte count")))
+                .map(|v| {
+                    v.trim()
+                        .parse::<u64>()
+                        .map_err(|_| format!("{key} '{v}' is not a byte count"))
+                })
                 .transpose()
         };
         let (offset, length) = match (number("offset"), number("length")) {
@@ -119,7 +126,10 @@ fn check_file(model: &dyn Source, location: &str, spans: &[Span], out: &mut Exte
             out.findings.push(finding(
                 "missing-external-data",
                 Severity::Error,
-                format!("external data file '{location}' ({users}) cannot be opened: {e}"),
+                format!(
+                    "external data file '{location}' ({users}) cannot be opened: {}",
+                    io_text(&e)
+                ),
                 Some(location.to_string()),
             ));
             return;
@@ -139,7 +149,12 @@ fn check_file(model: &dyn Source, location: &str, spans: &[Span], out: &mut Exte
         bad += 1;
         if bad <= MAX_RANGE_FINDINGS {
             let span = match s.length {
-                Some(len) => format!("bytes {}..{} (offset {}, length {len})", s.offset, s.offset as u128 + len as u128, s.offset),
+                Some(len) => format!(
+                    "bytes {}..{} (offset {}, length {len})",
+                    s.offset,
+                    s.offset as u128 + len as u128,
+                    s.offset
+                ),
                 None => format!("offset {}", s.offset),
             };
             out.findings.push(finding(
@@ -163,6 +178,14 @@ fn check_file(model: &dyn Source, location: &str, spans: &[Span], out: &mut Exte
             ),
             Some(location.to_string()),
         ));
+    }
+}
+
+/// The host's reason for a failed open, without the enum wrapping.
+fn io_text(e: &IoError) -> String {
+    match e {
+        IoError::NotFound(s) | IoError::Limit(s) | IoError::Other(s) => s.clone(),
+        IoError::OutOfRange(size) => format!("out of range (size {size})"),
     }
 }
 
@@ -193,8 +216,18 @@ mod tests {
     /// A model with three external FLOAT initializers: two in `w.bin`, one in `b.bin`.
     fn model() -> Vec<u8> {
         let g = [
-            field_bytes(5, &ext_tensor("a", &[4], &[("location", "w.bin"), ("offset", "0"), ("length", "16")])),
-            field_bytes(5, &ext_tensor("b", &[2, 2], &[("location", "w.bin"), ("offset", "16")])),
+            field_bytes(
+                5,
+                &ext_tensor(
+                    "a",
+                    &[4],
+                    &[("location", "w.bin"), ("offset", "0"), ("length", "16")],
+                ),
+            ),
+            field_bytes(
+                5,
+                &ext_tensor("b", &[2, 2], &[("location", "w.bin"), ("offset", "16")]),
+            ),
             field_bytes(5, &ext_tensor("c", &[1], &[("location", "b.bin")])),
         ]
         .concat();
@@ -246,7 +279,11 @@ mod tests {
         let r = crate::inspect(&[&s]).unwrap();
         assert_eq!(ids(&r), vec!["external-data-out-of-range"]);
         assert_eq!(r.findings[0].location.field.as_deref(), Some("b"));
-        assert!(r.findings[0].message.contains("16..32"), "{}", r.findings[0].message);
+        assert!(
+            r.findings[0].message.contains("16..32"),
+            "{}",
+            r.findings[0].message
+        );
     }
 
     #[test]
@@ -255,7 +292,10 @@ mod tests {
             field_bytes(5, &ext_tensor("up", &[1], &[("location", "../secret.bin")])),
             field_bytes(5, &ext_tensor("abs", &[1], &[("location", "/etc/passwd")])),
             field_bytes(5, &ext_tensor("noloc", &[1], &[("offset", "0")])),
-            field_bytes(5, &ext_tensor("badoff", &[1], &[("location", "w.bin"), ("offset", "-4")])),
+            field_bytes(
+                5,
+                &ext_tensor("badoff", &[1], &[("location", "w.bin"), ("offset", "-4")]),
+            ),
         ]
         .concat();
         let s = MemSource::with_siblings("m.onnx", model_proto(9, &[], &g), vec![]);

@@ -22,16 +22,23 @@ const MAX_EXTERNAL_ENTRIES: usize = 256;
 /// The `ModelProto` fields this plugin reports.
 #[derive(Debug, Default)]
 pub struct Model {
+    /// `ir_version` (field 1), when present.
     pub ir_version: Option<i64>,
     /// `(domain, version)` of each `opset_import`, in file order.
     pub opsets: Vec<(String, i64)>,
+    /// `producer_name` (field 2).
     pub producer_name: Option<String>,
+    /// `producer_version` (field 3).
     pub producer_version: Option<String>,
+    /// `domain` (field 4).
     pub domain: Option<String>,
+    /// `model_version` (field 5).
     pub model_version: Option<i64>,
     /// At most [`DOC_CAP`] bytes of the model's `doc_string`.
     pub doc_string: Option<String>,
+    /// `metadata_props` (field 14) as key/value pairs, in file order.
     pub metadata_props: Vec<(String, String)>,
+    /// The main graph (field 7).
     pub graph: Option<Graph>,
     /// Number of local functions (field 25), which are not decoded.
     pub function_count: u64,
@@ -42,10 +49,15 @@ pub struct Model {
 /// The `GraphProto` fields this plugin reports (inputs and initializers of the main graph only).
 #[derive(Debug, Default)]
 pub struct Graph {
+    /// `name` (field 2).
     pub name: Option<String>,
+    /// `initializer` (field 5), in file order.
     pub initializers: Vec<TensorInfo>,
+    /// `sparse_initializer` (field 15): logical dims, values' name and dtype.
     pub sparse_initializers: Vec<TensorInfo>,
+    /// `input` (field 11), initializers included.
     pub inputs: Vec<IoInfo>,
+    /// `output` (field 12).
     pub outputs: Vec<IoInfo>,
     /// Nodes of this graph (not of its subgraphs).
     pub node_count: u64,
@@ -56,8 +68,11 @@ pub struct Graph {
 /// The header of a `TensorProto` (or of a `SparseTensorProto`, with its values' dtype).
 #[derive(Debug, Default, Clone)]
 pub struct TensorInfo {
+    /// `name` (field 8).
     pub name: String,
+    /// `dims` (field 1), outermost first.
     pub dims: Vec<i64>,
+    /// `data_type` (field 2), a `TensorProto.DataType`.
     pub data_type: i32,
     /// 0 DEFAULT, 1 EXTERNAL.
     pub data_location: i32,
@@ -68,7 +83,9 @@ pub struct TensorInfo {
 /// A graph input or output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IoInfo {
+    /// `name` (field 1).
     pub name: String,
+    /// What `type` (field 2) says.
     pub ty: TypeInfo,
 }
 
@@ -78,20 +95,33 @@ pub enum TypeInfo {
     /// No `type` field, or a `TypeProto` with no alternative set.
     Missing,
     /// A dense tensor: element type and shape (`None` when the shape field is absent).
-    Tensor { elem: i32, shape: Option<Vec<DimInfo>> },
+    Tensor {
+        elem: i32,
+        shape: Option<Vec<DimInfo>>,
+    },
     /// A sparse tensor, described like a dense one.
-    Sparse { elem: i32, shape: Option<Vec<DimInfo>> },
+    Sparse {
+        elem: i32,
+        shape: Option<Vec<DimInfo>>,
+    },
+    /// `sequence_type`.
     Sequence,
+    /// `map_type`.
     Map,
+    /// `optional_type`.
     Optional,
+    /// `opaque_type`.
     Opaque,
 }
 
 /// One `TensorShapeProto.Dimension`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum DimInfo {
+    /// `dim_value` (may be 0 or, from some exporters, negative).
     Value(i64),
+    /// `dim_param`, a symbolic name.
     Param(String),
+    /// Neither field set.
     Unknown,
 }
 
@@ -100,9 +130,11 @@ pub enum DimInfo {
 pub struct Constants {
     /// `Constant` nodes whose `value` attribute is a tensor, and their elements.
     pub tensors: u64,
+    /// Elements of those `value` tensors.
     pub tensor_elements: u64,
     /// `value_float(s)` / `value_int(s)` constants and their elements.
     pub scalars: u64,
+    /// Elements of those scalar constants.
     pub scalar_elements: u64,
     /// Elements per dtype name, both kinds together.
     pub by_dtype: BTreeMap<String, u64>,
@@ -111,7 +143,10 @@ pub struct Constants {
 impl Constants {
     fn add(&mut self, c: Constant) -> Result<(), String> {
         let (n, dtype, tensor) = match c {
-            Constant::Tensor { elements, data_type } => (elements, crate::dtype::label(data_type), true),
+            Constant::Tensor {
+                elements,
+                data_type,
+            } => (elements, crate::dtype::label(data_type), true),
             Constant::Floats(n) => (n, "FLOAT".to_string(), false),
             Constant::Ints(n) => (n, "INT64".to_string(), false),
         };
@@ -132,8 +167,14 @@ impl Constants {
         let overflow = || "constant element count overflows u64".to_string();
         self.tensors += o.tensors;
         self.scalars += o.scalars;
-        self.tensor_elements = self.tensor_elements.checked_add(o.tensor_elements).ok_or_else(overflow)?;
-        self.scalar_elements = self.scalar_elements.checked_add(o.scalar_elements).ok_or_else(overflow)?;
+        self.tensor_elements = self
+            .tensor_elements
+            .checked_add(o.tensor_elements)
+            .ok_or_else(overflow)?;
+        self.scalar_elements = self
+            .scalar_elements
+            .checked_add(o.scalar_elements)
+            .ok_or_else(overflow)?;
         for (k, v) in o.by_dtype {
             let slot = self.by_dtype.entry(k).or_default();
             *slot = slot.checked_add(v).ok_or_else(overflow)?;
@@ -296,7 +337,11 @@ fn graph(r: &mut Reader, g: &mut Graph, main: bool) -> Result<(), Error> {
                 g.initializers.push(t);
             }
             11 | 12 if main => {
-                let what = if field == 11 { "GraphProto.input" } else { "GraphProto.output" };
+                let what = if field == 11 {
+                    "GraphProto.input"
+                } else {
+                    "GraphProto.output"
+                };
                 r.expect(what, wt, LEN)?;
                 let v = r.nested("ValueInfoProto", value_info)?;
                 if field == 11 {
@@ -374,7 +419,10 @@ fn sparse_tensor(r: &mut Reader) -> Result<TensorInfo, Error> {
 
 /// `ValueInfoProto`: name and type.
 fn value_info(r: &mut Reader) -> Result<IoInfo, Error> {
-    let mut v = IoInfo { name: String::new(), ty: TypeInfo::Missing };
+    let mut v = IoInfo {
+        name: String::new(),
+        ty: TypeInfo::Missing,
+    };
     while let Some((field, wt)) = r.next_field()? {
         match field {
             1 => {
@@ -399,7 +447,11 @@ fn type_proto(r: &mut Reader, ty: &mut TypeInfo) -> Result<(), Error> {
     while let Some((field, wt)) = r.next_field()? {
         match field {
             1 | 8 => {
-                let what = if field == 1 { "TypeProto.tensor_type" } else { "TypeProto.sparse_tensor_type" };
+                let what = if field == 1 {
+                    "TypeProto.tensor_type"
+                } else {
+                    "TypeProto.sparse_tensor_type"
+                };
                 r.expect(what, wt, LEN)?;
                 // Merge into an earlier occurrence of the same alternative, as protobuf does.
                 let (mut elem, mut shape) = match std::mem::replace(ty, TypeInfo::Missing) {
@@ -407,7 +459,9 @@ fn type_proto(r: &mut Reader, ty: &mut TypeInfo) -> Result<(), Error> {
                     TypeInfo::Sparse { elem, shape } if field == 8 => (elem, shape),
                     _ => (0, None),
                 };
-                r.nested("TypeProto.Tensor", |r| tensor_type(r, &mut elem, &mut shape))?;
+                r.nested("TypeProto.Tensor", |r| {
+                    tensor_type(r, &mut elem, &mut shape)
+                })?;
                 *ty = if field == 1 {
                     TypeInfo::Tensor { elem, shape }
                 } else {
@@ -431,7 +485,11 @@ fn type_proto(r: &mut Reader, ty: &mut TypeInfo) -> Result<(), Error> {
 }
 
 /// `TypeProto.Tensor` / `TypeProto.SparseTensor`: element type and shape.
-fn tensor_type(r: &mut Reader, elem: &mut i32, shape: &mut Option<Vec<DimInfo>>) -> Result<(), Error> {
+fn tensor_type(
+    r: &mut Reader,
+    elem: &mut i32,
+    shape: &mut Option<Vec<DimInfo>>,
+) -> Result<(), Error> {
     while let Some((field, wt)) = r.next_field()? {
         match field {
             1 => {
@@ -556,7 +614,11 @@ fn attribute(r: &mut Reader, consts: &mut Constants) -> Result<Option<Constant>,
                 t = Some(r.nested("TensorProto", tensor)?);
             }
             6 | 11 => {
-                let what = if field == 6 { "AttributeProto.g" } else { "AttributeProto.graphs" };
+                let what = if field == 6 {
+                    "AttributeProto.g"
+                } else {
+                    "AttributeProto.graphs"
+                };
                 r.expect(what, wt, LEN)?;
                 let mut sub = Graph::default();
                 r.nested("GraphProto", |r| graph(r, &mut sub, false))?;
@@ -576,7 +638,8 @@ fn attribute(r: &mut Reader, consts: &mut Constants) -> Result<Option<Constant>,
     let c = match name.as_str() {
         "value" if is(ATTR_TENSOR) => match t {
             Some(t) => Some(Constant::Tensor {
-                elements: elements(&t.dims).map_err(|e| r.err(format_args!("Constant value: {e}")))?,
+                elements: elements(&t.dims)
+                    .map_err(|e| r.err(format_args!("Constant value: {e}")))?,
                 data_type: t.data_type,
             }),
             None => None,
@@ -586,7 +649,9 @@ fn attribute(r: &mut Reader, consts: &mut Constants) -> Result<Option<Constant>,
             Some(Constant::Floats(floats))
         }
         "value_int" if has_i && is(ATTR_INT) => Some(Constant::Ints(1)),
-        "value_ints" if is(ATTR_INTS) && (ty == ATTR_INTS || ints > 0) => Some(Constant::Ints(ints)),
+        "value_ints" if is(ATTR_INTS) && (ty == ATTR_INTS || ints > 0) => {
+            Some(Constant::Ints(ints))
+        }
         _ => None,
     };
     Ok(c)
@@ -608,7 +673,13 @@ mod tests {
         let init = tensor_proto("w", 1, &[2, 3], &[]);
         let input = value_info_proto("x", 1, Some(&[D::V(1), D::P("batch"), D::N]));
         let out = value_info_proto("y", 7, None);
-        let g = [field_bytes(2, b"g"), field_bytes(5, &init), field_bytes(11, &input), field_bytes(12, &out)].concat();
+        let g = [
+            field_bytes(2, b"g"),
+            field_bytes(5, &init),
+            field_bytes(11, &input),
+            field_bytes(12, &out),
+        ]
+        .concat();
         let m = model_proto(8, &[("", 17)], &g);
         let m = decode(m).unwrap();
         assert_eq!(m.ir_version, Some(8));
@@ -620,10 +691,20 @@ mod tests {
             g.inputs[0].ty,
             TypeInfo::Tensor {
                 elem: 1,
-                shape: Some(vec![DimInfo::Value(1), DimInfo::Param("batch".into()), DimInfo::Unknown])
+                shape: Some(vec![
+                    DimInfo::Value(1),
+                    DimInfo::Param("batch".into()),
+                    DimInfo::Unknown
+                ])
             }
         );
-        assert_eq!(g.outputs[0].ty, TypeInfo::Tensor { elem: 7, shape: None });
+        assert_eq!(
+            g.outputs[0].ty,
+            TypeInfo::Tensor {
+                elem: 7,
+                shape: None
+            }
+        );
     }
 
     #[test]
@@ -650,12 +731,20 @@ mod tests {
         // Graph → node → attribute(g) → graph → … far beyond the depth limit.
         let mut g = Vec::new();
         for _ in 0..60 {
-            let attr = [field_bytes(1, b"body"), field_bytes(6, &g), field_varint(20, 5)].concat();
+            let attr = [
+                field_bytes(1, b"body"),
+                field_bytes(6, &g),
+                field_varint(20, 5),
+            ]
+            .concat();
             let node = [field_bytes(4, b"If"), field_bytes(5, &attr)].concat();
             g = field_bytes(1, &node);
         }
         let e = decode(model_proto(8, &[], &g)).unwrap_err();
-        assert!(matches!(&e, Error::Malformed(s) if s.contains("nested deeper than")), "{e:?}");
+        assert!(
+            matches!(&e, Error::Malformed(s) if s.contains("nested deeper than")),
+            "{e:?}"
+        );
     }
 
     #[test]
@@ -665,9 +754,19 @@ mod tests {
         let c2 = constant_node("value_ints", 7, &field_bytes(8, &[1, 2, 3]));
         let c3 = constant_node("value_float", 1, &[0x15, 0, 0, 0, 0]);
         let sub = [field_bytes(1, &c1), field_bytes(1, &c2)].concat();
-        let attr = [field_bytes(1, b"then_branch"), field_varint(20, 5), field_bytes(6, &sub)].concat();
+        let attr = [
+            field_bytes(1, b"then_branch"),
+            field_varint(20, 5),
+            field_bytes(6, &sub),
+        ]
+        .concat();
         let if_node = [field_bytes(4, b"If"), field_bytes(5, &attr)].concat();
-        let g = [field_bytes(1, &if_node), field_bytes(1, &c3), field_bytes(1, &c1)].concat();
+        let g = [
+            field_bytes(1, &if_node),
+            field_bytes(1, &c3),
+            field_bytes(1, &c1),
+        ]
+        .concat();
         let m = decode(model_proto(8, &[], &g)).unwrap();
         let c = m.graph.unwrap().constants;
         assert_eq!((c.tensors, c.tensor_elements), (2, 40));

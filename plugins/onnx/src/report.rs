@@ -14,9 +14,11 @@ const MAX_NAMED: usize = 5;
 /// Builds the report for `model`, read from `src` (used to resolve external data).
 pub fn build(src: &dyn Source, model: Model) -> Result<ModelReport, Error> {
     let name = src.name();
-    let ir_version = model
-        .ir_version
-        .ok_or_else(|| Error::Malformed(format!("{name}: not an ONNX model: no ir_version (ModelProto field 1)")))?;
+    let ir_version = model.ir_version.ok_or_else(|| {
+        Error::Malformed(format!(
+            "{name}: not an ONNX model: no ir_version (ModelProto field 1)"
+        ))
+    })?;
     let Some(graph) = model.graph.as_ref() else {
         return Err(Error::Malformed(format!(
             "{name}: not an ONNX model: no graph (ModelProto field 7)"
@@ -32,7 +34,10 @@ pub fn build(src: &dyn Source, model: Model) -> Result<ModelReport, Error> {
         let n = elements(&t.dims)
             .map_err(|e| Error::Malformed(format!("{name}: initializer '{}': {e}", t.name)))?;
         parameter_count = parameter_count.checked_add(n).ok_or_else(|| {
-            Error::Malformed(format!("{name}: total parameter count overflows u64 at '{}'", t.name))
+            Error::Malformed(format!(
+                "{name}: total parameter count overflows u64 at '{}'",
+                t.name
+            ))
         })?;
         if dtype::name(t.data_type).is_none() {
             unknown_dtype.push(t.name.as_str());
@@ -101,7 +106,10 @@ pub fn build(src: &dyn Source, model: Model) -> Result<ModelReport, Error> {
 
     let mut metadata = model_metadata(&model, ir_version, graph)?;
     if !ext.files.is_empty() {
-        metadata.push(meta("onnx.external_data_files", MetaValue::Json(json(serde_json::json!(ext.files)))));
+        metadata.push(meta(
+            "onnx.external_data_files",
+            MetaValue::Json(json(serde_json::json!(ext.files))),
+        ));
     }
     Ok(ModelReport {
         format: FORMAT.into(),
@@ -121,7 +129,10 @@ fn model_metadata(model: &Model, ir_version: i64, graph: &Graph) -> Result<Vec<M
     let mut m = vec![meta("onnx.ir_version", MetaValue::Int(ir_version))];
     for (domain, version) in &model.opsets {
         let domain = if domain.is_empty() { "ai.onnx" } else { domain };
-        m.push(meta(&format!("onnx.opset.{domain}"), MetaValue::Int(*version)));
+        m.push(meta(
+            &format!("onnx.opset.{domain}"),
+            MetaValue::Int(*version),
+        ));
     }
     let texts = [
         ("onnx.producer_name", &model.producer_name),
@@ -143,27 +154,38 @@ fn model_metadata(model: &Model, ir_version: i64, graph: &Graph) -> Result<Vec<M
     }
     let c = &graph.constants;
     if c.count() > 0 {
-        m.push(meta("onnx.constant_dtype_parameters", MetaValue::Json(json(serde_json::json!(c.by_dtype)))));
+        m.push(meta(
+            "onnx.constant_dtype_parameters",
+            MetaValue::Json(json(serde_json::json!(c.by_dtype))),
+        ));
     }
     if !graph.sparse_initializers.is_empty() {
         let mut params: u64 = 0;
         for t in &graph.sparse_initializers {
-            let n = elements(&t.dims).map_err(|e| {
-                Error::Malformed(format!("sparse initializer '{}': {e}", t.name))
-            })?;
+            let n = elements(&t.dims)
+                .map_err(|e| Error::Malformed(format!("sparse initializer '{}': {e}", t.name)))?;
             params = params.saturating_add(n);
         }
         m.push(meta(
             "onnx.sparse_initializer_count",
             MetaValue::Uint(graph.sparse_initializers.len() as u64),
         ));
-        m.push(meta("onnx.sparse_initializer_parameters", MetaValue::Uint(params)));
+        m.push(meta(
+            "onnx.sparse_initializer_parameters",
+            MetaValue::Uint(params),
+        ));
     }
     if model.function_count > 0 {
-        m.push(meta("onnx.function_count", MetaValue::Uint(model.function_count)));
+        m.push(meta(
+            "onnx.function_count",
+            MetaValue::Uint(model.function_count),
+        ));
     }
     if model.training_info_count > 0 {
-        m.push(meta("onnx.training_info_count", MetaValue::Uint(model.training_info_count)));
+        m.push(meta(
+            "onnx.training_info_count",
+            MetaValue::Uint(model.training_info_count),
+        ));
     }
     Ok(m)
 }
@@ -172,14 +194,20 @@ fn model_metadata(model: &Model, ir_version: i64, graph: &Graph) -> Result<Vec<M
 fn value_info(v: &IoInfo) -> ValueInfo {
     let (dtype, shape) = match &v.ty {
         TypeInfo::Tensor { elem, shape } => (dtype::label(*elem), shape.as_ref().map(|s| dims(s))),
-        TypeInfo::Sparse { shape, .. } => ("sparse_tensor".to_string(), shape.as_ref().map(|s| dims(s))),
+        TypeInfo::Sparse { shape, .. } => {
+            ("sparse_tensor".to_string(), shape.as_ref().map(|s| dims(s)))
+        }
         TypeInfo::Sequence => ("sequence".into(), None),
         TypeInfo::Map => ("map".into(), None),
         TypeInfo::Optional => ("optional".into(), None),
         TypeInfo::Opaque => ("opaque".into(), None),
         TypeInfo::Missing => ("unknown".into(), None),
     };
-    ValueInfo { name: v.name.clone(), dtype, shape }
+    ValueInfo {
+        name: v.name.clone(),
+        dtype,
+        shape,
+    }
 }
 
 /// Shape dims as WIT dims; a negative `dim_value` (some exporters write -1) means unknown.
@@ -209,7 +237,11 @@ fn duplicate_names(g: &Graph) -> Vec<&str> {
 
 /// The first few names, quoted, and how many more there are.
 fn named(names: &[&str]) -> String {
-    let shown: Vec<String> = names.iter().take(MAX_NAMED).map(|n| format!("'{n}'")).collect();
+    let shown: Vec<String> = names
+        .iter()
+        .take(MAX_NAMED)
+        .map(|n| format!("'{n}'"))
+        .collect();
     let more = names.len().saturating_sub(MAX_NAMED);
     if more > 0 {
         format!("{} and {more} more", shown.join(", "))
@@ -219,7 +251,10 @@ fn named(names: &[&str]) -> String {
 }
 
 fn meta(key: &str, value: MetaValue) -> MetaEntry {
-    MetaEntry { key: key.to_string(), value }
+    MetaEntry {
+        key: key.to_string(),
+        value,
+    }
 }
 
 /// Compact JSON text of a list or map of plain values.

@@ -18,7 +18,12 @@ pub fn field_varint(field: u32, v: u64) -> Vec<u8> {
 
 /// A length-delimited field.
 pub fn field_bytes(field: u32, b: &[u8]) -> Vec<u8> {
-    [varint((u64::from(field) << 3) | 2), varint(b.len() as u64), b.to_vec()].concat()
+    [
+        varint((u64::from(field) << 3) | 2),
+        varint(b.len() as u64),
+        b.to_vec(),
+    ]
+    .concat()
 }
 
 /// A `TensorProto` header followed by `extra` encoded fields.
@@ -57,7 +62,11 @@ pub fn value_info_proto(name: &str, elem: u64, shape: Option<&[D]>) -> Vec<u8> {
         }
         tt.extend(field_bytes(2, &s));
     }
-    [field_bytes(1, name.as_bytes()), field_bytes(2, &field_bytes(1, &tt))].concat()
+    [
+        field_bytes(1, name.as_bytes()),
+        field_bytes(2, &field_bytes(1, &tt)),
+    ]
+    .concat()
 }
 
 /// A `ModelProto` with an IR version, opsets and a graph body.
@@ -74,6 +83,11 @@ pub fn model_proto(ir: u64, opsets: &[(&str, u64)], graph: &[u8]) -> Vec<u8> {
 
 /// A `Constant` node with one attribute `name` of AttributeType `ty` holding `payload` fields.
 pub fn constant_node(name: &str, ty: u64, payload: &[u8]) -> Vec<u8> {
-    let attr = [field_bytes(1, name.as_bytes()), field_varint(20, ty), payload.to_vec()].concat();
+    let attr = [
+        field_bytes(1, name.as_bytes()),
+        field_varint(20, ty),
+        payload.to_vec(),
+    ]
+    .concat();
     [field_bytes(4, b"Constant"), field_bytes(5, &attr)].concat()
 }

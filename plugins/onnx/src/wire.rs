@@ -190,7 +190,7 @@ impl<'a> Reader<'a> {
     }
 
     /// Reads a length prefix and checks it against the rest of the current message.
-    pub fn len(&mut self) -> Result<u64, Error> {
+    pub fn length_prefix(&mut self) -> Result<u64, Error> {
         let n = self.varint()?;
         let left = self.remaining();
         if n > left {
@@ -230,7 +230,7 @@ impl<'a> Reader<'a> {
 
     /// A length-delimited string, keeping at most `cap` bytes (the rest is skipped).
     pub fn string(&mut self, cap: u64) -> Result<String, Error> {
-        let n = self.len()?;
+        let n = self.length_prefix()?;
         let keep = n.min(cap);
         let bytes = self.take(keep)?;
         self.pos += n - keep;
@@ -266,7 +266,7 @@ impl<'a> Reader<'a> {
         what: &'static str,
         f: impl FnOnce(&mut Self) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let n = self.len()?;
+        let n = self.length_prefix()?;
         self.enter(what)?;
         let outer_limit = self.limit;
         let outer_what = self.what;
@@ -286,9 +286,7 @@ impl<'a> Reader<'a> {
     /// Counts one more level of nesting, failing beyond [`MAX_DEPTH`].
     fn enter(&mut self, what: &str) -> Result<(), Error> {
         if self.depth >= MAX_DEPTH {
-            return Err(self.err(format_args!(
-                "{what} nested deeper than {MAX_DEPTH} levels"
-            )));
+            return Err(self.err(format_args!("{what} nested deeper than {MAX_DEPTH} levels")));
         }
         self.depth += 1;
         Ok(())
@@ -306,7 +304,7 @@ impl<'a> Reader<'a> {
             VARINT => self.varint().map(|_| ()),
             FIXED64 => self.skip(8),
             LEN => {
-                let n = self.len()?;
+                let n = self.length_prefix()?;
                 self.skip(n)
             }
             FIXED32 => self.skip(4),
@@ -386,7 +384,7 @@ impl<'a> Reader<'a> {
         match scalar_wt {
             FIXED32 | FIXED64 => {
                 let width = if scalar_wt == FIXED32 { 4 } else { 8 };
-                let n = self.len()?;
+                let n = self.length_prefix()?;
                 if n % width != 0 {
                     return Err(self.err(format_args!(
                         "packed field {field} of {n} bytes is not a multiple of {width}"
@@ -437,7 +435,9 @@ mod tests {
 
     #[test]
     fn reads_varints_of_every_length() {
-        let s = src(&[0x00, 0x96, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]);
+        let s = src(&[
+            0x00, 0x96, 0x01, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+        ]);
         let mut r = Reader::new(&s, "T");
         assert_eq!(r.varint().unwrap(), 0);
         assert_eq!(r.varint().unwrap(), 150);
@@ -485,7 +485,10 @@ mod tests {
             })
             .unwrap_err(),
         );
-        assert!(m.contains("Inner") && m.contains("length 5 exceeds the 1 bytes left"), "{m}");
+        assert!(
+            m.contains("Inner") && m.contains("length 5 exceeds the 1 bytes left"),
+            "{m}"
+        );
     }
 
     #[test]
@@ -600,7 +603,11 @@ mod tests {
             v >>= 7;
         }
         head.push(v as u8);
-        let c = Counted { head, size, served: std::cell::Cell::new(0) };
+        let c = Counted {
+            head,
+            size,
+            served: std::cell::Cell::new(0),
+        };
         let mut r = Reader::new(&c, "T");
         let (f, wt) = r.next_field().unwrap().unwrap();
         assert_eq!((f, wt), (9, LEN));
@@ -608,6 +615,10 @@ mod tests {
         assert_eq!(r.next_field().unwrap(), Some((1, VARINT)));
         assert_eq!(r.varint().unwrap(), 5);
         assert!(r.next_field().unwrap().is_none());
-        assert!(c.served.get() <= 2 * MIN_WINDOW, "read {} bytes", c.served.get());
+        assert!(
+            c.served.get() <= 2 * MIN_WINDOW,
+            "read {} bytes",
+            c.served.get()
+        );
     }
 }

@@ -50,7 +50,11 @@ fn byte_flips_never_panic() {
             // Mostly one byte, sometimes a handful; bias half the flips into the first 4 KiB
             // where the dense metadata lives.
             for _ in 0..1 + rng.next() % 4 {
-                let span = if rng.next() % 2 == 0 { d.len().min(4096) } else { d.len() };
+                let span = if rng.next().is_multiple_of(2) {
+                    d.len().min(4096)
+                } else {
+                    d.len()
+                };
                 let i = (rng.next() % span as u64) as usize;
                 d[i] ^= (rng.next() % 255 + 1) as u8;
             }

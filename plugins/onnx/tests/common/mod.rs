@@ -4,8 +4,15 @@ use std::path::{Path, PathBuf};
 
 /// The shared fixtures directory; panics with a clear message when it is missing.
 pub fn fixtures_dir() -> PathBuf {
-    let dir = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures"));
-    assert!(dir.is_dir(), "shared fixtures not found at {}", dir.display());
+    let dir = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures"
+    ));
+    assert!(
+        dir.is_dir(),
+        "shared fixtures not found at {}",
+        dir.display()
+    );
     dir
 }
 
@@ -15,7 +22,11 @@ pub fn onnx_fixtures() -> Vec<String> {
     let mut out = Vec::new();
     walk(&root, &root, &mut out);
     out.sort();
-    assert!(!out.is_empty(), "no .onnx fixtures under {}", root.display());
+    assert!(
+        !out.is_empty(),
+        "no .onnx fixtures under {}",
+        root.display()
+    );
     out
 }
 

@@ -60,6 +60,8 @@ pub struct StorageRef {
     pub location: String,
     /// Number of elements the id declares.
     pub numel: Option<u64>,
+    /// Legacy view into a root storage: `(offset, size)` in elements.
+    pub view: Option<(i64, i64)>,
 }
 
 /// A tensor built by one of torch's rebuild helpers.
@@ -73,6 +75,8 @@ pub struct TensorRef {
     pub shape: Vec<u64>,
     /// Strides in elements, when given.
     pub stride: Option<Vec<i64>>,
+    /// The dtype global of a tensor without storage (`torch.float32`).
+    pub dtype_global: Option<String>,
 }
 
 /// A hashable dictionary key, for replacing values under equal keys like Python does.

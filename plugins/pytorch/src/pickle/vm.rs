@@ -1,0 +1,823 @@
+//! The pickle machine: reads opcodes one by one, like `pickletools.genops`, and keeps a symbolic
+//! stack, mark stack and memo. Nothing is imported or called: globals stay names, calls become
+//! inert [`Node::Object`]s (or tensors, for torch's rebuild helpers; see `calls.rs`).
+//!
+//! Every opcode consumes at least one input byte and pushes at most one value, so the work is
+//! linear in the pickle length; stack, memo and arena sizes are capped by [`Limits`] as well.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use super::opcodes as op;
+use super::value::{Arena, Dict, Node, NodeId, Value};
+
+/// Caps that keep a hostile pickle from exhausting memory.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Most values on the stack at once.
+    pub max_stack: usize,
+    /// Most open MARKs.
+    pub max_marks: usize,
+    /// Most memo entries.
+    pub max_memo: usize,
+    /// Most containers/objects made.
+    pub max_nodes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_stack: 1 << 21,
+            max_marks: 1 << 16,
+            max_memo: 1 << 22,
+            max_nodes: 1 << 22,
+        }
+    }
+}
+
+/// Why a pickle could not be read to its STOP.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PickleError {
+    /// The bytes ran out before STOP (more input might complete it).
+    Truncated(String),
+    /// The bytes are not a valid pickle.
+    Malformed(String),
+    /// A limit was hit.
+    TooLarge(String),
+}
+
+impl std::fmt::Display for PickleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PickleError::Truncated(m) | PickleError::Malformed(m) | PickleError::TooLarge(m) => {
+                f.write_str(m)
+            }
+        }
+    }
+}
+
+/// A `module.name` reference made by GLOBAL, STACK_GLOBAL, INST or an EXT opcode.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GlobalUse {
+    /// `module.name` as written in the pickle.
+    pub name: String,
+    /// The opcode that named it.
+    pub opcode: &'static str,
+    /// Byte offset of that opcode.
+    pub offset: usize,
+}
+
+/// Something the real unpickler would invoke: REDUCE, NEWOBJ(_EX), OBJ, INST, or BUILD on an
+/// object (which runs its class's `__setstate__`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallUse {
+    /// `module.name` of the callable or class; `None` when it was computed by the pickle.
+    pub callable: Option<String>,
+    /// The opcode.
+    pub opcode: &'static str,
+    /// Byte offset of that opcode.
+    pub offset: usize,
+}
+
+/// Everything learned from one pickle.
+#[derive(Debug, Clone, Default)]
+pub struct Scan {
+    /// The value STOP returned.
+    pub value: Option<Value>,
+    /// Nodes the value refers to.
+    pub arena: Arena,
+    /// Offset just past STOP.
+    pub end: usize,
+    /// The PROTO argument, if the pickle has one.
+    pub protocol: Option<u8>,
+    /// Every global named, in order.
+    pub globals: Vec<GlobalUse>,
+    /// Every call-like opcode, in order.
+    pub calls: Vec<CallUse>,
+    /// Oddities that are not errors (unknown persistent ids, unreadable tensor arguments).
+    pub notes: Vec<String>,
+}
+
+/// A failed run: the error plus what was seen before it (so a malicious global before a
+/// corrupt byte is still reported).
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// What went wrong.
+    pub error: PickleError,
+    /// The partial scan (no value).
+    pub partial: Scan,
+}
+
+/// Runs the pickle that starts at `data[0]` up to its STOP.
+pub fn run(data: &[u8], limits: Limits) -> Result<Scan, Box<Failure>> {
+    let mut vm = Vm {
+        data,
+        pos: 0,
+        stack: Vec::new(),
+        marks: Vec::new(),
+        memo: HashMap::new(),
+        limits,
+        scan: Scan::default(),
+    };
+    match vm.execute() {
+        Ok(v) => {
+            vm.scan.value = Some(v);
+            vm.scan.end = vm.pos;
+            Ok(vm.scan)
+        }
+        Err(error) => {
+            vm.scan.end = vm.pos;
+            Err(Box::new(Failure {
+                error,
+                partial: vm.scan,
+            }))
+        }
+    }
+}
+
+pub(super) struct Vm<'a> {
+    data: &'a [u8],
+    pos: usize,
+    stack: Vec<Value>,
+    marks: Vec<usize>,
+    memo: HashMap<u64, Value>,
+    limits: Limits,
+    pub(super) scan: Scan,
+}
+
+type R<T> = Result<T, PickleError>;
+
+impl<'a> Vm<'a> {
+    fn take(&mut self, n: u64, what: &str) -> R<&'a [u8]> {
+        let remaining = (self.data.len() - self.pos) as u64;
+        if n > remaining {
+            return Err(PickleError::Truncated(format!(
+                "pickle truncated: {what} of {n} bytes at offset {} but only {remaining} remain",
+                self.pos
+            )));
+        }
+        let s = &self.data[self.pos..self.pos + n as usize];
+        self.pos += n as usize;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> R<u8> {
+        Ok(self.take(1, "opcode argument")?[0])
+    }
+
+    fn le<const N: usize>(&mut self) -> R<[u8; N]> {
+        let mut a = [0u8; N];
+        a.copy_from_slice(self.take(N as u64, "opcode argument")?);
+        Ok(a)
+    }
+
+    fn line(&mut self) -> R<&'a [u8]> {
+        let rest = &self.data[self.pos..];
+        match rest.iter().position(|&b| b == b'\n') {
+            Some(i) => {
+                self.pos += i + 1;
+                Ok(&rest[..i])
+            }
+            None => Err(PickleError::Truncated(format!(
+                "pickle truncated: no newline after offset {}",
+                self.pos
+            ))),
+        }
+    }
+
+    fn malformed(&self, at: usize, msg: impl std::fmt::Display) -> PickleError {
+        PickleError::Malformed(format!("pickle offset {at}: {msg}"))
+    }
+
+    pub(super) fn push(&mut self, v: Value) -> R<()> {
+        if self.stack.len() >= self.limits.max_stack {
+            return Err(PickleError::TooLarge(format!(
+                "pickle stack exceeds {} values at offset {}",
+                self.limits.max_stack, self.pos
+            )));
+        }
+        self.stack.push(v);
+        Ok(())
+    }
+
+    fn floor(&self) -> usize {
+        self.marks.last().copied().unwrap_or(0)
+    }
+
+    fn pop(&mut self, at: usize, opc: u8) -> R<Value> {
+        if self.stack.len() <= self.floor() {
+            return Err(self.malformed(at, format!("stack underflow in {}", op::name(opc))));
+        }
+        Ok(self.stack.pop().unwrap_or(Value::None))
+    }
+
+    fn top(&self, at: usize, opc: u8) -> R<&Value> {
+        if self.stack.len() <= self.floor() {
+            return Err(self.malformed(at, format!("empty stack in {}", op::name(opc))));
+        }
+        self.stack
+            .last()
+            .ok_or_else(|| self.malformed(at, "empty stack"))
+    }
+
+    fn pop_mark(&mut self, at: usize, opc: u8) -> R<Vec<Value>> {
+        let m = self
+            .marks
+            .pop()
+            .ok_or_else(|| self.malformed(at, format!("{} without MARK", op::name(opc))))?;
+        Ok(self.stack.split_off(m.min(self.stack.len())))
+    }
+
+    pub(super) fn add(&mut self, n: Node) -> R<NodeId> {
+        if self.scan.arena.len() >= self.limits.max_nodes {
+            return Err(PickleError::TooLarge(format!(
+                "pickle makes more than {} objects (offset {})",
+                self.limits.max_nodes, self.pos
+            )));
+        }
+        Ok(self.scan.arena.add(n))
+    }
+
+    fn push_node(&mut self, n: Node) -> R<()> {
+        let id = self.add(n)?;
+        self.push(Value::Node(id))
+    }
+
+    fn memo_put(&mut self, at: usize, key: u64, opc: u8) -> R<()> {
+        let v = self.top(at, opc)?.clone();
+        if !self.memo.contains_key(&key) && self.memo.len() >= self.limits.max_memo {
+            return Err(PickleError::TooLarge(format!(
+                "pickle memo exceeds {} entries at offset {at}",
+                self.limits.max_memo
+            )));
+        }
+        self.memo.insert(key, v);
+        Ok(())
+    }
+
+    fn memo_get(&mut self, at: usize, key: u64) -> R<()> {
+        let v = self
+            .memo
+            .get(&key)
+            .cloned()
+            .ok_or_else(|| self.malformed(at, format!("memo key {key} was never stored")))?;
+        self.push(v)
+    }
+
+    fn global(&mut self, at: usize, opcode: &'static str, name: String) -> Value {
+        let v = Value::Global(Rc::from(name.as_str()));
+        self.scan.globals.push(GlobalUse {
+            name,
+            opcode,
+            offset: at,
+        });
+        v
+    }
+
+    /// Records a call-like opcode on `callable`.
+    pub(super) fn note_call(&mut self, callable: &Value, opcode: u8, at: usize) {
+        let callable = match callable {
+            Value::Global(g) => Some(g.to_string()),
+            _ => None,
+        };
+        self.scan.calls.push(CallUse {
+            callable,
+            opcode: op::name(opcode),
+            offset: at,
+        });
+    }
+
+    fn text_int(&self, at: usize, line: &[u8]) -> R<Value> {
+        let s = String::from_utf8_lossy(line);
+        let s = s.trim().trim_end_matches('L');
+        if let Ok(i) = s.parse::<i64>() {
+            return Ok(Value::Int(i));
+        }
+        match s.parse::<i128>() {
+            Ok(i) => Ok(big_from_i128(i)),
+            Err(_) if !s.is_empty() && s.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) => {
+                Ok(Value::BigInt(Rc::from(Vec::new())))
+            }
+            Err(_) => Err(self.malformed(at, format!("bad integer literal {s:?}"))),
+        }
+    }
+
+    fn execute(&mut self) -> R<Value> {
+        loop {
+            let at = self.pos;
+            let Some(&opc) = self.data.get(self.pos) else {
+                return Err(PickleError::Truncated(format!(
+                    "pickle truncated: no STOP before offset {at}"
+                )));
+            };
+            self.pos += 1;
+            match opc {
+                op::STOP => return self.pop(at, opc),
+                op::PROTO => {
+                    let p = self.u8()?;
+                    if p > 5 {
+                        return Err(self.malformed(at, format!("unsupported pickle protocol {p}")));
+                    }
+                    self.scan.protocol.get_or_insert(p);
+                }
+                op::FRAME => {
+                    let n = u64::from_le_bytes(self.le::<8>()?);
+                    let remaining = (self.data.len() - self.pos) as u64;
+                    if n > remaining {
+                        return Err(PickleError::Truncated(format!(
+                            "pickle truncated: frame of {n} bytes at offset {at} but only {remaining} remain"
+                        )));
+                    }
+                }
+                op::MARK => {
+                    if self.marks.len() >= self.limits.max_marks {
+                        return Err(PickleError::TooLarge(format!(
+                            "more than {} nested MARKs at offset {at}",
+                            self.limits.max_marks
+                        )));
+                    }
+                    self.marks.push(self.stack.len());
+                }
+                op::POP => {
+                    if self.stack.len() > self.floor() {
+                        self.stack.pop();
+                    } else {
+                        self.pop_mark(at, opc)?;
+                    }
+                }
+                op::POP_MARK => {
+                    self.pop_mark(at, opc)?;
+                }
+                op::DUP => {
+                    let v = self.top(at, opc)?.clone();
+                    self.push(v)?;
+                }
+                // ---- scalars
+                op::NONE => self.push(Value::None)?,
+                op::NEWTRUE => self.push(Value::Bool(true))?,
+                op::NEWFALSE => self.push(Value::Bool(false))?,
+                op::INT => {
+                    let line = self.line()?;
+                    let v = match line {
+                        b"01" => Value::Bool(true),
+                        b"00" => Value::Bool(false),
+                        _ => self.text_int(at, line)?,
+                    };
+                    self.push(v)?;
+                }
+                op::LONG => {
+                    let line = self.line()?;
+                    let v = self.text_int(at, line)?;
+                    self.push(v)?;
+                }
+                op::BININT => {
+                    let v = i32::from_le_bytes(self.le::<4>()?);
+                    self.push(Value::Int(v as i64))?;
+                }
+                op::BININT1 => {
+                    let v = self.u8()?;
+                    self.push(Value::Int(v as i64))?;
+                }
+                op::BININT2 => {
+                    let v = u16::from_le_bytes(self.le::<2>()?);
+                    self.push(Value::Int(v as i64))?;
+                }
+                op::LONG1 => {
+                    let n = self.u8()? as u64;
+                    let b = self.take(n, "LONG1")?;
+                    self.push(long_from_le(b))?;
+                }
+                op::LONG4 => {
+                    let n = i32::from_le_bytes(self.le::<4>()?);
+                    if n < 0 {
+                        return Err(self.malformed(at, "LONG4 with negative byte count"));
+                    }
+                    let b = self.take(n as u64, "LONG4")?;
+                    self.push(long_from_le(b))?;
+                }
+                op::FLOAT => {
+                    let line = self.line()?;
+                    let s = String::from_utf8_lossy(line);
+                    let f = s
+                        .trim()
+                        .parse::<f64>()
+                        .map_err(|_| self.malformed(at, format!("bad float literal {s:?}")))?;
+                    self.push(Value::Float(f))?;
+                }
+                op::BINFLOAT => {
+                    let f = f64::from_be_bytes(self.le::<8>()?);
+                    self.push(Value::Float(f))?;
+                }
+                // ---- strings and bytes
+                op::STRING => {
+                    let line = self.line()?;
+                    let s = unquote(line).ok_or_else(|| {
+                        self.malformed(at, "the STRING opcode argument must be quoted")
+                    })?;
+                    self.push(Value::Str(Rc::from(s.as_str())))?;
+                }
+                op::BINSTRING => {
+                    let n = i32::from_le_bytes(self.le::<4>()?);
+                    if n < 0 {
+                        return Err(self.malformed(at, "BINSTRING with negative length"));
+                    }
+                    let b = self.take(n as u64, "BINSTRING")?;
+                    self.push(text(b))?;
+                }
+                op::SHORT_BINSTRING => {
+                    let n = self.u8()? as u64;
+                    let b = self.take(n, "SHORT_BINSTRING")?;
+                    self.push(text(b))?;
+                }
+                op::UNICODE => {
+                    let line = self.line()?;
+                    self.push(Value::Str(Rc::from(raw_unicode_escape(line).as_str())))?;
+                }
+                op::BINUNICODE => {
+                    let n = u32::from_le_bytes(self.le::<4>()?) as u64;
+                    let b = self.take(n, "BINUNICODE")?;
+                    self.push(text(b))?;
+                }
+                op::SHORT_BINUNICODE => {
+                    let n = self.u8()? as u64;
+                    let b = self.take(n, "SHORT_BINUNICODE")?;
+                    self.push(text(b))?;
+                }
+                op::BINUNICODE8 => {
+                    let n = u64::from_le_bytes(self.le::<8>()?);
+                    let b = self.take(n, "BINUNICODE8")?;
+                    self.push(text(b))?;
+                }
+                op::BINBYTES => {
+                    let n = u32::from_le_bytes(self.le::<4>()?) as u64;
+                    self.take(n, "BINBYTES")?;
+                    self.push(Value::Bytes(n))?;
+                }
+                op::SHORT_BINBYTES => {
+                    let n = self.u8()? as u64;
+                    self.take(n, "SHORT_BINBYTES")?;
+                    self.push(Value::Bytes(n))?;
+                }
+                op::BINBYTES8 | op::BYTEARRAY8 => {
+                    let n = u64::from_le_bytes(self.le::<8>()?);
+                    self.take(n, op::name(opc))?;
+                    self.push(Value::Bytes(n))?;
+                }
+                op::NEXT_BUFFER => {
+                    // Out-of-band buffers: torch.load passes none, so the real load fails here.
+                    return Err(self.malformed(at, "NEXT_BUFFER refers to out-of-band data"));
+                }
+                op::READONLY_BUFFER => {
+                    self.top(at, opc)?;
+                }
+                // ---- containers
+                op::EMPTY_LIST => self.push_node(Node::List(Vec::new()))?,
+                op::EMPTY_TUPLE => self.push_node(Node::Tuple(Vec::new()))?,
+                op::EMPTY_DICT => self.push_node(Node::Dict(Dict::default()))?,
+                op::EMPTY_SET => self.push_node(Node::Set(Vec::new()))?,
+                op::LIST => {
+                    let items = self.pop_mark(at, opc)?;
+                    self.push_node(Node::List(items))?;
+                }
+                op::TUPLE => {
+                    let items = self.pop_mark(at, opc)?;
+                    self.push_node(Node::Tuple(items))?;
+                }
+                op::TUPLE1 | op::TUPLE2 | op::TUPLE3 => {
+                    let n = (opc - op::TUPLE1 + 1) as usize;
+                    let mut items = vec![Value::None; n];
+                    for slot in items.iter_mut().rev() {
+                        *slot = self.pop(at, opc)?;
+                    }
+                    self.push_node(Node::Tuple(items))?;
+                }
+                op::FROZENSET => {
+                    let items = self.pop_mark(at, opc)?;
+                    self.push_node(Node::Set(items))?;
+                }
+                op::DICT => {
+                    let items = self.pop_mark(at, opc)?;
+                    if items.len() % 2 != 0 {
+                        return Err(self.malformed(at, "DICT with an odd number of items"));
+                    }
+                    let mut d = Dict::default();
+                    let mut it = items.into_iter();
+                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                        d.insert(k, v);
+                    }
+                    self.push_node(Node::Dict(d))?;
+                }
+                op::APPEND => {
+                    let v = self.pop(at, opc)?;
+                    let target = self.top(at, opc)?.clone();
+                    self.extend(&target, vec![v]);
+                }
+                op::APPENDS | op::ADDITEMS => {
+                    let items = self.pop_mark(at, opc)?;
+                    let target = self.top(at, opc)?.clone();
+                    self.extend(&target, items);
+                }
+                op::SETITEM => {
+                    let v = self.pop(at, opc)?;
+                    let k = self.pop(at, opc)?;
+                    let target = self.top(at, opc)?.clone();
+                    self.set_items(&target, vec![k, v])?;
+                }
+                op::SETITEMS => {
+                    let items = self.pop_mark(at, opc)?;
+                    if items.len() % 2 != 0 {
+                        return Err(self.malformed(at, "SETITEMS with an odd number of items"));
+                    }
+                    let target = self.top(at, opc)?.clone();
+                    self.set_items(&target, items)?;
+                }
+                // ---- memo
+                op::PUT => {
+                    let line = self.line()?;
+                    let k = decimal(line).ok_or_else(|| self.malformed(at, "bad PUT index"))?;
+                    self.memo_put(at, k, opc)?;
+                }
+                op::BINPUT => {
+                    let k = self.u8()? as u64;
+                    self.memo_put(at, k, opc)?;
+                }
+                op::LONG_BINPUT => {
+                    let k = u32::from_le_bytes(self.le::<4>()?) as u64;
+                    self.memo_put(at, k, opc)?;
+                }
+                op::MEMOIZE => {
+                    let k = self.memo.len() as u64;
+                    self.memo_put(at, k, opc)?;
+                }
+                op::GET => {
+                    let line = self.line()?;
+                    let k = decimal(line).ok_or_else(|| self.malformed(at, "bad GET index"))?;
+                    self.memo_get(at, k)?;
+                }
+                op::BINGET => {
+                    let k = self.u8()? as u64;
+                    self.memo_get(at, k)?;
+                }
+                op::LONG_BINGET => {
+                    let k = u32::from_le_bytes(self.le::<4>()?) as u64;
+                    self.memo_get(at, k)?;
+                }
+                // ---- globals and calls
+                op::GLOBAL => {
+                    let module = String::from_utf8_lossy(self.line()?).into_owned();
+                    let name = String::from_utf8_lossy(self.line()?).into_owned();
+                    let v = self.global(at, "GLOBAL", format!("{module}.{name}"));
+                    self.push(v)?;
+                }
+                op::STACK_GLOBAL => {
+                    let name = self.pop(at, opc)?;
+                    let module = self.pop(at, opc)?;
+                    let (Some(m), Some(n)) = (module.as_str(), name.as_str()) else {
+                        return Err(self.malformed(at, "STACK_GLOBAL requires str"));
+                    };
+                    let v = self.global(at, "STACK_GLOBAL", format!("{m}.{n}"));
+                    self.push(v)?;
+                }
+                op::EXT1 | op::EXT2 | op::EXT4 => {
+                    let code = match opc {
+                        op::EXT1 => self.u8()? as i64,
+                        op::EXT2 => u16::from_le_bytes(self.le::<2>()?) as i64,
+                        _ => i32::from_le_bytes(self.le::<4>()?) as i64,
+                    };
+                    // The copyreg extension registry maps codes to arbitrary globals.
+                    let v = self.global(at, op::name(opc), format!("copyreg.extension[{code}]"));
+                    self.push(v)?;
+                }
+                op::INST => {
+                    let module = String::from_utf8_lossy(self.line()?).into_owned();
+                    let name = String::from_utf8_lossy(self.line()?).into_owned();
+                    let class = self.global(at, "INST", format!("{module}.{name}"));
+                    let args = self.pop_mark(at, opc)?;
+                    let v = self.instantiate(class, args, opc, at)?;
+                    self.push(v)?;
+                }
+                op::OBJ => {
+                    let mut items = self.pop_mark(at, opc)?;
+                    if items.is_empty() {
+                        return Err(self.malformed(at, "OBJ without a class"));
+                    }
+                    let class = items.remove(0);
+                    let v = self.instantiate(class, items, opc, at)?;
+                    self.push(v)?;
+                }
+                op::NEWOBJ => {
+                    let args = self.pop(at, opc)?;
+                    let class = self.pop(at, opc)?;
+                    let args = self.scan.arena.seq(&args).map(<[Value]>::to_vec).unwrap_or_default();
+                    let v = self.instantiate(class, args, opc, at)?;
+                    self.push(v)?;
+                }
+                op::NEWOBJ_EX => {
+                    let _kwargs = self.pop(at, opc)?;
+                    let args = self.pop(at, opc)?;
+                    let class = self.pop(at, opc)?;
+                    let args = self.scan.arena.seq(&args).map(<[Value]>::to_vec).unwrap_or_default();
+                    let v = self.instantiate(class, args, opc, at)?;
+                    self.push(v)?;
+                }
+                op::REDUCE => {
+                    let args = self.pop(at, opc)?;
+                    let func = self.pop(at, opc)?;
+                    let args = self.scan.arena.seq(&args).map(<[Value]>::to_vec).unwrap_or_default();
+                    let v = self.call(func, args, opc, at, 0)?;
+                    self.push(v)?;
+                }
+                op::BUILD => {
+                    let state = self.pop(at, opc)?;
+                    let target = self.top(at, opc)?.clone();
+                    self.build(&target, state, at);
+                }
+                op::PERSID => {
+                    let line = self.line()?;
+                    let pid = text(line);
+                    let v = self.persistent(pid)?;
+                    self.push(v)?;
+                }
+                op::BINPERSID => {
+                    let pid = self.pop(at, opc)?;
+                    let v = self.persistent(pid)?;
+                    self.push(v)?;
+                }
+                other => {
+                    return Err(self.malformed(at, format!("unknown opcode 0x{other:02x}")));
+                }
+            }
+        }
+    }
+
+    fn extend(&mut self, target: &Value, items: Vec<Value>) {
+        if let Value::Node(id) = target
+            && let Some(Node::List(l) | Node::Set(l)) = self.scan.arena.get_mut(*id)
+        {
+            l.extend(items);
+        }
+    }
+
+    fn set_items(&mut self, target: &Value, items: Vec<Value>) -> R<()> {
+        let Value::Node(id) = target else {
+            return Ok(());
+        };
+        // Items set on a stand-in object land in its state dict (created on first use).
+        let dict_id = match self.scan.arena.get(*id) {
+            Some(Node::Dict(_)) => *id,
+            Some(Node::Object { state, .. }) => match state {
+                Some(Value::Node(s)) if matches!(self.scan.arena.get(*s), Some(Node::Dict(_))) => *s,
+                Some(_) => return Ok(()),
+                None => {
+                    let s = self.add(Node::Dict(Dict::default()))?;
+                    if let Some(Node::Object { state, .. }) = self.scan.arena.get_mut(*id) {
+                        *state = Some(Value::Node(s));
+                    }
+                    s
+                }
+            },
+            _ => return Ok(()),
+        };
+        if let Some(Node::Dict(d)) = self.scan.arena.get_mut(dict_id) {
+            let mut it = items.into_iter();
+            while let (Some(k), Some(v)) = (it.next(), it.next()) {
+                d.insert(k, v);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A string from pickled bytes (UTF-8, lossily: the real loader would fail or use latin-1).
+fn text(b: &[u8]) -> Value {
+    Value::Str(Rc::from(String::from_utf8_lossy(b).as_ref()))
+}
+
+fn decimal(line: &[u8]) -> Option<u64> {
+    std::str::from_utf8(line).ok()?.trim().parse().ok()
+}
+
+fn long_from_le(b: &[u8]) -> Value {
+    if b.is_empty() {
+        return Value::Int(0);
+    }
+    if b.len() <= 8 {
+        let neg = b[b.len() - 1] & 0x80 != 0;
+        let mut a = [if neg { 0xFF } else { 0 }; 8];
+        a[..b.len()].copy_from_slice(b);
+        return Value::Int(i64::from_le_bytes(a));
+    }
+    // Keep the bytes of moderately long integers (the legacy magic number is 10 bytes).
+    if b.len() <= 32 {
+        Value::BigInt(Rc::from(b))
+    } else {
+        Value::BigInt(Rc::from(Vec::new()))
+    }
+}
+
+fn big_from_i128(i: i128) -> Value {
+    if let Ok(v) = i64::try_from(i) {
+        return Value::Int(v);
+    }
+    let bytes = i.to_le_bytes();
+    // Minimal two's complement, like pickle's LONG1 encoding.
+    let mut n = 16;
+    while n > 1 {
+        let b = bytes[n - 1];
+        let next_sign = bytes[n - 2] & 0x80;
+        if (b == 0 && next_sign == 0) || (b == 0xFF && next_sign != 0) {
+            n -= 1;
+        } else {
+            break;
+        }
+    }
+    Value::BigInt(Rc::from(&bytes[..n]))
+}
+
+/// Decodes a protocol-0 STRING argument (a Python repr in quotes).
+fn unquote(line: &[u8]) -> Option<String> {
+    let q = *line.first()?;
+    if line.len() < 2 || (q != b'\'' && q != b'"') || line[line.len() - 1] != q {
+        return None;
+    }
+    let body = &line[1..line.len() - 1];
+    let mut out = Vec::with_capacity(body.len());
+    let mut i = 0;
+    while i < body.len() {
+        let c = body[i];
+        if c == b'\\' && i + 1 < body.len() {
+            let e = body[i + 1];
+            i += 2;
+            match e {
+                b'n' => out.push(b'\n'),
+                b't' => out.push(b'\t'),
+                b'r' => out.push(b'\r'),
+                b'x' if i + 2 <= body.len() => {
+                    let h = std::str::from_utf8(&body[i..i + 2]).ok();
+                    match h.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(v) => out.push(v),
+                        None => out.extend_from_slice(b"\\x"),
+                    }
+                    i += 2;
+                }
+                other => out.push(other),
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Decodes a protocol-0 UNICODE argument (`raw-unicode-escape`).
+fn raw_unicode_escape(line: &[u8]) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    while i < line.len() {
+        let c = line[i];
+        let digits = match (c, line.get(i + 1)) {
+            (b'\\', Some(b'u')) => 4,
+            (b'\\', Some(b'U')) => 8,
+            _ => 0,
+        };
+        if digits > 0 && i + 2 + digits <= line.len() {
+            let hex = std::str::from_utf8(&line[i + 2..i + 2 + digits]).ok();
+            if let Some(ch) = hex
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .and_then(char::from_u32)
+            {
+                out.push(ch);
+                i += 2 + digits;
+                continue;
+            }
+        }
+        out.push(c as char);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_encodings() {
+        assert_eq!(long_from_le(&[0xff]), Value::Int(-1));
+        assert_eq!(long_from_le(&[0x80, 0x00]), Value::Int(128));
+        let magic: i128 = 0x1950a86a20f9469cfc6c;
+        let Value::BigInt(b) = big_from_i128(magic) else {
+            panic!("magic should be big")
+        };
+        assert_eq!(&*b, &[0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]);
+    }
+
+    #[test]
+    fn quoted_strings() {
+        assert_eq!(unquote(b"'a\\nb'").as_deref(), Some("a\nb"));
+        assert_eq!(unquote(b"\"x\\x41\"").as_deref(), Some("xA"));
+        assert_eq!(unquote(b"'abc"), None);
+        assert_eq!(raw_unicode_escape(b"a\\u00e9"), "a\u{e9}");
+    }
+}

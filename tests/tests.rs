@@ -1,0 +1,11 @@
+//! modelpack's integration tests: one binary, one module per concern. Each runs the real
+//! `modelpack` binary against real plugins and the shared fixtures.
+
+mod util;
+
+/// Misbehaving plugins are contained; good files in the same run still work.
+mod sandbox;
+/// Plugin discovery, listing, WIT version refusal and the compiled-code cache.
+mod plugins;
+/// The plugin crates' own native tests, run from here so one `cargo test` covers them.
+mod plugin_crates;

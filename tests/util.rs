@@ -1,0 +1,64 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// The shared fixtures directory (`../shared/fixtures` beside the repository).
+pub fn fixtures() -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures");
+    assert!(
+        p.join("MANIFEST.tsv").exists(),
+        "shared fixtures not found at {}: clone the repository with ../shared beside it",
+        p.display()
+    );
+    p.canonicalize().unwrap()
+}
+
+/// A compiled-code cache shared by all tests, so each plugin is compiled once per build.
+pub fn shared_cache() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-plugin-cache")
+}
+
+/// An empty directory standing in for the user's config dir (no stray user plugins).
+fn empty_config() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+/// The `modelpack` binary with an isolated environment.
+pub fn modelpack() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("modelpack").unwrap();
+    cmd.env("MODELPACK_CACHE_DIR", shared_cache())
+        .env("XDG_CONFIG_HOME", empty_config())
+        .env_remove("MODELPACK_PLUGIN_PATH")
+        .env_remove("SOURCE_DATE_EPOCH");
+    cmd
+}
+
+/// Whether the wasm plugins were built. Under CI the build fails instead of getting here.
+pub fn plugins_built() -> bool {
+    if !plugin_artifacts::AVAILABLE {
+        eprintln!("skipping: plugins not built (rustup target add wasm32-wasip2)");
+    }
+    plugin_artifacts::AVAILABLE
+}
+
+/// Path of a test-only plugin component.
+pub fn test_plugin(name: &str) -> PathBuf {
+    let (_, path) = plugin_artifacts::TEST_PLUGINS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("test plugin {name} not built"));
+    PathBuf::from(path)
+}
+
+/// Runs modelpack and parses its stdout as JSON; returns (exit code, json, stderr).
+pub fn run_json(args: &[&str]) -> (i32, serde_json::Value, String) {
+    let out = modelpack().args(args).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {stdout}\nstderr: {stderr}"));
+    (out.status.code().unwrap_or(-1), json, stderr)
+}
