@@ -22,8 +22,14 @@ fn main() {
     let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
     watch(&root.join("wit"));
     watch(&plugins.join(".cargo"));
-    println!("cargo:rerun-if-changed={}", plugins.join("Cargo.toml").display());
-    println!("cargo:rerun-if-changed={}", plugins.join("Cargo.lock").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        plugins.join("Cargo.toml").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        plugins.join("Cargo.lock").display()
+    );
     for entry in std::fs::read_dir(&plugins).unwrap().flatten() {
         let p = entry.path();
         if p.join("Cargo.toml").exists() {
@@ -38,14 +44,28 @@ fn main() {
     let wasm_dir = plugins.join("target/wasm32-wasip2/release");
     let available = if env::var_os("MODELPACK_SKIP_PLUGIN_BUILD").is_some() {
         // Developer escape hatch: reuse whatever plugins/target holds (possibly stale).
-        let all = BUNDLED.iter().chain(TEST_ONLY).all(|p| wasm_dir.join(stem(p)).exists());
-        println!("cargo:warning=MODELPACK_SKIP_PLUGIN_BUILD set: plugins not rebuilt{}", if all { "" } else { "; some are missing, none bundled" });
+        let all = BUNDLED
+            .iter()
+            .chain(TEST_ONLY)
+            .all(|p| wasm_dir.join(stem(p)).exists());
+        println!(
+            "cargo:warning=MODELPACK_SKIP_PLUGIN_BUILD set: plugins not rebuilt{}",
+            if all {
+                ""
+            } else {
+                "; some are missing, none bundled"
+            }
+        );
         all
-    } else if !has_wasm_target() {
+    } else if !has_wasm_target() && !install_wasm_target() {
         if ci {
-            panic!("the wasm32-wasip2 target is missing under CI: run `rustup target add wasm32-wasip2`");
+            panic!(
+                "the wasm32-wasip2 target is missing under CI: run `rustup target add wasm32-wasip2`"
+            );
         }
-        println!("cargo:warning=wasm32-wasip2 target missing (`rustup target add wasm32-wasip2`): no plugins bundled, plugin tests skip");
+        println!(
+            "cargo:warning=wasm32-wasip2 target missing (`rustup target add wasm32-wasip2`): no plugins bundled, plugin tests skip"
+        );
         false
     } else {
         build_plugins(&plugins, ci);
@@ -53,18 +73,31 @@ fn main() {
     };
 
     let mut src = String::new();
-    writeln!(src, "/// Whether the plugins were built (false without the wasm32-wasip2 target).").unwrap();
+    writeln!(
+        src,
+        "/// Whether the plugins were built (false without the wasm32-wasip2 target)."
+    )
+    .unwrap();
     writeln!(src, "pub const AVAILABLE: bool = {available};").unwrap();
     writeln!(src, "/// Built-in plugins: file stem and component bytes.").unwrap();
     writeln!(src, "pub static BUNDLED: &[(&str, &[u8])] = &[").unwrap();
     if available {
         for name in BUNDLED {
             let path = wasm_dir.join(stem(name));
-            writeln!(src, "    ({name:?}, include_bytes!({:?})),", path.display().to_string()).unwrap();
+            writeln!(
+                src,
+                "    ({name:?}, include_bytes!({:?})),",
+                path.display().to_string()
+            )
+            .unwrap();
         }
     }
     writeln!(src, "];").unwrap();
-    writeln!(src, "/// Test-only plugins: file stem and path of the component.").unwrap();
+    writeln!(
+        src,
+        "/// Test-only plugins: file stem and path of the component."
+    )
+    .unwrap();
     writeln!(src, "pub static TEST_PLUGINS: &[(&str, &str)] = &[").unwrap();
     if available {
         for name in TEST_ONLY {
@@ -91,7 +124,27 @@ fn has_wasm_target() -> bool {
         return false;
     };
     let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Path::new(&sysroot).join("lib/rustlib/wasm32-wasip2").exists()
+    Path::new(&sysroot)
+        .join("lib/rustlib/wasm32-wasip2")
+        .exists()
+}
+
+/// Installs the target with rustup, so `cargo build` alone works on a fresh machine.
+/// Opt out with MODELPACK_NO_TARGET_INSTALL=1.
+fn install_wasm_target() -> bool {
+    println!("cargo:rerun-if-env-changed=MODELPACK_NO_TARGET_INSTALL");
+    if env::var_os("MODELPACK_NO_TARGET_INSTALL").is_some() {
+        return false;
+    }
+    println!(
+        "cargo:warning=installing the wasm32-wasip2 target with rustup (plugins are WebAssembly components)"
+    );
+    let mut cmd = Command::new("rustup");
+    cmd.args(["target", "add", "wasm32-wasip2"]);
+    if let Ok(toolchain) = env::var("RUSTUP_TOOLCHAIN") {
+        cmd.args(["--toolchain", &toolchain]);
+    }
+    cmd.status().is_ok_and(|s| s.success()) && has_wasm_target()
 }
 
 fn build_plugins(plugins: &Path, ci: bool) {

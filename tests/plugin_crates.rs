@@ -13,7 +13,16 @@ fn plugin_crates_pass_their_native_tests() {
     let host = host_triple();
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(&plugins)
-        .args(["test", "--workspace", "--exclude", "evil", "--exclude", "future-wit", "--target", &host])
+        .args([
+            "test",
+            "--workspace",
+            "--exclude",
+            "evil",
+            "--exclude",
+            "future-wit",
+            "--target",
+            &host,
+        ])
         .env("CARGO_TARGET_DIR", plugins.join("target"))
         .env_remove("RUSTFLAGS")
         .env_remove("CARGO_ENCODED_RUSTFLAGS");
@@ -23,10 +32,19 @@ fn plugin_crates_pass_their_native_tests() {
     let out = cmd.output().expect("running cargo test in plugins/");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary: Vec<&str> = stdout.lines().filter(|l| l.starts_with("test result:")).collect();
+    let summary: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.starts_with("test result:"))
+        .collect();
     eprintln!("plugin crates: {}", summary.join(" | "));
-    assert!(out.status.success(), "plugin crate tests failed:\n{stdout}\n{stderr}");
-    assert!(!summary.is_empty(), "no plugin tests ran:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "plugin crate tests failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        !summary.is_empty(),
+        "no plugin tests ran:\n{stdout}\n{stderr}"
+    );
 }
 
 fn host_triple() -> String {

@@ -18,11 +18,17 @@ fn plugins_list_shows_the_bundled_format_plugins() {
         assert_eq!(p["kind"], "format");
         assert_eq!(p["wit_version"], "0.1.0");
         assert_eq!(p["source"], "built-in");
-        assert!(!p["extensions"].as_array().unwrap().is_empty() || !p["file_names"].as_array().unwrap().is_empty());
+        assert!(
+            !p["extensions"].as_array().unwrap().is_empty()
+                || !p["file_names"].as_array().unwrap().is_empty()
+        );
     }
     let text = modelpack().args(["plugins", "list"]).output().unwrap();
     let text = String::from_utf8_lossy(&text.stdout);
-    assert!(text.contains("safetensors") && text.contains("built-in"), "{text}");
+    assert!(
+        text.contains("safetensors") && text.contains("built-in"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -31,8 +37,21 @@ fn an_explicit_plugin_is_listed_with_its_path() {
         return;
     }
     let evil = test_plugin("evil");
-    let (_, json, _) = run_json(&["--plugin", &evil.display().to_string(), "plugins", "list", "--format", "json"]);
-    let p = json["plugins"].as_array().unwrap().iter().find(|p| p["name"] == "evil").cloned().unwrap();
+    let (_, json, _) = run_json(&[
+        "--plugin",
+        &evil.display().to_string(),
+        "plugins",
+        "list",
+        "--format",
+        "json",
+    ]);
+    let p = json["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "evil")
+        .cloned()
+        .unwrap();
     assert_eq!(p["source"], evil.display().to_string());
 }
 
@@ -48,8 +67,14 @@ fn plugin_for_another_wit_version_is_refused_naming_both_versions() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("built for modelpack:plugin@0.2.0"), "{stderr}");
-    assert!(stderr.contains("implements modelpack:plugin@0.1.0"), "{stderr}");
+    assert!(
+        stderr.contains("built for modelpack:plugin@0.2.0"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("implements modelpack:plugin@0.1.0"),
+        "{stderr}"
+    );
     assert_eq!(stderr.trim().lines().count(), 1, "not one line: {stderr}");
 }
 
@@ -72,8 +97,20 @@ fn incompatible_plugin_in_a_plugin_dir_is_skipped_with_a_warning() {
     assert!(stderr.contains("modelpack:plugin@0.2.0"), "{stderr}");
     assert!(stderr.contains("garbage.wasm"), "{stderr}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(json["plugins"].as_array().unwrap().iter().any(|p| p["name"] == "evil"));
-    assert!(!json["plugins"].as_array().unwrap().iter().any(|p| p["name"] == "future"));
+    assert!(
+        json["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "evil")
+    );
+    assert!(
+        !json["plugins"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["name"] == "future")
+    );
 }
 
 #[test]
@@ -87,7 +124,12 @@ fn second_run_loads_compiled_code_from_the_cache_and_corrupt_entries_are_recompi
     let run = || {
         let out = modelpack()
             .env("MODELPACK_CACHE_DIR", cache.path())
-            .args(["--plugin", &test_plugin("evil").display().to_string(), "-v", "inspect"])
+            .args([
+                "--plugin",
+                &test_plugin("evil").display().to_string(),
+                "-v",
+                "inspect",
+            ])
             .arg(files.path())
             .output()
             .unwrap();
@@ -97,7 +139,10 @@ fn second_run_loads_compiled_code_from_the_cache_and_corrupt_entries_are_recompi
     let first = run();
     assert!(first.contains("plugin evil@0.1.0: compiled in"), "{first}");
     let second = run();
-    assert!(second.contains("plugin evil@0.1.0: compiled code loaded from cache (cache hit)"), "{second}");
+    assert!(
+        second.contains("plugin evil@0.1.0: compiled code loaded from cache (cache hit)"),
+        "{second}"
+    );
     // Only the plugin the run needed was compiled: no built-in plugin claims `.evil`.
     let entries: Vec<_> = std::fs::read_dir(cache.path()).unwrap().flatten().collect();
     assert_eq!(entries.len(), 1, "{entries:?}");

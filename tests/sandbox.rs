@@ -29,7 +29,10 @@ fn warm_up() {
 }
 
 /// Runs one misbehaving command next to a good file; returns the two reports and the time.
-fn run_case(command: &str, extra: &[&str]) -> (serde_json::Value, serde_json::Value, i32, Duration, String) {
+fn run_case(
+    command: &str,
+    extra: &[&str],
+) -> (serde_json::Value, serde_json::Value, i32, Duration, String) {
     run_case_with_timeout(command, TIMEOUT_SECS, extra)
 }
 
@@ -45,7 +48,16 @@ fn run_case_with_timeout(
     let timeout = timeout.to_string();
     let path = dir.path().display().to_string();
     let evil = evil();
-    let mut args = vec!["--plugin", &evil, "--plugin-timeout", &timeout, "inspect", "--format", "json", &path];
+    let mut args = vec![
+        "--plugin",
+        &evil,
+        "--plugin-timeout",
+        &timeout,
+        "inspect",
+        "--format",
+        "json",
+        &path,
+    ];
     args.extend_from_slice(extra);
     let started = Instant::now();
     let (code, json, stderr) = run_json(&args);
@@ -60,11 +72,22 @@ fn assert_contained(command: &str, expected: &str) {
         return;
     }
     let (bad, good, code, elapsed, _) = run_case(command, &[]);
-    let error = bad["error"].as_str().unwrap_or_else(|| panic!("{command}: no error in {bad}"));
-    assert!(error.contains(expected), "{command}: expected {expected:?} in {error:?}");
-    assert!(!error.contains('\n'), "{command}: error is not one line: {error:?}");
+    let error = bad["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{command}: no error in {bad}"));
+    assert!(
+        error.contains(expected),
+        "{command}: expected {expected:?} in {error:?}"
+    );
+    assert!(
+        !error.contains('\n'),
+        "{command}: error is not one line: {error:?}"
+    );
     assert_eq!(bad["status"], "error");
-    assert_eq!(good["status"], "ok", "{command}: the good file failed: {good}");
+    assert_eq!(
+        good["status"], "ok",
+        "{command}: the good file failed: {good}"
+    );
     assert_eq!(good["metadata"]["evil.note"], "ok");
     assert_eq!(code, 1, "{command}: a failed file must make the run exit 1");
     assert!(
@@ -95,7 +118,10 @@ fn unbounded_recursion_is_contained() {
 
 #[test]
 fn read_of_u32_max_bytes_is_refused_by_the_host() {
-    assert_contained("BIGREAD", "read of 4294967295 bytes exceeds host cap 16777216");
+    assert_contained(
+        "BIGREAD",
+        "read of 4294967295 bytes exceeds host cap 16777216",
+    );
 }
 
 #[test]
@@ -109,9 +135,13 @@ fn gigabyte_result_is_refused_by_the_result_cap() {
         return;
     }
     // Building 1 GiB of strings takes the guest a few seconds in a debug build.
-    let (bad, good, code, _, _) = run_case_with_timeout("BIGRESULT", 120.0, &["--plugin-memory", "2048"]);
+    let (bad, good, code, _, _) =
+        run_case_with_timeout("BIGRESULT", 120.0, &["--plugin-memory", "2048"]);
     let error = bad["error"].as_str().unwrap();
-    assert!(error.contains("returned a result too large to accept"), "{error}");
+    assert!(
+        error.contains("returned a result too large to accept"),
+        "{error}"
+    );
     assert_eq!(good["status"], "ok");
     assert_eq!(code, 1);
 }
@@ -147,11 +177,26 @@ fn plugin_output_is_captured_and_shown_only_with_verbose() {
     warm_up();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("p.evil"), "STDOUT").unwrap();
-    let quiet = modelpack().args(["--plugin", &evil(), "inspect"]).arg(dir.path()).output().unwrap();
-    let all = format!("{}{}", String::from_utf8_lossy(&quiet.stdout), String::from_utf8_lossy(&quiet.stderr));
+    let quiet = modelpack()
+        .args(["--plugin", &evil(), "inspect"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&quiet.stdout),
+        String::from_utf8_lossy(&quiet.stderr)
+    );
     assert!(quiet.status.success());
-    assert!(!all.contains("hello from plugin"), "plugin output leaked: {all}");
-    let loud = modelpack().args(["--plugin", &evil(), "-v", "inspect"]).arg(dir.path()).output().unwrap();
+    assert!(
+        !all.contains("hello from plugin"),
+        "plugin output leaked: {all}"
+    );
+    let loud = modelpack()
+        .args(["--plugin", &evil(), "-v", "inspect"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&loud.stderr);
     assert!(stderr.contains("hello from plugin stdout"), "{stderr}");
     assert!(stderr.contains("hello from plugin stderr"), "{stderr}");
@@ -165,13 +210,24 @@ fn every_misbehaviour_in_one_run_costs_one_file_each() {
     }
     warm_up();
     let dir = tempfile::tempdir().unwrap();
-    let bad = ["LOOP", "ALLOC", "PANIC", "STACK", "BIGREAD", "PASSWD", "SOCKET"];
+    let bad = [
+        "LOOP", "ALLOC", "PANIC", "STACK", "BIGREAD", "PASSWD", "SOCKET",
+    ];
     for c in bad {
         std::fs::write(dir.path().join(format!("{c}.evil")), c).unwrap();
     }
     std::fs::write(dir.path().join("zz-good.evil"), "OK").unwrap();
     std::fs::write(dir.path().join("notes.txt"), "not a model").unwrap();
-    let (code, json, _) = run_json(&["--plugin", &evil(), "--plugin-timeout", "1", "inspect", "--format", "json", &dir.path().display().to_string()]);
+    let (code, json, _) = run_json(&[
+        "--plugin",
+        &evil(),
+        "--plugin-timeout",
+        "1",
+        "inspect",
+        "--format",
+        "json",
+        &dir.path().display().to_string(),
+    ]);
     assert_eq!(code, 1);
     let files = json["files"].as_array().unwrap();
     let status = |suffix: &str| {

@@ -3,9 +3,11 @@
 
 mod util;
 
-/// Misbehaving plugins are contained; good files in the same run still work.
-mod sandbox;
-/// Plugin discovery, listing, WIT version refusal and the compiled-code cache.
-mod plugins;
+/// Every shared fixture against the reference libraries' answers.
+mod fixtures;
 /// The plugin crates' own native tests, run from here so one `cargo test` covers them.
 mod plugin_crates;
+/// Plugin discovery, listing, WIT version refusal and the compiled-code cache.
+mod plugins;
+/// Misbehaving plugins are contained; good files in the same run still work.
+mod sandbox;

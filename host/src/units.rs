@@ -2,7 +2,12 @@
 
 /// A count with one decimal and a K/M/B/T suffix: `430`, `88.0K`, `6.7B`.
 pub fn human_count(n: u64) -> String {
-    const UNITS: [(u64, &str); 4] = [(1_000_000_000_000, "T"), (1_000_000_000, "B"), (1_000_000, "M"), (1_000, "K")];
+    const UNITS: [(u64, &str); 4] = [
+        (1_000_000_000_000, "T"),
+        (1_000_000_000, "B"),
+        (1_000_000, "M"),
+        (1_000, "K"),
+    ];
     for (scale, suffix) in UNITS {
         if n >= scale {
             return format!("{:.1}{suffix}", n as f64 / scale as f64);

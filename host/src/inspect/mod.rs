@@ -45,7 +45,10 @@ pub fn collect_targets(paths: &[PathBuf]) -> Result<Vec<Target>> {
             let root = Arc::new(p.canonicalize()?);
             walk(p, &root, &mut out)?;
         } else {
-            let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let parent = p
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
             out.push(Target {
                 path: p.clone(),
                 display: p.display().to_string(),
@@ -84,7 +87,9 @@ fn walk(dir: &Path, root: &Arc<PathBuf>, out: &mut Vec<Target>) -> Result<()> {
 /// Reads the first `HEAD_LEN` bytes of a file.
 fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
     let mut head = Vec::with_capacity(4096);
-    std::fs::File::open(path)?.take(HEAD_LEN as u64).read_to_end(&mut head)?;
+    std::fs::File::open(path)?
+        .take(HEAD_LEN as u64)
+        .read_to_end(&mut head)?;
     Ok(head)
 }
 
@@ -108,7 +113,11 @@ pub fn inspect_one(plugins: &PluginSet, target: &Target, verbose: &dyn Fn(&str))
         Ok(h) => h,
         Err(e) => return fail(report, format!("{}: {e}", target.display)),
     };
-    let name = target.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = target
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let candidates = plugins.claimants(&name, &head);
     let chosen = match candidates.len() {
         0 => {
@@ -140,19 +149,32 @@ pub fn inspect_one(plugins: &PluginSet, target: &Target, verbose: &dyn Fn(&str))
     match loaded.inspect(plugins.runtime(), vec![blob]) {
         Ok(called) => {
             if !called.output.is_empty() {
-                verbose(&format!("{} [{} output]: {}", target.display, chosen.info.name, called.output.trim_end()));
+                verbose(&format!(
+                    "{} [{} output]: {}",
+                    target.display,
+                    chosen.info.name,
+                    called.output.trim_end()
+                ));
             }
             match called.value {
                 Ok(r) => {
                     report.absorb(r);
                     report
                 }
-                Err(e) => fail(report, format!("{}: {}", target.display, report::format_error(&e))),
+                Err(e) => fail(
+                    report,
+                    format!("{}: {}", target.display, report::format_error(&e)),
+                ),
             }
         }
         Err(failure) => {
             if !failure.output.is_empty() {
-                verbose(&format!("{} [{} output]: {}", target.display, chosen.info.name, failure.output.trim_end()));
+                verbose(&format!(
+                    "{} [{} output]: {}",
+                    target.display,
+                    chosen.info.name,
+                    failure.output.trim_end()
+                ));
             }
             fail(report, format!("{}: {}", target.display, failure.message))
         }
@@ -160,10 +182,20 @@ pub fn inspect_one(plugins: &PluginSet, target: &Target, verbose: &dyn Fn(&str))
 }
 
 /// Inspects every target, on all cores; reports come back in target order.
-pub fn inspect_all(plugins: &PluginSet, targets: &[Target], verbose: &(dyn Fn(&str) + Sync)) -> Vec<FileReport> {
-    let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(targets.len().max(1));
+pub fn inspect_all(
+    plugins: &PluginSet,
+    targets: &[Target],
+    verbose: &(dyn Fn(&str) + Sync),
+) -> Vec<FileReport> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(targets.len().max(1));
     if workers <= 1 {
-        return targets.iter().map(|t| inspect_one(plugins, t, verbose)).collect();
+        return targets
+            .iter()
+            .map(|t| inspect_one(plugins, t, verbose))
+            .collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
     let mut slots: Vec<Option<FileReport>> = vec![None; targets.len()];

@@ -115,7 +115,9 @@ pub struct InspectOutput {
 }
 
 /// Severity as a lowercase word.
-pub fn severity_name(s: crate::plugin::runtime::bindings::format::modelpack::plugin::types::Severity) -> &'static str {
+pub fn severity_name(
+    s: crate::plugin::runtime::bindings::format::modelpack::plugin::types::Severity,
+) -> &'static str {
     use crate::plugin::runtime::bindings::format::modelpack::plugin::types::Severity as S;
     match s {
         S::Error => "error",
@@ -138,7 +140,9 @@ fn meta_json(v: fh::MetaValue) -> Value {
         fh::MetaValue::Text(s) => Value::String(s),
         fh::MetaValue::Int(i) => Value::from(i),
         fh::MetaValue::Uint(u) => Value::from(u),
-        fh::MetaValue::Float(f) => serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null),
+        fh::MetaValue::Float(f) => serde_json::Number::from_f64(f)
+            .map(Value::Number)
+            .unwrap_or(Value::Null),
         fh::MetaValue::Boolean(b) => Value::Bool(b),
         fh::MetaValue::Json(s) => serde_json::from_str(&s).unwrap_or(Value::String(s)),
         fh::MetaValue::Array(a) => serde_json::json!({
@@ -156,7 +160,11 @@ impl FileReport {
         self.tensor_count = r.tensors.len() as u64;
         self.parameter_count = r.parameter_count;
         for t in &r.tensors {
-            let n = t.shape.iter().try_fold(1u64, |acc, d| acc.checked_mul(*d)).unwrap_or(u64::MAX);
+            let n = t
+                .shape
+                .iter()
+                .try_fold(1u64, |acc, d| acc.checked_mul(*d))
+                .unwrap_or(u64::MAX);
             let e = self.dtypes.entry(t.dtype.clone()).or_default();
             *e = e.saturating_add(n);
         }
@@ -194,7 +202,11 @@ impl FileReport {
         };
         self.inputs = r.inputs.into_iter().map(value_out).collect();
         self.outputs = r.outputs.into_iter().map(value_out).collect();
-        self.metadata = r.metadata.into_iter().map(|m| (m.key, meta_json(m.value))).collect();
+        self.metadata = r
+            .metadata
+            .into_iter()
+            .map(|m| (m.key, meta_json(m.value)))
+            .collect();
         self.findings = r
             .findings
             .into_iter()
@@ -210,7 +222,10 @@ impl FileReport {
 
     /// Parameters held by ONNX Constant nodes (their own field, as the README documents).
     pub fn group_parameters(&self, name: &str) -> Option<u64> {
-        self.groups.iter().find(|g| g.name == name).map(|g| g.parameter_count)
+        self.groups
+            .iter()
+            .find(|g| g.name == name)
+            .map(|g| g.parameter_count)
     }
 }
 

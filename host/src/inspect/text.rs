@@ -55,7 +55,10 @@ pub fn render(r: &FileReport, tensors: bool) -> String {
     if !r.dtypes.is_empty() {
         let mut d: Vec<_> = r.dtypes.iter().collect();
         d.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        let list: Vec<String> = d.iter().map(|(k, v)| format!("{k} {}", human_count(**v))).collect();
+        let list: Vec<String> = d
+            .iter()
+            .map(|(k, v)| format!("{k} {}", human_count(**v)))
+            .collect();
         let _ = writeln!(s, "  dtypes  {}", list.join(", "));
     }
     for g in &r.groups {

@@ -37,10 +37,16 @@ impl BlobFile {
                 root.display()
             )));
         }
-        let file = File::open(&canonical).map_err(|e| OpenError::Io(format!("{}: {e}", path.display())))?;
-        let meta = file.metadata().map_err(|e| OpenError::Io(format!("{}: {e}", path.display())))?;
+        let file = File::open(&canonical)
+            .map_err(|e| OpenError::Io(format!("{}: {e}", path.display())))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| OpenError::Io(format!("{}: {e}", path.display())))?;
         if !meta.is_file() {
-            return Err(OpenError::Refused(format!("{}: not a regular file", path.display())));
+            return Err(OpenError::Refused(format!(
+                "{}: not a regular file",
+                path.display()
+            )));
         }
         let name = canonical
             .strip_prefix(root.as_path())
@@ -52,7 +58,10 @@ impl BlobFile {
         Ok(BlobFile {
             name,
             size: meta.len(),
-            dir: canonical.parent().map(Path::to_path_buf).unwrap_or_else(|| root.to_path_buf()),
+            dir: canonical
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| root.to_path_buf()),
             file: Arc::new(file),
             root,
         })
@@ -76,7 +85,9 @@ impl BlobFile {
         let rel = Path::new(relative);
         if relative.is_empty()
             || rel.is_absolute()
-            || rel.components().any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+            || rel
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
         {
             return Err(OpenError::Refused(format!(
                 "{relative:?}: only plain relative paths inside the model directory may be opened"

@@ -30,7 +30,9 @@ impl CodeCache {
     pub fn from_env() -> Option<CodeCache> {
         match std::env::var_os(CACHE_ENV) {
             Some(v) if v == "off" => None,
-            Some(v) if !v.is_empty() => Some(CodeCache { dir: PathBuf::from(v) }),
+            Some(v) if !v.is_empty() => Some(CodeCache {
+                dir: PathBuf::from(v),
+            }),
             _ => dirs::cache_dir().map(|d| CodeCache {
                 dir: d.join("modelpack").join("compiled"),
             }),
@@ -70,10 +72,14 @@ impl CodeCache {
             .precompile_component(wasm)
             .map_err(|e| anyhow!("compiling plugin: {e}"))?;
         // SAFETY: `code` was produced just now by this engine.
-        let component = unsafe { Component::deserialize(engine, &code) }.map_err(|e| anyhow!("{e}"))?;
+        let component =
+            unsafe { Component::deserialize(engine, &code) }.map_err(|e| anyhow!("{e}"))?;
         if let Err(e) = self.store(&path, &code) {
             // A read-only or full cache dir costs speed, not correctness.
-            eprintln!("warning: cannot write plugin cache {}: {e:#}", self.dir.display());
+            eprintln!(
+                "warning: cannot write plugin cache {}: {e:#}",
+                self.dir.display()
+            );
         }
         Ok((component, false))
     }
@@ -91,7 +97,8 @@ impl CodeCache {
     }
 
     fn store(&self, path: &Path, code: &[u8]) -> Result<()> {
-        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        std::fs::create_dir_all(&self.dir)
+            .with_context(|| format!("creating {}", self.dir.display()))?;
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
         std::io::Write::write_all(&mut tmp, code)?;
         std::io::Write::write_all(&mut tmp, &Sha256::digest(code))?;

@@ -87,7 +87,9 @@ pub fn glob_match(glob: &str, name: &str) -> bool {
         match g.split_first() {
             None => n.is_empty(),
             Some((b'*', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
-            Some((c, rest)) => n.split_first().is_some_and(|(d, nr)| c == d && go(rest, nr)),
+            Some((c, rest)) => n
+                .split_first()
+                .is_some_and(|(d, nr)| c == d && go(rest, nr)),
         }
     }
     go(glob.as_bytes(), name.as_bytes())
@@ -148,8 +150,16 @@ pub fn read_info(wasm: &[u8], origin: &str) -> Result<PluginInfo> {
         .with_context(|| format!("{origin}: invalid plugin description in `{INFO_SECTION}`"))?;
     info.kind = kind;
     info.wit_version = version;
-    if info.name.is_empty() || !info.name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_') {
-        bail!("{origin}: plugin name {:?} must be lowercase letters, digits, '-' or '_'", info.name);
+    if info.name.is_empty()
+        || !info
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    {
+        bail!(
+            "{origin}: plugin name {:?} must be lowercase letters, digits, '-' or '_'",
+            info.name
+        );
     }
     Ok(info)
 }
@@ -170,7 +180,11 @@ fn compat_range(v: &str) -> String {
     let mut it = v.split('.');
     let major = it.next().unwrap_or("0");
     let minor = it.next().unwrap_or("0");
-    if major == "0" { format!("modelpack:plugin@0.{minor}.x") } else { format!("modelpack:plugin@{major}.x") }
+    if major == "0" {
+        format!("modelpack:plugin@0.{minor}.x")
+    } else {
+        format!("modelpack:plugin@{major}.x")
+    }
 }
 
 #[cfg(test)]
@@ -189,7 +203,10 @@ mod tests {
 
     #[test]
     fn globs() {
-        assert!(glob_match("*.safetensors.index.json", "model.safetensors.index.json"));
+        assert!(glob_match(
+            "*.safetensors.index.json",
+            "model.safetensors.index.json"
+        ));
         assert!(!glob_match("*.safetensors.index.json", "model.safetensors"));
         assert!(glob_match("config.json", "config.json"));
     }

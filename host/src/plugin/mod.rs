@@ -70,7 +70,9 @@ impl PluginSet {
             set.add(info, Origin::Builtin, Arc::from(*bytes));
         }
         for dir in plugin_dirs() {
-            let Ok(read) = std::fs::read_dir(&dir) else { continue };
+            let Ok(read) = std::fs::read_dir(&dir) else {
+                continue;
+            };
             let mut files: Vec<PathBuf> = read
                 .flatten()
                 .map(|e| e.path())
@@ -98,7 +100,11 @@ impl PluginSet {
             bytes,
             loaded: OnceLock::new(),
         };
-        match self.entries.iter().position(|e| e.info.name == entry.info.name) {
+        match self
+            .entries
+            .iter()
+            .position(|e| e.info.name == entry.info.name)
+        {
             Some(i) => {
                 (self.runtime.log)(&format!(
                     "plugin {} from {} replaces the one from {}",

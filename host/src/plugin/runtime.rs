@@ -103,14 +103,24 @@ struct MemoryCap {
 }
 
 impl ResourceLimiter for MemoryCap {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.cap {
             self.exceeded = Some(desired);
             return Err(wasmtime::format_err!("memory cap exceeded"));
         }
         Ok(true)
     }
-    fn table_growing(&mut self, _current: usize, desired: usize, _max: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 1 << 20)
     }
     fn instances(&self) -> usize {
@@ -135,7 +145,12 @@ impl src::HostBlob for State {
     fn size(&mut self, blob: Resource<BlobFile>) -> wasmtime::Result<u64> {
         Ok(self.table.get(&blob)?.size())
     }
-    fn read(&mut self, blob: Resource<BlobFile>, offset: u64, len: u32) -> wasmtime::Result<Result<Vec<u8>, IoError>> {
+    fn read(
+        &mut self,
+        blob: Resource<BlobFile>,
+        offset: u64,
+        len: u32,
+    ) -> wasmtime::Result<Result<Vec<u8>, IoError>> {
         if len > self.max_read {
             return Ok(Err(IoError::Limit(format!(
                 "read of {len} bytes exceeds host cap {}",
@@ -146,11 +161,19 @@ impl src::HostBlob for State {
         if offset > b.size() {
             return Ok(Err(IoError::OutOfRange(b.size())));
         }
-        Ok(b.read(offset, len).map_err(|e| IoError::Other(format!("{}: {e}", b.name))))
+        Ok(b.read(offset, len)
+            .map_err(|e| IoError::Other(format!("{}: {e}", b.name))))
     }
-    fn open_related(&mut self, blob: Resource<BlobFile>, path: String) -> wasmtime::Result<Result<Resource<BlobFile>, IoError>> {
+    fn open_related(
+        &mut self,
+        blob: Resource<BlobFile>,
+        path: String,
+    ) -> wasmtime::Result<Result<Resource<BlobFile>, IoError>> {
         if self.opened >= self.max_open {
-            return Ok(Err(IoError::Limit(format!("more than {} files opened in one call", self.max_open))));
+            return Ok(Err(IoError::Limit(format!(
+                "more than {} files opened in one call",
+                self.max_open
+            ))));
         }
         let opened = match self.table.get(&blob)?.open_related(&path) {
             Ok(b) => b,
@@ -176,7 +199,9 @@ fn add_wasi_subset(l: &mut Linker<State>) -> Result<()> {
     use wasmtime_wasi::cli::{WasiCli, WasiCliView};
     use wasmtime_wasi::p2::bindings::{cli, random, sync};
     use wasmtime_wasi::random::WasiRandom;
-    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<State, HasTable>(l, |t| &mut t.table)?;
+    wasmtime_wasi_io::bindings::wasi::io::error::add_to_linker::<State, HasTable>(l, |t| {
+        &mut t.table
+    })?;
     sync::io::poll::add_to_linker::<State, HasTable>(l, |t| &mut t.table)?;
     sync::io::streams::add_to_linker::<State, HasTable>(l, |t| &mut t.table)?;
     random::random::add_to_linker::<State, WasiRandom>(l, |t| t.wasi.random())?;
@@ -202,7 +227,12 @@ const PROVIDED: &[&str] = &["wasi:io/", "wasi:cli/", "wasi:random/", "modelpack:
 ///
 /// wasmtime's `define_unknown_imports_as_traps` cannot be used: it matches names exactly, so it
 /// would stub `wasi:cli/stdout@0.2.6` even though the linker serves it as `@0.2.12` by semver.
-fn deny_other_imports(linker: &mut Linker<State>, engine: &Engine, component: &Component, plugin: &str) -> Result<()> {
+fn deny_other_imports(
+    linker: &mut Linker<State>,
+    engine: &Engine,
+    component: &Component,
+    plugin: &str,
+) -> Result<()> {
     use wasmtime::component::types::ComponentItem;
     for (name, item) in component.component_type().imports(engine) {
         if PROVIDED.iter().any(|p| name.starts_with(p)) {
@@ -216,7 +246,9 @@ fn deny_other_imports(linker: &mut Linker<State>, engine: &Engine, component: &C
             let what = format!("{name}#{export}");
             match ty.ty {
                 ComponentItem::ComponentFunc(_) => inst
-                    .func_new(export, move |_, _, _, _| Err(wasmtime::format_err!("denied import: `{what}`")))
+                    .func_new(export, move |_, _, _, _| {
+                        Err(wasmtime::format_err!("denied import: `{what}`"))
+                    })
                     .map_err(|e| anyhow!("{e}"))?,
                 ComponentItem::Resource(_) => inst
                     .resource(export, shared_resource(export), |_, _| Ok(()))
@@ -288,7 +320,11 @@ pub struct Loaded {
 
 impl Runtime {
     /// Creates the engine, the epoch ticker and the sandbox linker.
-    pub fn new(limits: Limits, cache: Option<CodeCache>, log: Arc<dyn Fn(&str) + Send + Sync>) -> Result<Runtime> {
+    pub fn new(
+        limits: Limits,
+        cache: Option<CodeCache>,
+        log: Arc<dyn Fn(&str) + Send + Sync>,
+    ) -> Result<Runtime> {
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
         config.max_wasm_stack(1 << 20);
@@ -307,7 +343,10 @@ impl Runtime {
             .context("starting the plugin deadline thread")?;
         let mut linker = Linker::new(&engine);
         add_wasi_subset(&mut linker)?;
-        bindings::format::FormatPlugin::add_to_linker::<State, wasmtime::component::HasSelf<State>>(&mut linker, |s| s)?;
+        bindings::format::FormatPlugin::add_to_linker::<State, wasmtime::component::HasSelf<State>>(
+            &mut linker,
+            |s| s,
+        )?;
         Ok(Runtime {
             engine,
             linker: Mutex::new(linker),
@@ -327,26 +366,39 @@ impl Runtime {
         let started = Instant::now();
         let (component, hit) = match &self.cache {
             Some(cache) => cache.load_or_compile(&self.engine, wasm)?,
-            None => (Component::new(&self.engine, wasm).map_err(|e| anyhow!("{e}"))?, false),
+            None => (
+                Component::new(&self.engine, wasm).map_err(|e| anyhow!("{e}"))?,
+                false,
+            ),
         };
         (self.log)(&format!(
             "plugin {}@{}: {} in {:.1} ms",
             info.name,
             info.version,
-            if hit { "compiled code loaded from cache (cache hit)" } else { "compiled" },
+            if hit {
+                "compiled code loaded from cache (cache hit)"
+            } else {
+                "compiled"
+            },
             started.elapsed().as_secs_f64() * 1e3
         ));
-        let mut linker = self.linker.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut linker = self
+            .linker
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         deny_other_imports(&mut linker, &self.engine, &component, &info.name)?;
         let pre = linker
             .instantiate_pre(&component)
             .map_err(|e| anyhow!("plugin {}: cannot be linked: {e}", info.name))?;
         let pre = match info.kind {
             super::info::Kind::Format => Pre::Format(
-                bindings::format::FormatPluginPre::new(pre).map_err(|e| anyhow!("plugin {}: {e}", info.name))?,
+                bindings::format::FormatPluginPre::new(pre)
+                    .map_err(|e| anyhow!("plugin {}: {e}", info.name))?,
             ),
             super::info::Kind::Policy => Pre::Policy(
-                bindings::policy::PolicyPluginPre::new(pre).map_err(|e| anyhow!("plugin {}: {e}", info.name))?,
+                bindings::policy::PolicyPluginPre::new(pre)
+                    .map_err(|e| anyhow!("plugin {}: {e}", info.name))?,
             ),
         };
         Ok(Loaded { info, pre })
@@ -409,7 +461,13 @@ fn captured(stdout: &MemoryOutputPipe, stderr: &MemoryOutputPipe) -> String {
 }
 
 /// One line for a failed call, by cause.
-fn describe_failure(plugin: &str, e: &wasmtime::Error, store: &Store<State>, limits: &Limits, output: &str) -> String {
+fn describe_failure(
+    plugin: &str,
+    e: &wasmtime::Error,
+    store: &Store<State>,
+    limits: &Limits,
+    output: &str,
+) -> String {
     if let Some(wanted) = store.data().limiter.exceeded {
         return format!(
             "plugin {plugin} exceeded its memory cap of {} MiB (asked for {} MiB; raise with --plugin-memory)",
@@ -424,23 +482,31 @@ fn describe_failure(plugin: &str, e: &wasmtime::Error, store: &Store<State>, lim
         ),
         Some(wasmtime::Trap::UnreachableCodeReached) => match panic_message(output) {
             Some(msg) => format!("plugin {plugin} panicked: {msg}"),
-            None => format!("plugin {plugin} crashed (wasm `unreachable` executed: a panic or abort)"),
+            None => {
+                format!("plugin {plugin} crashed (wasm `unreachable` executed: a panic or abort)")
+            }
         },
         Some(wasmtime::Trap::StackOverflow) => format!("plugin {plugin} overflowed its stack"),
         Some(wasmtime::Trap::MemoryOutOfBounds) => {
-            format!("plugin {plugin} crashed: out-of-bounds memory access (often a stack overflow in the plugin)")
+            format!(
+                "plugin {plugin} crashed: out-of-bounds memory access (often a stack overflow in the plugin)"
+            )
         }
         Some(trap) => format!("plugin {plugin} trapped: {trap}"),
         None => {
             let root = e.root_cause().to_string();
             let root = root.lines().next().unwrap_or("").to_string();
             if root.contains("too much data is being copied between the host and the guest") {
-                format!("plugin {plugin} returned a result too large to accept (over wasmtime's host-call copy limit)")
+                format!(
+                    "plugin {plugin} returned a result too large to accept (over wasmtime's host-call copy limit)"
+                )
             } else if let Some(import) = root
                 .strip_prefix("denied import: `")
                 .and_then(|r| r.split('`').next())
             {
-                format!("plugin {plugin} was denied {import}: plugins get no filesystem, network or clock")
+                format!(
+                    "plugin {plugin} was denied {import}: plugins get no filesystem, network or clock"
+                )
             } else {
                 format!("plugin {plugin} failed: {root}")
             }
@@ -452,13 +518,24 @@ fn describe_failure(plugin: &str, e: &wasmtime::Error, store: &Store<State>, lim
 fn panic_message(output: &str) -> Option<String> {
     let mut lines = output.lines();
     lines.find(|l| l.contains("panicked at"))?;
-    lines.next().map(|l| l.trim().to_string()).filter(|l| !l.is_empty())
+    lines
+        .next()
+        .map(|l| l.trim().to_string())
+        .filter(|l| !l.is_empty())
 }
 
 /// Approximate size of a report as held in host memory.
 fn report_size(r: &fh::ModelReport) -> usize {
-    let findings: usize = r.findings.iter().map(|f| f.id.len() + f.message.len() + 64).sum();
-    let tensors: usize = r.tensors.iter().map(|t| t.name.len() + t.dtype.len() + 8 * t.shape.len() + 48).sum();
+    let findings: usize = r
+        .findings
+        .iter()
+        .map(|f| f.id.len() + f.message.len() + 64)
+        .sum();
+    let tensors: usize = r
+        .tensors
+        .iter()
+        .map(|t| t.name.len() + t.dtype.len() + 8 * t.shape.len() + 48)
+        .sum();
     let meta: usize = r
         .metadata
         .iter()
@@ -471,7 +548,12 @@ fn report_size(r: &fh::ModelReport) -> usize {
                 }
         })
         .sum();
-    let io: usize = r.inputs.iter().chain(&r.outputs).map(|v| v.name.len() + 64).sum();
+    let io: usize = r
+        .inputs
+        .iter()
+        .chain(&r.outputs)
+        .map(|v| v.name.len() + 64)
+        .sum();
     findings + tensors + meta + io + r.covers.iter().map(String::len).sum::<usize>()
 }
 
@@ -483,12 +565,16 @@ impl Loaded {
         };
         let called = rt.call(&self.info.name, |store| {
             let inst = pre.instantiate(&mut *store)?;
-            inst.modelpack_plugin_format_handler().call_detect(&mut *store, name, head)
+            inst.modelpack_plugin_format_handler()
+                .call_detect(&mut *store, name, head)
         })?;
         let v = called.value;
         if !v.is_finite() {
             return Err(CallFailure {
-                message: format!("plugin {} returned a malformed detect score {v}", self.info.name),
+                message: format!(
+                    "plugin {} returned a malformed detect score {v}",
+                    self.info.name
+                ),
                 output: called.output,
             });
         }
@@ -496,10 +582,17 @@ impl Loaded {
     }
 
     /// `inspect` over the given files (the first is the one the user named).
-    pub fn inspect(&self, rt: &Runtime, blobs: Vec<BlobFile>) -> Result<Called<Result<fh::ModelReport, fh::Error>>, CallFailure> {
+    pub fn inspect(
+        &self,
+        rt: &Runtime,
+        blobs: Vec<BlobFile>,
+    ) -> Result<Called<Result<fh::ModelReport, fh::Error>>, CallFailure> {
         let Pre::Format(pre) = &self.pre else {
             return Err(CallFailure {
-                message: format!("plugin {} is a policy, not a format handler", self.info.name),
+                message: format!(
+                    "plugin {} is a policy, not a format handler",
+                    self.info.name
+                ),
                 output: String::new(),
             });
         };
@@ -509,7 +602,8 @@ impl Loaded {
             for b in blobs {
                 handles.push(store.data_mut().table.push(b)?);
             }
-            inst.modelpack_plugin_format_handler().call_inspect(&mut *store, &handles)
+            inst.modelpack_plugin_format_handler()
+                .call_inspect(&mut *store, &handles)
         })?;
         if let Ok(report) = &called.value {
             let size = report_size(report);
@@ -529,22 +623,37 @@ impl Loaded {
     }
 
     /// `evaluate` for a policy plugin.
-    pub fn evaluate(&self, rt: &Runtime, input: &ph::PolicyInput) -> Result<Called<Result<Vec<ph::Finding>, String>>, CallFailure> {
+    pub fn evaluate(
+        &self,
+        rt: &Runtime,
+        input: &ph::PolicyInput,
+    ) -> Result<Called<Result<Vec<ph::Finding>, String>>, CallFailure> {
         let Pre::Policy(pre) = &self.pre else {
             return Err(CallFailure {
-                message: format!("plugin {} is a format handler, not a policy", self.info.name),
+                message: format!(
+                    "plugin {} is a format handler, not a policy",
+                    self.info.name
+                ),
                 output: String::new(),
             });
         };
         let called = rt.call(&self.info.name, |store| {
             let inst = pre.instantiate(&mut *store)?;
-            inst.modelpack_plugin_policy().call_evaluate(&mut *store, input)
+            inst.modelpack_plugin_policy()
+                .call_evaluate(&mut *store, input)
         })?;
         if let Ok(findings) = &called.value {
-            let size: usize = findings.iter().map(|f| f.message.len() + f.id.len() + 64).sum();
+            let size: usize = findings
+                .iter()
+                .map(|f| f.message.len() + f.id.len() + 64)
+                .sum();
             if size > rt.limits.max_result {
                 return Err(CallFailure {
-                    message: format!("plugin {} returned a result over the {} MiB cap", self.info.name, rt.limits.max_result >> 20),
+                    message: format!(
+                        "plugin {} returned a result over the {} MiB cap",
+                        self.info.name,
+                        rt.limits.max_result >> 20
+                    ),
                     output: called.output,
                 });
             }

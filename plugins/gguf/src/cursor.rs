@@ -14,7 +14,6 @@ const CHUNK: u64 = 1 << 20;
 /// Sequential reader over one file with a 1 MiB read-ahead buffer.
 pub struct Cursor<'a> {
     src: &'a dyn Source,
-    name: String,
     size: u64,
     pos: u64,
     buf: Vec<u8>,
@@ -26,17 +25,11 @@ impl<'a> Cursor<'a> {
     pub fn new(src: &'a dyn Source) -> Self {
         Cursor {
             src,
-            name: src.name(),
             size: src.size(),
             pos: 0,
             buf: Vec::new(),
             buf_start: 0,
         }
-    }
-
-    /// The file's name, for error messages.
-    pub fn name(&self) -> &str {
-        &self.name
     }
 
     /// The file size in bytes.
@@ -54,9 +47,10 @@ impl<'a> Cursor<'a> {
         self.size.saturating_sub(self.pos)
     }
 
-    /// A `Malformed` error prefixed with the file name.
+    /// A `Malformed` error. The file name is left out: the host prints the path, and
+    /// [`crate::inspect`] names the part when a split model has several.
     pub fn malformed(&self, msg: impl std::fmt::Display) -> Error {
-        Error::Malformed(format!("{}: {msg}", self.name))
+        Error::Malformed(msg.to_string())
     }
 
     /// Fails unless `n` more bytes exist; `what` names the field for the message.
@@ -82,8 +76,7 @@ impl<'a> Cursor<'a> {
             let bytes = read_at(self.src, self.pos, want)?;
             if (bytes.len() as u64) < n {
                 return Err(Error::Io(format!(
-                    "{}: short read of {what} at offset {}: {} of {n} bytes",
-                    self.name,
+                    "short read of {what} at offset {}: {} of {n} bytes",
                     self.pos,
                     bytes.len()
                 )));

@@ -123,8 +123,7 @@ pub fn parse(src: &dyn Source) -> Result<Header, Error> {
     }
     if tensor_count > MAX_ENTRIES || kv_count > MAX_ENTRIES {
         return Err(Error::TooLarge(format!(
-            "{}: {tensor_count} tensors and {kv_count} metadata entries exceed the limit of {MAX_ENTRIES} each",
-            cur.name()
+            "{tensor_count} tensors and {kv_count} metadata entries exceed the limit of {MAX_ENTRIES} each"
         )));
     }
     let mut findings = Vec::new();
@@ -155,7 +154,7 @@ fn read_preamble(cur: &mut Cursor) -> Result<u32, Error> {
     let magic: [u8; 4] = cur.u32("magic")?.to_le_bytes();
     if &magic != MAGIC {
         if let Some(msg) = legacy::describe(&magic) {
-            return Err(Error::Unsupported(format!("{}: {msg}", cur.name())));
+            return Err(Error::Unsupported(msg));
         }
         return Err(cur.malformed(format_args!(
             "not a GGUF file: bad magic {} ({:?}), expected 47475546 (\"GGUF\")",
@@ -168,21 +167,18 @@ fn read_preamble(cur: &mut Cursor) -> Result<u32, Error> {
     // a small big-endian version has its low 16 bits zero.
     if version != 0 && version & 0xffff == 0 {
         return Err(Error::Unsupported(format!(
-            "{}: big-endian GGUF is not supported (version field {version:#010x} is v{} byte-swapped)",
-            cur.name(),
+            "big-endian GGUF is not supported (version field {version:#010x} is v{} byte-swapped)",
             version.swap_bytes()
         )));
     }
     match version {
         2 | 3 => Ok(version),
-        1 => Err(Error::Unsupported(format!(
-            "{}: GGUF v1 is not supported (obsolete 2023 layout with 32-bit counts, refused by llama.cpp and gguf-py; re-convert the model)",
-            cur.name()
-        ))),
+        1 => Err(Error::Unsupported(
+            "GGUF v1 is not supported (obsolete 2023 layout with 32-bit counts, refused by llama.cpp and gguf-py; re-convert the model)".into(),
+        )),
         0 => Err(cur.malformed("GGUF version 0 is invalid")),
         v => Err(Error::Unsupported(format!(
-            "{}: GGUF version {v} is not supported (this reader knows v2 and v3)",
-            cur.name()
+            "GGUF version {v} is not supported (this reader knows v2 and v3)"
         ))),
     }
 }

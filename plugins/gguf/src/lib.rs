@@ -24,7 +24,9 @@
 //! # Errors
 //! `Unsupported` for GGUF v1, big-endian GGUF, versions above 3 and the legacy GGML family
 //! (`lmgg`, `ggjt`, …); `Malformed` for a bad magic, truncation (including a data section
-//! shorter than the tensors need), unknown types, misaligned offsets and partial blocks.
+//! shorter than the tensors need), unknown types, misaligned offsets and partial blocks;
+//! `TooLarge` beyond 2^20 tensors or metadata entries. Messages leave out the file name (the
+//! host prints the path) except for the second and later parts of a split model.
 
 mod cursor;
 mod file_type;
@@ -79,11 +81,8 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
         return Ok(r);
     }
     let mut parts = Vec::with_capacity(inputs.len());
-    for &src in inputs {
-        parts.push(split::Part {
-            name: src.name(),
-            header: header::parse(src)?,
-        });
+    for (i, &src) in inputs.iter().enumerate() {
+        parts.push(split::parse_part(src, i > 0)?);
     }
     let mut findings = Vec::new();
     if inputs.len() == 1 {

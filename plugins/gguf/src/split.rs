@@ -18,6 +18,22 @@ pub struct Part {
     pub header: Header,
 }
 
+/// Parses one part; `named` prefixes errors with the file name, for parts other than the
+/// one the user named (the host already prints that one's path).
+pub fn parse_part(src: &dyn Source, named: bool) -> Result<Part, Error> {
+    let name = src.name();
+    match header::parse(src) {
+        Ok(header) => Ok(Part { name, header }),
+        Err(e) if !named => Err(e),
+        Err(e) => Err(match e {
+            Error::Io(m) => Error::Io(format!("{name}: {m}")),
+            Error::Malformed(m) => Error::Malformed(format!("{name}: {m}")),
+            Error::Unsupported(m) => Error::Unsupported(format!("{name}: {m}")),
+            Error::TooLarge(m) => Error::TooLarge(format!("{name}: {m}")),
+        }),
+    }
+}
+
 /// What a header says about the split it belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SplitInfo {
@@ -80,10 +96,7 @@ pub fn open_siblings(
     let mut missing = Vec::new();
     for name in names.iter().skip(1) {
         match first.open_related(name) {
-            Ok(src) => parts.push(Part {
-                name: src.name(),
-                header: header::parse(src.as_ref())?,
-            }),
+            Ok(src) => parts.push(parse_part(src.as_ref(), true)?),
             Err(e) => missing.push(format!("{name} ({e})")),
         }
     }

@@ -1,4 +1,7 @@
-//! Command-line interface: flags as clap parses them, and the commands they run.
+//! Command-line interface: flags as clap parses them; one file per command runs it.
+
+mod inspect;
+mod plugins;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +11,6 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::inspect::{self, InspectOutput, Status};
 use crate::plugin::cache::CodeCache;
 use crate::plugin::{Limits, PluginSet, Runtime};
 
@@ -88,7 +90,10 @@ pub enum PluginsCommand {
 
 impl Global {
     fn limits(&self) -> Result<Limits> {
-        if !(self.plugin_timeout.is_finite() && self.plugin_timeout > 0.0 && self.plugin_timeout <= 3600.0) {
+        if !(self.plugin_timeout.is_finite()
+            && self.plugin_timeout > 0.0
+            && self.plugin_timeout <= 3600.0)
+        {
             anyhow::bail!("--plugin-timeout must be between 0 and 3600 seconds");
         }
         if self.plugin_memory == 0 || self.plugin_memory > 4096 {
@@ -101,7 +106,7 @@ impl Global {
         })
     }
 
-    fn logger(&self) -> Arc<dyn Fn(&str) + Send + Sync> {
+    pub(crate) fn logger(&self) -> Arc<dyn Fn(&str) + Send + Sync> {
         if self.verbose {
             Arc::new(|m: &str| eprintln!("modelpack: {m}"))
         } else {
@@ -128,84 +133,7 @@ impl Global {
 /// Runs the parsed command line; errors are usage or I/O errors (exit 2).
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
-        Command::Inspect(args) => run_inspect(&cli.global, args),
-        Command::Plugins(PluginsCommand::List { format }) => run_plugins_list(&cli.global, *format),
+        Command::Inspect(args) => inspect::run(&cli.global, args),
+        Command::Plugins(PluginsCommand::List { format }) => plugins::list(&cli.global, *format),
     }
-}
-
-fn run_inspect(global: &Global, args: &InspectArgs) -> Result<ExitCode> {
-    inspect::check_paths(&args.paths)?;
-    let plugins = global.plugins()?;
-    let targets = inspect::collect_targets(&args.paths)?;
-    let log = global.logger();
-    let verbose = move |m: &str| log(m);
-    let files = inspect::inspect_all(&plugins, &targets, &verbose);
-    let failed = files.iter().any(|f| f.status == Status::Error);
-    match args.format {
-        OutputFormat::Json => {
-            let out = InspectOutput { files };
-            println!("{}", serde_json::to_string_pretty(&out)?);
-        }
-        OutputFormat::Text => {
-            let mut out = String::new();
-            for f in &files {
-                out.push_str(&inspect::text::render(f, args.tensors));
-            }
-            print!("{out}");
-            if failed {
-                let n = files.iter().filter(|f| f.status == Status::Error).count();
-                eprintln!("error: {n} of {} files could not be read", files.len());
-            }
-        }
-    }
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
-}
-
-fn run_plugins_list(global: &Global, format: OutputFormat) -> Result<ExitCode> {
-    let plugins = global.plugins()?;
-    match format {
-        OutputFormat::Json => {
-            let list: Vec<serde_json::Value> = plugins
-                .entries()
-                .iter()
-                .map(|e| {
-                    serde_json::json!({
-                        "name": e.info.name,
-                        "version": e.info.version,
-                        "kind": e.info.kind,
-                        "wit_version": e.info.wit_version,
-                        "description": e.info.description,
-                        "extensions": e.info.extensions,
-                        "file_names": e.info.file_names,
-                        "source": e.origin.to_string(),
-                    })
-                })
-                .collect();
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "plugins": list }))?);
-        }
-        OutputFormat::Text => {
-            println!("{:<14} {:<8} {:<7} {:<6} {:<28} SOURCE", "NAME", "VERSION", "KIND", "WIT", "CLAIMS");
-            for e in plugins.entries() {
-                let mut claims: Vec<String> = e.info.extensions.iter().map(|x| format!(".{x}")).collect();
-                claims.extend(e.info.file_names.iter().cloned());
-                if !e.info.magic.is_empty() {
-                    claims.push(format!("+{} magic", e.info.magic.len()));
-                }
-                let kind = match e.info.kind {
-                    crate::plugin::Kind::Format => "format",
-                    crate::plugin::Kind::Policy => "policy",
-                };
-                println!(
-                    "{:<14} {:<8} {:<7} {:<6} {:<28} {}",
-                    e.info.name,
-                    e.info.version,
-                    kind,
-                    e.info.wit_version,
-                    claims.join(" "),
-                    e.origin
-                );
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }

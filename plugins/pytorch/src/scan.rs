@@ -1,0 +1,85 @@
+//! Runs one pickle of a checkpoint end to end: the opcode machine, the safety findings and the
+//! tensor walk.
+
+use modelpack_plugin_sdk::prelude::*;
+
+use crate::pickle::{self, Failure, PickleError, Scan, Walk, WalkLimits};
+use crate::safety;
+
+/// Largest pickle read into memory (data.pkl of the biggest checkpoints is a few MiB).
+pub const MAX_PICKLE: u64 = 64 << 20;
+
+/// A pickle that was read to its STOP.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    /// Where it came from (zip member path or `pickle@offset`).
+    pub label: String,
+    /// The machine's result.
+    pub scan: Scan,
+    /// Tensors reachable from the result.
+    pub walk: Walk,
+}
+
+/// Converts a pickle error to a plugin error with context.
+pub fn error(src: &str, label: &str, e: &PickleError) -> Error {
+    match e {
+        PickleError::TooLarge(m) => Error::TooLarge(format!("{src}: {label}: {m}")),
+        PickleError::Truncated(m) | PickleError::Malformed(m) => {
+            Error::Malformed(format!("{src}: {label}: {m}"))
+        }
+    }
+}
+
+/// Runs a pickle held in memory.
+pub fn scan_bytes(src: &str, label: &str, data: &[u8], findings: &mut Vec<Finding>) -> Result<Scanned, Error> {
+    finish(src, label, pickle::run(data, pickle::Limits::default()), findings)
+}
+
+/// Adds the findings of a machine run and walks its result. On failure the globals and calls
+/// seen before the bad byte are still reported.
+pub fn finish(
+    src: &str,
+    label: &str,
+    result: Result<Scan, Box<Failure>>,
+    findings: &mut Vec<Finding>,
+) -> Result<Scanned, Error> {
+    let scan = match result {
+        Ok(scan) => scan,
+        Err(f) => {
+            findings.extend(safety::findings(&f.partial.globals, &f.partial.calls, label));
+            return Err(error(src, label, &f.error));
+        }
+    };
+    findings.extend(safety::findings(&scan.globals, &scan.calls, label));
+    if let Some(first) = scan.notes.first() {
+        findings.push(finding(
+            "unrecognised-pickle-content",
+            Severity::Warning,
+            format!(
+                "{label}: {first}{}",
+                if scan.notes.len() > 1 {
+                    format!(" (and {} more)", scan.notes.len() - 1)
+                } else {
+                    String::new()
+                }
+            ),
+            Some(label.to_string()),
+        ));
+    }
+    let root = scan.value.clone().unwrap_or(pickle::Value::None);
+    let walk = pickle::collect(&scan.arena, &root, WalkLimits::default())
+        .map_err(|m| Error::TooLarge(format!("{src}: {label}: {m}")))?;
+    if walk.too_deep {
+        findings.push(finding(
+            "pickle-too-deep",
+            Severity::Warning,
+            format!("{label}: containers nested deeper than {} levels were not searched for tensors", WalkLimits::default().max_depth),
+            Some(label.to_string()),
+        ));
+    }
+    Ok(Scanned {
+        label: label.to_string(),
+        scan,
+        walk,
+    })
+}
