@@ -8,3 +8,4 @@ pub mod inspect;
 pub mod model;
 pub mod plugin;
 pub mod units;
+pub mod validate;

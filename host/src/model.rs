@@ -153,3 +153,20 @@ mod tests {
         assert!(parse_layer_media_type("application/vnd.cncf.model.weight.v1.raw+gzip").is_none());
     }
 }
+
+/// One file of a model directory, classified and ready to be packed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    /// Path relative to the model root, `/`-separated (the `org.cncf.model.filepath` value).
+    pub path: String,
+    /// Where the content is read from (symlinks already resolved inside the root).
+    pub abs: std::path::PathBuf,
+    /// The layer kind it goes to.
+    pub kind: LayerKind,
+    /// Size in bytes.
+    pub size: u64,
+    /// Unix permission bits (e.g. 0o644).
+    pub mode: u32,
+    /// True when no plugin or exact rule confirmed the kind (heuristic guess).
+    pub untested: bool,
+}

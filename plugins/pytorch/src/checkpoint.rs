@@ -52,12 +52,13 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
         ));
     }
     let code_prefix = format!("{root}/code/");
-    let code_files: Vec<String> = archive
+    let mut code_files: Vec<String> = archive
         .entries
         .iter()
         .filter(|e| e.name.starts_with(&code_prefix) && e.name.ends_with(".py"))
         .map(|e| e.name[root.len() + 1..].to_string())
         .collect();
+    code_files.sort();
     let constants_name = format!("{root}/constants.pkl");
     let torchscript = archive.find(&constants_name).is_some() || !code_files.is_empty();
 
