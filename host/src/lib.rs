@@ -7,5 +7,6 @@ pub mod cli;
 pub mod inspect;
 pub mod model;
 pub mod plugin;
+pub mod policy;
 pub mod units;
 pub mod validate;

@@ -1,5 +1,6 @@
 //! Command-line interface: flags as clap parses them; one file per command runs it.
 
+mod check;
 mod inspect;
 mod plugins;
 
@@ -49,9 +50,42 @@ pub struct Global {
 pub enum Command {
     /// Report what weight files hold (tensors, dtypes, parameters, metadata), header-only.
     Inspect(InspectArgs),
+    /// Run policy plugins over a model directory, an OCI layout or a config file.
+    Check(CheckArgs),
     /// Manage plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+}
+
+/// `check` output formats.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum CheckFormat {
+    /// For people: one line per finding, then counts.
+    Text,
+    /// Stable JSON (see README).
+    Json,
+    /// SARIF 2.1.0, for code-scanning UIs.
+    Sarif,
+}
+
+/// `check` arguments.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// A model directory, an OCI layout (`LAYOUT[:TAG]`) or a ModelPack config file.
+    pub path: String,
+    /// A policy by name (built-in or installed) or a policy plugin file; repeatable.
+    /// Without it, the policies named in --policy-config run.
+    #[arg(long = "policy", value_name = "NAME|FILE.wasm")]
+    pub policies: Vec<String>,
+    /// Policy settings file (YAML, TOML or JSON): `policies: {name: settings}`.
+    #[arg(long, value_name = "FILE")]
+    pub policy_config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+    pub format: CheckFormat,
+    /// Lowest finding severity that fails the run.
+    #[arg(long, default_value = "error", value_parser = ["error", "warning"])]
+    pub fail_on: String,
 }
 
 /// Output format.
@@ -116,13 +150,19 @@ impl Global {
 
     /// The plugin set for this run (nothing is compiled yet).
     pub fn plugins(&self) -> Result<PluginSet> {
+        self.plugins_with(&[])
+    }
+
+    /// The plugin set plus extra plugin files named by the command (e.g. `--policy x.wasm`).
+    pub fn plugins_with(&self, extra: &[PathBuf]) -> Result<PluginSet> {
         let log = self.logger();
         let cache = CodeCache::from_env();
         if let Some(c) = &cache {
             log(&format!("compiled-code cache: {}", c.dir().display()));
         }
         let runtime = Runtime::new(self.limits()?, cache, log)?;
-        let set = PluginSet::discover(&self.plugins, runtime)?;
+        let explicit: Vec<PathBuf> = self.plugins.iter().chain(extra).cloned().collect();
+        let set = PluginSet::discover(&explicit, runtime)?;
         for w in &set.warnings {
             eprintln!("warning: {w}");
         }
@@ -134,6 +174,7 @@ impl Global {
 pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Inspect(args) => inspect::run(&cli.global, args),
+        Command::Check(args) => check::run(&cli.global, args),
         Command::Plugins(PluginsCommand::List { format }) => plugins::list(&cli.global, *format),
     }
 }

@@ -27,6 +27,8 @@ pub struct Target {
     pub path: PathBuf,
     /// Path as shown to the user.
     pub display: String,
+    /// File name used to route the file to a plugin (a layout blob is routed by its filepath).
+    pub name: String,
     /// Confinement root for `open-related`.
     pub root: Arc<PathBuf>,
 }
@@ -52,6 +54,7 @@ pub fn collect_targets(paths: &[PathBuf]) -> Result<Vec<Target>> {
             out.push(Target {
                 path: p.clone(),
                 display: p.display().to_string(),
+                name: file_name(p),
                 root: Arc::new(parent.canonicalize()?),
             });
         }
@@ -76,12 +79,19 @@ fn walk(dir: &Path, root: &Arc<PathBuf>, out: &mut Vec<Target>) -> Result<()> {
             Ok(m) if m.is_dir() => walk(&path, root, out)?,
             _ => out.push(Target {
                 display: path.display().to_string(),
+                name: name.clone(),
                 path,
                 root: root.clone(),
             }),
         }
     }
     Ok(())
+}
+
+fn file_name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// Reads the first `HEAD_LEN` bytes of a file.
@@ -113,12 +123,8 @@ pub fn inspect_one(plugins: &PluginSet, target: &Target, verbose: &dyn Fn(&str))
         Ok(h) => h,
         Err(e) => return fail(report, format!("{}: {e}", target.display)),
     };
-    let name = target
-        .path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let candidates = plugins.claimants(&name, &head);
+    let name = &target.name;
+    let candidates = plugins.claimants(name, &head);
     let chosen = match candidates.len() {
         0 => {
             report.status = Status::Unrecognised;
@@ -132,7 +138,7 @@ pub fn inspect_one(plugins: &PluginSet, target: &Target, verbose: &dyn Fn(&str))
                     Ok(l) => l,
                     Err(e) => return fail(report, e),
                 };
-                match loaded.detect(plugins.runtime(), &name, &head) {
+                match loaded.detect(plugins.runtime(), name, &head) {
                     Ok(score) if score > best.1 => best = (c, score),
                     Ok(_) => {}
                     Err(e) => verbose(&format!("{}: detect failed: {e}", target.display)),

@@ -25,6 +25,29 @@ fn small_text(src: &dyn Source, archive: &ZipArchive, name: &str) -> Result<Opti
     Ok(Some(String::from_utf8_lossy(&b).trim().to_string()))
 }
 
+/// Scans the second and later members named `name` for unsafe globals (torch's zip reader may
+/// load any of them).
+fn scan_other_copies(
+    src: &dyn Source,
+    archive: &ZipArchive,
+    name: &str,
+    findings: &mut Vec<Finding>,
+) -> Result<(), Error> {
+    for (i, e) in archive.find_all(name).enumerate().skip(1) {
+        let label = format!("{name}#{}", i + 1);
+        let data = zip::read_all(src, e, MAX_PICKLE)?;
+        if let Err(err) = scan::scan_bytes(&src.name(), &label, &data, findings) {
+            findings.push(finding(
+                "malformed-pickle",
+                Severity::Warning,
+                scan::message(&err),
+                Some(label),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Inspects a zip checkpoint; findings accumulate in `findings` even when it fails.
 pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelReport, Error> {
     let name = src.name();
@@ -41,14 +64,31 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
     })?;
     let pkl_name = format!("{root}/data.pkl");
     let pkl = archive.find(&pkl_name).ok_or_else(|| {
-        Error::Malformed(format!("{name}: zip archive has no {pkl_name} (not a torch.save checkpoint)"))
+        Error::Malformed(format!(
+            "{name}: zip archive has no {pkl_name} (not a torch.save checkpoint)"
+        ))
     })?;
     for e in archive.entries.iter().filter(|e| e.is_unsafe_path()) {
         findings.push(finding(
             "zip-path-traversal",
             Severity::Error,
-            format!("zip member {:?} would be extracted outside the target folder", e.name),
+            format!(
+                "zip member {:?} would be extracted outside the target folder",
+                e.name
+            ),
             Some(e.name.clone()),
+        ));
+    }
+    for dup in archive.duplicate_names() {
+        let pickle = dup == pkl_name || dup.ends_with("/constants.pkl");
+        findings.push(finding(
+            "zip-duplicate-member",
+            if pickle { Severity::Error } else { Severity::Warning },
+            format!(
+                "zip member {dup:?} appears more than once; zip readers disagree on which copy they load{}",
+                if pickle { " (every copy was scanned)" } else { "" }
+            ),
+            Some(dup.to_string()),
         ));
     }
     let code_prefix = format!("{root}/code/");
@@ -65,6 +105,7 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
     let data = zip::read_all(src, pkl, MAX_PICKLE)?;
     let main = scan::scan_bytes(&name, &pkl_name, &data, findings)?;
     drop(data);
+    scan_other_copies(src, &archive, &pkl_name, findings)?;
     let data_prefix = format!("{root}/data/");
     let record_bytes = |key: &str| {
         archive
@@ -83,6 +124,7 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
         Some(e) => {
             let data = zip::read_all(src, e, MAX_PICKLE)?;
             let c = scan::scan_bytes(&name, &constants_name, &data, findings)?;
+            scan_other_copies(src, &archive, &constants_name, findings)?;
             let const_prefix = format!("{root}/constants/");
             let record_bytes = |key: &str| {
                 archive
@@ -104,7 +146,10 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
     }
 
     let mut metadata = vec![
-        text("pt.container", if torchscript { "torchscript" } else { "zip" }),
+        text(
+            "pt.container",
+            if torchscript { "torchscript" } else { "zip" },
+        ),
         text("pt.archive_root", root.clone()),
     ];
     for (record, key) in [
@@ -118,28 +163,42 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
             metadata.push(text(key, v));
         }
     }
-    metadata.push(meta("pt.zip_entry_count", MetaValue::Uint(archive.entries.len() as u64)));
-    let compressed = archive.entries.iter().filter(|e| e.method != zip::METHOD_STORED).count();
-    metadata.push(meta("pt.zip_compressed_entries", MetaValue::Uint(compressed as u64)));
+    metadata.push(meta(
+        "pt.zip_entry_count",
+        MetaValue::Uint(archive.entries.len() as u64),
+    ));
+    let compressed = archive
+        .entries
+        .iter()
+        .filter(|e| e.method != zip::METHOD_STORED)
+        .count();
+    metadata.push(meta(
+        "pt.zip_compressed_entries",
+        MetaValue::Uint(compressed as u64),
+    ));
     let records = archive
         .entries
         .iter()
         .filter(|e| e.name.starts_with(&data_prefix))
         .count();
-    metadata.push(meta("pt.storage_record_count", MetaValue::Uint(records as u64)));
+    metadata.push(meta(
+        "pt.storage_record_count",
+        MetaValue::Uint(records as u64),
+    ));
     metadata.extend(report::pickle_metadata(&scans));
     metadata.extend(report::object_metadata(&main));
     if let Some(c) = &constants {
-        let params = c
-            .walk
-            .tensors
-            .iter()
-            .fold(0u64, |a, t| a.saturating_add(crate::groups::elements(&t.tensor.shape)));
+        let params = c.walk.tensors.iter().fold(0u64, |a, t| {
+            a.saturating_add(crate::groups::elements(&t.tensor.shape))
+        });
         metadata.push(meta(
             "torchscript.constants_tensor_count",
             MetaValue::Uint(c.walk.tensors.len() as u64),
         ));
-        metadata.push(meta("torchscript.constants_parameters", MetaValue::Uint(params)));
+        metadata.push(meta(
+            "torchscript.constants_parameters",
+            MetaValue::Uint(params),
+        ));
     }
     if torchscript {
         metadata.push(report::string_array("torchscript.code_files", &code_files));

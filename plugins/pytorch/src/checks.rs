@@ -74,11 +74,14 @@ pub fn extent(offset: i64, shape: &[u64], stride: Option<&[i64]>) -> Option<u64>
     Some(end)
 }
 
+/// Bytes of the storage record with a given key, `None` when there is no such record.
+pub type RecordBytes<'a> = &'a dyn Fn(&str) -> Option<u64>;
+
 /// Checks every tensor's view against its storage's declared size, and (when `record_bytes` is
 /// given) each storage against the bytes of its record.
 pub fn check_tensors(
     tensors: &[FoundTensor],
-    record_bytes: Option<&dyn Fn(&str) -> Option<u64>>,
+    record_bytes: Option<RecordBytes>,
     record_prefix: &str,
     label: &str,
 ) -> Vec<Finding> {

@@ -10,6 +10,8 @@
 //!   `<key>.buffers` group); other keys are weights when no key is recognised as the model,
 //!   `other` otherwise.
 
+use std::collections::HashMap;
+
 use modelpack_plugin_sdk::prelude::*;
 
 use crate::pickle::{Arena, FoundTensor, Node, Value, walk};
@@ -84,18 +86,31 @@ pub fn is_training_checkpoint(arena: &Arena, root: &Value) -> bool {
             .any(|(_, v)| matches!(arena.node(v), Some(Node::Tensor(_))))
 }
 
-fn add(groups: &mut Vec<TensorGroup>, name: &str, role: GroupRole, params: u64) {
-    match groups.iter_mut().find(|g| g.name == name) {
-        Some(g) => {
-            g.tensor_count += 1;
-            g.parameter_count = g.parameter_count.saturating_add(params);
+/// Groups in first-seen order, with a name index (checkpoints can have many top-level keys).
+#[derive(Default)]
+struct Groups {
+    list: Vec<TensorGroup>,
+    index: HashMap<String, usize>,
+}
+
+impl Groups {
+    fn add(&mut self, name: &str, role: GroupRole, params: u64) {
+        match self.index.get(name) {
+            Some(&i) => {
+                let g = &mut self.list[i];
+                g.tensor_count += 1;
+                g.parameter_count = g.parameter_count.saturating_add(params);
+            }
+            None => {
+                self.index.insert(name.to_string(), self.list.len());
+                self.list.push(TensorGroup {
+                    name: name.to_string(),
+                    role,
+                    tensor_count: 1,
+                    parameter_count: params,
+                });
+            }
         }
-        None => groups.push(TensorGroup {
-            name: name.to_string(),
-            role,
-            tensor_count: 1,
-            parameter_count: params,
-        }),
     }
 }
 
@@ -106,7 +121,7 @@ pub fn elements(shape: &[u64]) -> u64 {
 
 /// Groups for the tensors of one pickle.
 pub fn split(tensors: &[FoundTensor], training_checkpoint: bool) -> Vec<TensorGroup> {
-    let mut groups = Vec::new();
+    let mut groups = Groups::default();
     if !training_checkpoint {
         for t in tensors {
             let (name, role) = if is_buffer(&t.name) {
@@ -114,9 +129,9 @@ pub fn split(tensors: &[FoundTensor], training_checkpoint: bool) -> Vec<TensorGr
             } else {
                 ("weights", GroupRole::Weights)
             };
-            add(&mut groups, name, role, elements(&t.tensor.shape));
+            groups.add(name, role, elements(&t.tensor.shape));
         }
-        return groups;
+        return groups.list;
     }
     let has_model_key = tensors
         .iter()
@@ -130,12 +145,12 @@ pub fn split(tensors: &[FoundTensor], training_checkpoint: bool) -> Vec<TensorGr
         let role = key_role(&t.top).unwrap_or(default_role);
         let params = elements(&t.tensor.shape);
         if role == GroupRole::Weights && is_buffer(&t.name) {
-            add(&mut groups, &format!("{}.buffers", t.top), GroupRole::Buffers, params);
+            groups.add(&format!("{}.buffers", t.top), GroupRole::Buffers, params);
         } else {
-            add(&mut groups, &t.top, role, params);
+            groups.add(&t.top, role, params);
         }
     }
-    groups
+    groups.list
 }
 
 #[cfg(test)]
@@ -145,7 +160,10 @@ mod tests {
     #[test]
     fn roles() {
         assert_eq!(key_role("optimizer"), Some(GroupRole::TrainingState));
-        assert_eq!(key_role("optimizer_state_dict"), Some(GroupRole::TrainingState));
+        assert_eq!(
+            key_role("optimizer_state_dict"),
+            Some(GroupRole::TrainingState)
+        );
         assert_eq!(key_role("lr_scheduler"), Some(GroupRole::TrainingState));
         assert_eq!(key_role("model_ema"), Some(GroupRole::TrainingState));
         assert_eq!(key_role("ema"), Some(GroupRole::TrainingState));

@@ -49,9 +49,13 @@ impl Prefix<'_> {
         loop {
             let slice = self.data.get(start..).unwrap_or(&[]);
             let mut r = pickle::run(slice, pickle::Limits::default());
-            let truncated = matches!(&r, Err(f) if matches!(f.error, pickle::PickleError::Truncated(_)));
+            let truncated =
+                matches!(&r, Err(f) if matches!(f.error, pickle::PickleError::Truncated(_)));
             if truncated && (self.data.len() as u64) < self.cap() {
-                let want = (self.data.len() as u64).saturating_mul(2).max(1 << 20).min(self.cap());
+                let want = (self.data.len() as u64)
+                    .saturating_mul(2)
+                    .max(1 << 20)
+                    .min(self.cap());
                 self.data = read_at(self.src, 0, want)?;
                 continue;
             }
@@ -82,8 +86,13 @@ fn label(start: usize) -> String {
 
 /// A small pickle (magic, version, keys) read to its value, or an error.
 fn small(p: &mut Prefix, start: usize, what: &str) -> Result<Scan, Error> {
-    p.run(start)?
-        .map_err(|f| scan::error(&p.src.name(), &format!("{what} at offset {start}"), &f.error))
+    p.run(start)?.map_err(|f| {
+        scan::error(
+            &p.src.name(),
+            &format!("{what} at offset {start}"),
+            &f.error,
+        )
+    })
 }
 
 /// JSON for plain pickled data (the sys_info dict).
@@ -104,9 +113,12 @@ fn to_json(arena: &pickle::Arena, v: &Value, depth: usize) -> serde_json::Value 
                     .map(|(k, x)| (pickle::walk::py_str(arena, k), to_json(arena, x, depth + 1)))
                     .collect(),
             ),
-            Some(Node::List(x) | Node::Tuple(x)) => {
-                J::Array(x.iter().take(64).map(|i| to_json(arena, i, depth + 1)).collect())
-            }
+            Some(Node::List(x) | Node::Tuple(x)) => J::Array(
+                x.iter()
+                    .take(64)
+                    .map(|i| to_json(arena, i, depth + 1))
+                    .collect(),
+            ),
             _ => J::Null,
         },
         _ => J::Null,
@@ -122,7 +134,8 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
         data: read_at(src, 0, initial)?,
     };
     let first = p.run(0)?;
-    let is_legacy = matches!(&first, Ok(s) if matches!(&s.value, Some(Value::BigInt(b)) if **b == MAGIC_LE));
+    let is_legacy =
+        matches!(&first, Ok(s) if matches!(&s.value, Some(Value::BigInt(b)) if **b == MAGIC_LE));
     if !is_legacy {
         let main = scan::finish(&name, &label(0), first, findings)?;
         return Ok(plain(main, findings));
@@ -154,15 +167,29 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
         .collect();
     let data_offset = keys_scan.end as u64;
 
-    findings.extend(checks::check_tensors(&main.walk.tensors, None, "", &main.label));
+    findings.extend(checks::check_tensors(
+        &main.walk.tensors,
+        None,
+        "",
+        &main.label,
+    ));
     findings.extend(check_records(src, &main, &keys, data_offset)?);
 
     let mut metadata = vec![
         text("pt.container", "legacy"),
-        meta("pt.legacy.protocol_version", MetaValue::Int(PROTOCOL_VERSION)),
+        meta(
+            "pt.legacy.protocol_version",
+            MetaValue::Int(PROTOCOL_VERSION),
+        ),
         report::json("pt.legacy.sys_info", sys_json),
-        meta("pt.storage_record_count", MetaValue::Uint(keys.len() as u64)),
-        meta("pt.legacy.storage_data_offset", MetaValue::Uint(data_offset)),
+        meta(
+            "pt.storage_record_count",
+            MetaValue::Uint(keys.len() as u64),
+        ),
+        meta(
+            "pt.legacy.storage_data_offset",
+            MetaValue::Uint(data_offset),
+        ),
     ];
     metadata.extend(report::pickle_metadata(&[&main]));
     metadata.extend(report::object_metadata(&main));
@@ -181,7 +208,12 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
 }
 
 /// Walks the storage records after the key list: each must hold the declared element count.
-fn check_records(src: &dyn Source, main: &Scanned, keys: &[String], start: u64) -> Result<Vec<Finding>, Error> {
+fn check_records(
+    src: &dyn Source,
+    main: &Scanned,
+    keys: &[String],
+    start: u64,
+) -> Result<Vec<Finding>, Error> {
     let name = src.name();
     // Every storage persistent_load saw, reachable as a tensor or not (torch needs them all).
     let mut storages: HashMap<&str, (Option<u64>, Option<u64>, &str)> = HashMap::new();
@@ -245,7 +277,10 @@ fn check_records(src: &dyn Source, main: &Scanned, keys: &[String], start: u64) 
         list.push(finding(
             "trailing-bytes",
             Severity::Warning,
-            format!("{} bytes after the last storage record (offset {off})", size - off),
+            format!(
+                "{} bytes after the last storage record (offset {off})",
+                size - off
+            ),
             None,
         ));
     }

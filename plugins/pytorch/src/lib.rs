@@ -2,9 +2,8 @@
 //! pickle content, without ever executing the pickle.
 //!
 //! Handles `torch.save` zip checkpoints (any archive root), TorchScript archives, legacy
-//! (pre-1.6) pickle streams and plain pickles. Also a library: the numpy plugin reuses
-//! [`zip`], [`pickle`], [`safety`] and [`allowlist`] (depending on this crate with
-//! `default-features = false` so that the wasm exports are not linked twice).
+//! (pre-1.6) pickle streams and plain pickles. The pickle reader, allowlist and zip reader live
+//! in the `pickle-scan` crate (shared with the numpy plugin) and are re-exported here.
 //!
 //! Report conventions:
 //! * `format` is `pt`; tensors are in pickle order, named by their dotted path
@@ -22,21 +21,19 @@
 //! * findings: `unsafe-pickle-global`, `unsafe-pickle-call` (see [`safety`]),
 //!   `missing-storage`, `storage-size-mismatch`, `tensor-out-of-bounds` (see `checks`),
 //!   `torchscript-code`, `zip-path-traversal`, `unrecognised-pickle-content`,
-//!   `pickle-too-deep`, `trailing-bytes`, `unknown-storage-type`, and `malformed-pickle` when a
-//!   file that already showed unsafe globals could not be read to the end (the report is kept so
-//!   the unsafe globals are not hidden behind a parse error).
+//!   `pickle-too-deep`, `trailing-bytes`, `unknown-storage-type`, `zip-duplicate-member`,
+//!   `malformed-pickle` (a duplicate copy of data.pkl that does not parse), and
+//!   `malformed-checkpoint` when a file that already showed unsafe globals could not be read to
+//!   the end (the report is kept so the unsafe globals are not hidden behind a parse error).
 
-pub mod allowlist;
 mod checkpoint;
 mod checks;
-pub mod dtype;
 mod groups;
 mod legacy;
-pub mod pickle;
 mod report;
-pub mod safety;
 mod scan;
-pub mod zip;
+
+pub use pickle_scan::{allowlist, dtype, pickle, safety, zip};
 
 use modelpack_plugin_sdk::prelude::*;
 
@@ -116,10 +113,8 @@ fn inspect_one(src: &dyn Source) -> Result<ModelReport, Error> {
     match result {
         Err(e) if safety::has_unsafe(&findings) => {
             // Do not let a parse error hide what was already found to be dangerous.
-            let msg = match &e {
-                Error::Io(m) | Error::Malformed(m) | Error::Unsupported(m) | Error::TooLarge(m) => m.clone(),
-            };
-            findings.push(finding("malformed-pickle", Severity::Error, msg, None));
+            let msg = scan::message(&e);
+            findings.push(finding("malformed-checkpoint", Severity::Error, msg, None));
             Ok(report::findings_only(
                 vec![report::text("pt.container", "unreadable")],
                 findings,
@@ -141,7 +136,11 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
         report.tensors.extend(r.tensors);
         report.parameter_count = report.parameter_count.saturating_add(r.parameter_count);
         for g in r.groups {
-            match report.groups.iter_mut().find(|x| x.name == g.name && x.role == g.role) {
+            match report
+                .groups
+                .iter_mut()
+                .find(|x| x.name == g.name && x.role == g.role)
+            {
                 Some(x) => {
                     x.tensor_count += g.tensor_count;
                     x.parameter_count = x.parameter_count.saturating_add(g.parameter_count);
@@ -171,5 +170,4 @@ impl FormatPlugin for Plugin {
     }
 }
 
-#[cfg(feature = "export")]
 modelpack_plugin_sdk::export_format_plugin!(Plugin);

@@ -1,6 +1,8 @@
 //! Assembles the [`ModelReport`]: tensors with safetensors dtype spellings, groups, metadata
 //! about the pickles, and findings.
 
+use std::collections::HashMap;
+
 use modelpack_plugin_sdk::prelude::*;
 
 use crate::allowlist;
@@ -67,12 +69,16 @@ pub fn tensor(t: &FoundTensor) -> Tensor {
 /// Σ elements per first dotted name component, like the reference's `parameters_by_top_level_key`.
 pub fn parameters_by_top_level_key(tensors: &[FoundTensor]) -> serde_json::Value {
     let mut keys: Vec<(&str, u64)> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for t in tensors {
         let k = t.name.split('.').next().unwrap_or("");
         let n = groups::elements(&t.tensor.shape);
-        match keys.iter_mut().find(|(x, _)| *x == k) {
-            Some((_, c)) => *c = c.saturating_add(n),
-            None => keys.push((k, n)),
+        match index.get(k) {
+            Some(&i) => keys[i].1 = keys[i].1.saturating_add(n),
+            None => {
+                index.insert(k, keys.len());
+                keys.push((k, n));
+            }
         }
     }
     serde_json::Value::Object(
@@ -100,9 +106,15 @@ pub fn pickle_metadata(scans: &[&Scanned]) -> Vec<MetaEntry> {
         m.push(meta("pickle.protocol", MetaValue::Uint(p as u64)));
     }
     m.push(json("pickle.globals", serde_json::Value::from(names)));
-    m.push(json("pickle.non_allowlisted_globals", serde_json::Value::from(bad)));
+    m.push(json(
+        "pickle.non_allowlisted_globals",
+        serde_json::Value::from(bad),
+    ));
     if ts > 0 {
-        m.push(meta("pickle.torchscript_classes", MetaValue::Uint(ts as u64)));
+        m.push(meta(
+            "pickle.torchscript_classes",
+            MetaValue::Uint(ts as u64),
+        ));
     }
     m
 }
@@ -125,19 +137,24 @@ pub fn object_metadata(main: &Scanned) -> Vec<MetaEntry> {
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    m.push(meta("pt.distinct_storages", MetaValue::Uint(keys.len() as u64)));
+    m.push(meta(
+        "pt.distinct_storages",
+        MetaValue::Uint(keys.len() as u64),
+    ));
     m
 }
 
 /// Tensors, parameter count and groups of the main pickle.
 pub fn tensors_and_groups(main: &Scanned) -> (Vec<Tensor>, u64, Vec<TensorGroup>) {
     let tensors: Vec<Tensor> = main.walk.tensors.iter().map(tensor).collect();
-    let count = main
-        .walk
-        .tensors
-        .iter()
-        .fold(0u64, |a, t| a.saturating_add(groups::elements(&t.tensor.shape)));
-    let root = main.scan.value.clone().unwrap_or(crate::pickle::Value::None);
+    let count = main.walk.tensors.iter().fold(0u64, |a, t| {
+        a.saturating_add(groups::elements(&t.tensor.shape))
+    });
+    let root = main
+        .scan
+        .value
+        .clone()
+        .unwrap_or(crate::pickle::Value::None);
     let training = groups::is_training_checkpoint(&main.scan.arena, &root);
     (tensors, count, groups::split(&main.walk.tensors, training))
 }

@@ -30,9 +30,28 @@ pub fn error(src: &str, label: &str, e: &PickleError) -> Error {
     }
 }
 
+/// The text of a plugin error, without its variant name.
+pub fn message(e: &Error) -> String {
+    match e {
+        Error::Io(m) | Error::Malformed(m) | Error::Unsupported(m) | Error::TooLarge(m) => {
+            m.clone()
+        }
+    }
+}
+
 /// Runs a pickle held in memory.
-pub fn scan_bytes(src: &str, label: &str, data: &[u8], findings: &mut Vec<Finding>) -> Result<Scanned, Error> {
-    finish(src, label, pickle::run(data, pickle::Limits::default()), findings)
+pub fn scan_bytes(
+    src: &str,
+    label: &str,
+    data: &[u8],
+    findings: &mut Vec<Finding>,
+) -> Result<Scanned, Error> {
+    finish(
+        src,
+        label,
+        pickle::run(data, pickle::Limits::default()),
+        findings,
+    )
 }
 
 /// Adds the findings of a machine run and walks its result. On failure the globals and calls
@@ -46,7 +65,11 @@ pub fn finish(
     let scan = match result {
         Ok(scan) => scan,
         Err(f) => {
-            findings.extend(safety::findings(&f.partial.globals, &f.partial.calls, label));
+            findings.extend(safety::findings(
+                &f.partial.globals,
+                &f.partial.calls,
+                label,
+            ));
             return Err(error(src, label, &f.error));
         }
     };
@@ -73,7 +96,10 @@ pub fn finish(
         findings.push(finding(
             "pickle-too-deep",
             Severity::Warning,
-            format!("{label}: containers nested deeper than {} levels were not searched for tensors", WalkLimits::default().max_depth),
+            format!(
+                "{label}: containers nested deeper than {} levels were not searched for tensors",
+                WalkLimits::default().max_depth
+            ),
             Some(label.to_string()),
         ));
     }

@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 /// The shared fixtures folder (panics with a clear message when absent).
 pub fn fixtures_dir() -> PathBuf {
-    let p = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/fixtures"));
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures"
+    ));
     assert!(p.is_dir(), "shared fixtures not found at {}", p.display());
     p
 }
@@ -41,7 +44,8 @@ impl P {
     /// GLOBAL 'module name'.
     pub fn global(mut self, module: &str, name: &str) -> Self {
         self.0.push(b'c');
-        self.0.extend_from_slice(format!("{module}\n{name}\n").as_bytes());
+        self.0
+            .extend_from_slice(format!("{module}\n{name}\n").as_bytes());
         self
     }
     /// BINUNICODE.
@@ -121,10 +125,10 @@ impl P {
         }
         p = p.tuple().mark();
         let mut stride = Vec::new();
-        let mut acc = 1;
+        let mut acc: i32 = 1;
         for &d in shape.iter().rev() {
             stride.push(acc);
-            acc *= d.max(1);
+            acc = acc.wrapping_mul(d.max(1));
         }
         for s in stride.iter().rev() {
             p = p.int(*s);
@@ -146,7 +150,11 @@ pub fn crc32(data: &[u8]) -> u32 {
     for &b in data {
         c ^= b as u32;
         for _ in 0..8 {
-            c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            c = if c & 1 != 0 {
+                (c >> 1) ^ 0xEDB8_8320
+            } else {
+                c >> 1
+            };
         }
     }
     !c

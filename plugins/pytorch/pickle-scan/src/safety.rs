@@ -8,6 +8,8 @@
 //! One finding per distinct name per pickle; the location field is the pickle's label (the zip
 //! member path, or `pickle@<offset>` in a stream).
 
+use std::collections::{HashMap, HashSet};
+
 use modelpack_plugin_sdk::prelude::*;
 
 use crate::allowlist;
@@ -31,12 +33,11 @@ pub fn unsafe_names(globals: &[GlobalUse]) -> Vec<String> {
 /// Findings for one pickle's globals and calls.
 pub fn findings(globals: &[GlobalUse], calls: &[CallUse], label: &str) -> Vec<Finding> {
     let mut out = Vec::new();
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     for g in globals {
-        if allowlist::is_allowed(&g.name) || seen.contains(&g.name.as_str()) {
+        if allowlist::is_allowed(&g.name) || !seen.insert(&g.name) {
             continue;
         }
-        seen.push(&g.name);
         out.push(finding(
             "unsafe-pickle-global",
             Severity::Error,
@@ -50,18 +51,23 @@ pub fn findings(globals: &[GlobalUse], calls: &[CallUse], label: &str) -> Vec<Fi
     }
     // Group calls by callable, keeping the opcodes used and the first offset.
     let mut by_callable: Vec<(Option<&str>, Vec<&str>, usize)> = Vec::new();
+    let mut slot: HashMap<Option<&str>, usize> = HashMap::new();
     for c in calls {
         let name = c.callable.as_deref();
         if name.is_some_and(allowlist::is_allowed) {
             continue;
         }
-        match by_callable.iter_mut().find(|(n, _, _)| *n == name) {
-            Some((_, ops, _)) => {
+        match slot.get(&name) {
+            Some(&i) => {
+                let ops = &mut by_callable[i].1;
                 if !ops.contains(&c.opcode) {
                     ops.push(c.opcode);
                 }
             }
-            None => by_callable.push((name, vec![c.opcode], c.offset)),
+            None => {
+                slot.insert(name, by_callable.len());
+                by_callable.push((name, vec![c.opcode], c.offset));
+            }
         }
     }
     for (name, ops, offset) in by_callable {

@@ -6,18 +6,28 @@ fn main() {
         let src = FileSource::open(&path).expect("open");
         match pytorch::inspect(&[&src as &dyn Source]) {
             Ok(r) => {
-                println!("== {path}: {} tensors, {} params", r.tensors.len(), r.parameter_count);
+                println!(
+                    "== {path}: {} tensors, {} params",
+                    r.tensors.len(),
+                    r.parameter_count
+                );
                 for t in r.tensors.iter().take(5) {
                     println!("  {} {} {:?}", t.name, t.dtype, t.shape);
                 }
                 for g in &r.groups {
-                    println!("  group {} {:?} {} {}", g.name, g.role, g.tensor_count, g.parameter_count);
+                    println!(
+                        "  group {} {:?} {} {}",
+                        g.name, g.role, g.tensor_count, g.parameter_count
+                    );
                 }
                 for m in &r.metadata {
                     println!("  meta {} = {:?}", m.key, m.value);
                 }
                 for f in &r.findings {
-                    println!("  finding {} {:?} {} @{:?}", f.id, f.severity, f.message, f.location.field);
+                    println!(
+                        "  finding {} {:?} {} @{:?}",
+                        f.id, f.severity, f.message, f.location.field
+                    );
                 }
             }
             Err(e) => println!("== {path}: error {e:?}"),

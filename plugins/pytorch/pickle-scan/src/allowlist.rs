@@ -12,41 +12,116 @@ use crate::dtype;
 /// Exact `module.name` entries, each with the reason it is safe.
 pub const ALLOWED: &[(&str, &str)] = &[
     // Containers.
-    ("collections.OrderedDict", "dict subclass; state dicts are OrderedDicts"),
+    (
+        "collections.OrderedDict",
+        "dict subclass; state dicts are OrderedDicts",
+    ),
     ("builtins.dict", "plain dict"),
     ("builtins.list", "plain list"),
     ("builtins.tuple", "plain tuple"),
-    ("builtins.set", "set of already-built values (protocol 2 pickles sets this way)"),
+    (
+        "builtins.set",
+        "set of already-built values (protocol 2 pickles sets this way)",
+    ),
     ("builtins.frozenset", "frozenset of already-built values"),
     ("builtins.slice", "inert slice object"),
-    ("builtins.range", "inert range object (numpy object arrays pickle it as a value)"),
+    (
+        "builtins.range",
+        "inert range object (numpy object arrays pickle it as a value)",
+    ),
     ("builtins.complex", "number constructor"),
-    ("builtins.bytearray", "byte buffer from pickled bytes (protocol < 5)"),
+    (
+        "builtins.bytearray",
+        "byte buffer from pickled bytes (protocol < 5)",
+    ),
     ("__builtin__.set", "Python 2 spelling of builtins.set"),
-    ("__builtin__.frozenset", "Python 2 spelling of builtins.frozenset"),
+    (
+        "__builtin__.frozenset",
+        "Python 2 spelling of builtins.frozenset",
+    ),
     ("__builtin__.slice", "Python 2 spelling of builtins.slice"),
     ("__builtin__.xrange", "Python 2 spelling of builtins.range"),
-    ("__builtin__.complex", "Python 2 spelling of builtins.complex"),
-    ("__builtin__.bytearray", "Python 2 spelling of builtins.bytearray"),
-    ("_codecs.encode", "turns a str into bytes (how protocol 2 pickles bytes); no code"),
+    (
+        "__builtin__.complex",
+        "Python 2 spelling of builtins.complex",
+    ),
+    (
+        "__builtin__.bytearray",
+        "Python 2 spelling of builtins.bytearray",
+    ),
+    (
+        "_codecs.encode",
+        "turns a str into bytes (how protocol 2 pickles bytes); no code",
+    ),
     // Tensor rebuild helpers: they wrap a storage in a tensor view.
-    ("torch._utils._rebuild_tensor", "builds a tensor view of a storage"),
-    ("torch._utils._rebuild_tensor_v2", "builds a tensor view of a storage"),
-    ("torch._utils._rebuild_tensor_v3", "builds a tensor view of a storage (with dtype)"),
-    ("torch._utils._rebuild_parameter", "wraps a tensor in nn.Parameter"),
-    ("torch._utils._rebuild_parameter_with_state", "wraps a tensor in nn.Parameter and sets plain attributes"),
-    ("torch._utils._rebuild_parameter_v2", "wraps a tensor in nn.Parameter"),
-    ("torch._utils._rebuild_qtensor", "builds a quantized tensor from a storage"),
-    ("torch._utils._rebuild_sparse_tensor", "builds a sparse tensor from index/value tensors"),
-    ("torch._utils._rebuild_meta_tensor_no_storage", "builds a data-less meta tensor"),
-    ("torch._utils._rebuild_wrapper_subclass", "allocates an empty tensor of a given layout"),
-    ("torch._utils._rebuild_device_tensor_from_numpy", "copies a numpy array to a device"),
-    ("torch._utils._rebuild_nested_tensor", "builds a nested tensor from buffers"),
-    ("torch._tensor._rebuild_from_type_v2", "calls its (separately checked) rebuild function, then casts"),
-    ("torch.serialization._get_layout", "looks up a tensor layout by name in a fixed table"),
-    ("torch.nn.parameter.Parameter", "wraps a tensor; no code from the file"),
-    ("torch.Tensor", "the tensor class, as the target type of _rebuild_from_type_v2"),
-    ("torch._tensor.Tensor", "the tensor class, as the target type of _rebuild_from_type_v2"),
+    (
+        "torch._utils._rebuild_tensor",
+        "builds a tensor view of a storage",
+    ),
+    (
+        "torch._utils._rebuild_tensor_v2",
+        "builds a tensor view of a storage",
+    ),
+    (
+        "torch._utils._rebuild_tensor_v3",
+        "builds a tensor view of a storage (with dtype)",
+    ),
+    (
+        "torch._utils._rebuild_parameter",
+        "wraps a tensor in nn.Parameter",
+    ),
+    (
+        "torch._utils._rebuild_parameter_with_state",
+        "wraps a tensor in nn.Parameter and sets plain attributes",
+    ),
+    (
+        "torch._utils._rebuild_parameter_v2",
+        "wraps a tensor in nn.Parameter",
+    ),
+    (
+        "torch._utils._rebuild_qtensor",
+        "builds a quantized tensor from a storage",
+    ),
+    (
+        "torch._utils._rebuild_sparse_tensor",
+        "builds a sparse tensor from index/value tensors",
+    ),
+    (
+        "torch._utils._rebuild_meta_tensor_no_storage",
+        "builds a data-less meta tensor",
+    ),
+    (
+        "torch._utils._rebuild_wrapper_subclass",
+        "allocates an empty tensor of a given layout",
+    ),
+    (
+        "torch._utils._rebuild_device_tensor_from_numpy",
+        "copies a numpy array to a device",
+    ),
+    (
+        "torch._utils._rebuild_nested_tensor",
+        "builds a nested tensor from buffers",
+    ),
+    (
+        "torch._tensor._rebuild_from_type_v2",
+        "calls its (separately checked) rebuild function, then casts",
+    ),
+    (
+        "torch.serialization._get_layout",
+        "looks up a tensor layout by name in a fixed table",
+    ),
+    (
+        "torch.nn.parameter.Parameter",
+        "wraps a tensor; no code from the file",
+    ),
+    (
+        "torch.Tensor",
+        "the tensor class, as the target type of _rebuild_from_type_v2",
+    ),
+    (
+        "torch._tensor.Tensor",
+        "the tensor class, as the target type of _rebuild_from_type_v2",
+    ),
     // Plain torch value types.
     ("torch.Size", "tuple of ints"),
     ("torch.device", "device name"),
@@ -59,18 +134,51 @@ pub const ALLOWED: &[(&str, &str)] = &[
     ("torch.per_tensor_affine", "quantization-scheme constant"),
     ("torch.per_channel_affine", "quantization-scheme constant"),
     // TorchScript archives: list builders used inside data.pkl.
-    ("torch.jit._pickle.build_intlist", "returns its list argument"),
-    ("torch.jit._pickle.build_tensorlist", "returns its list argument"),
-    ("torch.jit._pickle.build_doublelist", "returns its list argument"),
-    ("torch.jit._pickle.build_boollist", "returns its list argument"),
-    ("torch.jit._pickle.build_complexlist", "returns its list argument"),
-    ("torch.jit._pickle.restore_type_tag", "returns its value argument"),
+    (
+        "torch.jit._pickle.build_intlist",
+        "returns its list argument",
+    ),
+    (
+        "torch.jit._pickle.build_tensorlist",
+        "returns its list argument",
+    ),
+    (
+        "torch.jit._pickle.build_doublelist",
+        "returns its list argument",
+    ),
+    (
+        "torch.jit._pickle.build_boollist",
+        "returns its list argument",
+    ),
+    (
+        "torch.jit._pickle.build_complexlist",
+        "returns its list argument",
+    ),
+    (
+        "torch.jit._pickle.restore_type_tag",
+        "returns its value argument",
+    ),
     // NumPy arrays and scalars (object arrays, training checkpoints with numpy scalars).
-    ("numpy.core.multiarray._reconstruct", "allocates an empty ndarray"),
-    ("numpy._core.multiarray._reconstruct", "allocates an empty ndarray (numpy 2 module path)"),
-    ("numpy.core.multiarray.scalar", "numpy scalar from a dtype and raw bytes"),
-    ("numpy._core.multiarray.scalar", "numpy scalar from a dtype and raw bytes (numpy 2)"),
-    ("numpy.ndarray", "the array class; __setstate__ copies raw data"),
+    (
+        "numpy.core.multiarray._reconstruct",
+        "allocates an empty ndarray",
+    ),
+    (
+        "numpy._core.multiarray._reconstruct",
+        "allocates an empty ndarray (numpy 2 module path)",
+    ),
+    (
+        "numpy.core.multiarray.scalar",
+        "numpy scalar from a dtype and raw bytes",
+    ),
+    (
+        "numpy._core.multiarray.scalar",
+        "numpy scalar from a dtype and raw bytes (numpy 2)",
+    ),
+    (
+        "numpy.ndarray",
+        "the array class; __setstate__ copies raw data",
+    ),
     ("numpy.dtype", "dtype from a type string"),
 ];
 
@@ -88,7 +196,10 @@ pub fn reason(global: &str) -> Option<&'static str> {
     {
         return Some("numpy dtype class");
     }
-    ALLOWED.iter().find(|(n, _)| *n == global).map(|&(_, why)| why)
+    ALLOWED
+        .iter()
+        .find(|(n, _)| *n == global)
+        .map(|&(_, why)| why)
 }
 
 /// True when a pickle may name `global` (`module.name`) without a finding.

@@ -63,7 +63,8 @@ pub fn collect(arena: &Arena, root: &Value, limits: WalkLimits) -> Result<Walk, 
     let mut seen: HashSet<u32> = HashSet::new();
     let mut name_bytes = 0usize;
     // (value, path, top-level key, depth)
-    let mut todo: Vec<(Value, Rc<str>, Rc<str>, usize)> = vec![(root.clone(), Rc::from(""), Rc::from(""), 0)];
+    let mut todo: Vec<(Value, Rc<str>, Rc<str>, usize)> =
+        vec![(root.clone(), Rc::from(""), Rc::from(""), 0)];
     while let Some((v, prefix, top, depth)) = todo.pop() {
         let Value::Node(id) = v else { continue };
         let Some(node) = arena.get(id) else { continue };
@@ -73,7 +74,10 @@ pub fn collect(arena: &Arena, root: &Value, limits: WalkLimits) -> Result<Walk, 
             }
             name_bytes += prefix.len();
             if name_bytes > limits.max_name_bytes {
-                return Err(format!("tensor names exceed {} bytes", limits.max_name_bytes));
+                return Err(format!(
+                    "tensor names exceed {} bytes",
+                    limits.max_name_bytes
+                ));
             }
             let storage = t.storage.and_then(|s| match arena.get(s) {
                 Some(Node::Storage(st)) => Some(st.clone()),
@@ -124,7 +128,8 @@ pub fn collect(arena: &Arena, root: &Value, limits: WalkLimits) -> Result<Walk, 
                     kids.push((s.clone(), prefix.clone(), top.clone(), depth + 1));
                 }
                 for (i, a) in args.iter().enumerate() {
-                    if matches!(arena.node(a), Some(n) if !matches!(n, Node::Storage(_) | Node::Persistent)) {
+                    if matches!(arena.node(a), Some(n) if !matches!(n, Node::Storage(_) | Node::Persistent))
+                    {
                         let (p, t) = child(&format!("<arg{i}>"));
                         kids.push((a.clone(), p, t, depth + 1));
                     }
@@ -189,7 +194,8 @@ fn py_repr(arena: &Arena, v: &Value, depth: usize) -> String {
         Value::Node(_) if depth > 4 => "...".into(),
         Value::Node(_) => match arena.node(v) {
             Some(Node::Tuple(items)) => {
-                let parts: Vec<String> = items.iter().map(|x| py_repr(arena, x, depth + 1)).collect();
+                let parts: Vec<String> =
+                    items.iter().map(|x| py_repr(arena, x, depth + 1)).collect();
                 if parts.len() == 1 {
                     format!("({},)", parts[0])
                 } else {
@@ -198,5 +204,47 @@ fn py_repr(arena: &Arena, v: &Value, depth: usize) -> String {
             }
             _ => "<object>".into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pickle::{Limits, run};
+
+    fn names(pkl: &[u8]) -> Vec<String> {
+        let s = run(pkl, Limits::default()).expect("pickle");
+        let w = collect(&s.arena, s.value.as_ref().unwrap(), WalkLimits::default()).unwrap();
+        w.tensors.into_iter().map(|t| t.name).collect()
+    }
+
+    /// `_rebuild_tensor_v2(('storage', FloatStorage, '0', 'cpu', 1), 0, (1,), (1,))`.
+    const T: &[u8] = b"ctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\nFloatStorage\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK\x01tQK\x00K\x01\x85K\x01\x85tR";
+
+    #[test]
+    fn dotted_paths_through_dicts_lists_and_objects() {
+        // {'a': [T, {'b': T}], 3: T}
+        let mut p = b"\x80\x02}(X\x01\x00\x00\x00a](".to_vec();
+        p.extend(T);
+        p.extend(b"}X\x01\x00\x00\x00b");
+        p.extend(T);
+        p.extend(b"seK\x03");
+        p.extend(T);
+        p.extend(b"u.");
+        assert_eq!(names(&p), ["a.0", "a.1.b", "3"]);
+
+        // A shared dict (memo) is listed once, under its first path.
+        let mut p = b"\x80\x02}(X\x01\x00\x00\x00x}q\x00X\x01\x00\x00\x00w".to_vec();
+        p.extend(T);
+        p.extend(b"sX\x01\x00\x00\x00yh\x00u.");
+        assert_eq!(names(&p), ["x.w"]);
+
+        // An unknown class's state is walked under its own path, its arguments as <argN>.
+        let mut p = b"\x80\x02}X\x01\x00\x00\x00mcmy\nModel\n(".to_vec();
+        p.extend(T);
+        p.extend(b"t\x81}X\x01\x00\x00\x00s");
+        p.extend(T);
+        p.extend(b"sbs.");
+        assert_eq!(names(&p), ["m.s", "m.<arg0>"]);
     }
 }

@@ -5,6 +5,8 @@
 //! member's data starts. Every size comes from the file, so each one is checked against the file
 //! size and a caller-given cap before anything is allocated.
 
+use std::collections::HashMap;
+
 use miniz_oxide::inflate::stream::{InflateState, inflate};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 use modelpack_plugin_sdk::prelude::*;
@@ -70,12 +72,37 @@ pub struct ZipArchive {
     pub entries: Vec<ZipEntry>,
     /// Offset of the central directory (member data must end before it).
     pub central_directory_offset: u64,
+    /// Name → indices of the members with that name, in order.
+    index: HashMap<String, Vec<usize>>,
 }
 
 impl ZipArchive {
     /// The member with exactly this name (the first one if a name repeats).
     pub fn find(&self, name: &str) -> Option<&ZipEntry> {
-        self.entries.iter().find(|e| e.name == name)
+        self.find_all(name).next()
+    }
+
+    /// Every member with exactly this name (readers disagree on which duplicate wins).
+    pub fn find_all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a ZipEntry> + 'a {
+        self.index
+            .get(name)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|&i| self.entries.get(i))
+    }
+
+    /// Names that more than one member carries, in central-directory order.
+    pub fn duplicate_names(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for e in &self.entries {
+            if self.index.get(&e.name).is_some_and(|v| v.len() > 1)
+                && !out.contains(&e.name.as_str())
+            {
+                out.push(&e.name);
+            }
+        }
+        out
     }
 }
 
@@ -85,7 +112,8 @@ pub fn looks_like_zip(head: &[u8]) -> bool {
 }
 
 fn u16_at(b: &[u8], at: usize) -> u16 {
-    b.get(at..at + 2).map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
+    b.get(at..at + 2)
+        .map_or(0, |s| u16::from_le_bytes([s[0], s[1]]))
 }
 
 fn u32_at(b: &[u8], at: usize) -> u32 {
@@ -116,7 +144,10 @@ struct Eocd {
 fn find_eocd(src: &dyn Source) -> Result<Eocd, Error> {
     let size = src.size();
     if size < EOCD_LEN as u64 {
-        return Err(malformed(src, format!("file of {size} bytes is too small for an archive")));
+        return Err(malformed(
+            src,
+            format!("file of {size} bytes is too small for an archive"),
+        ));
     }
     // The record is 22 bytes plus a comment of at most 65535 bytes.
     let tail_len = size.min(EOCD_LEN as u64 + 0xFFFF);
@@ -225,9 +256,14 @@ pub fn read_archive(src: &dyn Source) -> Result<ZipArchive, Error> {
         }
         entries.push(e);
     }
+    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, e) in entries.iter().enumerate() {
+        index.entry(e.name.clone()).or_default().push(i);
+    }
     Ok(ZipArchive {
         entries,
         central_directory_offset: eocd.cd_offset,
+        index,
     })
 }
 
@@ -251,7 +287,10 @@ fn parse_central_entry(cd: &[u8], pos: &mut usize) -> Result<ZipEntry, String> {
     let extra_start = name_start + name_len;
     let end = extra_start + extra_len + comment_len;
     if end > cd.len() {
-        return Err(format!("name/extra/comment run past the directory end ({end} > {})", cd.len()));
+        return Err(format!(
+            "name/extra/comment run past the directory end ({end} > {})",
+            cd.len()
+        ));
     }
     let name = String::from_utf8_lossy(&cd[name_start..extra_start]).into_owned();
     // ZIP64 extended information: present only for fields saturated at 0xFFFFFFFF, in order.
@@ -262,7 +301,11 @@ fn parse_central_entry(cd: &[u8], pos: &mut usize) -> Result<ZipEntry, String> {
         let body = &extra[4..4 + len];
         if id == 0x0001 {
             let mut at = 0;
-            for field in [&mut uncompressed_size, &mut compressed_size, &mut local_header_offset] {
+            for field in [
+                &mut uncompressed_size,
+                &mut compressed_size,
+                &mut local_header_offset,
+            ] {
                 if *field == 0xFFFF_FFFF {
                     if at + 8 > body.len() {
                         return Err(format!("{name:?}: zip64 extra field too short"));
@@ -291,11 +334,17 @@ pub fn data_offset(src: &dyn Source, e: &ZipEntry) -> Result<u64, Error> {
     if u32_at(&lh, 0) != LOCAL_SIG {
         return Err(malformed(
             src,
-            format!("member {:?}: no local header at offset {}", e.name, e.local_header_offset),
+            format!(
+                "member {:?}: no local header at offset {}",
+                e.name, e.local_header_offset
+            ),
         ));
     }
     let start = e.local_header_offset + LOCAL_LEN + u16_at(&lh, 26) as u64 + u16_at(&lh, 28) as u64;
-    if start.checked_add(e.compressed_size).is_none_or(|end| end > src.size()) {
+    if start
+        .checked_add(e.compressed_size)
+        .is_none_or(|end| end > src.size())
+    {
         return Err(malformed(
             src,
             format!(
@@ -373,7 +422,12 @@ pub fn read_all(src: &dyn Source, e: &ZipEntry, cap: u64) -> Result<Vec<u8>, Err
 }
 
 /// Inflates at most `limit` bytes, reading compressed input in chunks.
-fn inflate_prefix(src: &dyn Source, e: &ZipEntry, start: u64, limit: u64) -> Result<Vec<u8>, Error> {
+fn inflate_prefix(
+    src: &dyn Source,
+    e: &ZipEntry,
+    start: u64,
+    limit: u64,
+) -> Result<Vec<u8>, Error> {
     const CHUNK: u64 = 256 << 10;
     let mut state = InflateState::new_boxed(DataFormat::Raw);
     let mut out = Vec::with_capacity(limit.min(CHUNK) as usize);
@@ -398,15 +452,110 @@ fn inflate_prefix(src: &dyn Source, e: &ZipEntry, start: u64, limit: u64) -> Res
             Ok(MZStatus::StreamEnd) => break,
             Ok(_) | Err(MZError::Buf) => {}
             Err(err) => {
-                return Err(malformed(src, format!("member {:?}: inflate failed: {err:?}", e.name)));
+                return Err(malformed(
+                    src,
+                    format!("member {:?}: inflate failed: {err:?}", e.name),
+                ));
             }
         }
         let progressed = r.bytes_consumed > 0 || r.bytes_written > 0;
         let more_input = in_pos == input.len() && !last;
         if !progressed && !more_input {
-            return Err(malformed(src, format!("member {:?}: deflate stream ends early", e.name)));
+            return Err(malformed(
+                src,
+                format!("member {:?}: deflate stream ends early", e.name),
+            ));
         }
     }
     out.truncate(limit as usize);
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use modelpack_plugin_sdk::MemSource;
+
+    /// One stored member written the ZIP64 way: saturated sizes and offset in the central
+    /// directory with a 0x0001 extra field, a zip64 end record and its locator.
+    fn zip64(name: &str, data: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        out.extend(LOCAL_SIG.to_le_bytes());
+        out.extend([45, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        out.extend(0xFFFF_FFFFu32.to_le_bytes());
+        out.extend(0xFFFF_FFFFu32.to_le_bytes());
+        out.extend((name.len() as u16).to_le_bytes());
+        out.extend(0u16.to_le_bytes());
+        out.extend(name.as_bytes());
+        out.extend(data);
+        let cd_offset = out.len() as u64;
+        let mut extra = vec![1, 0, 24, 0];
+        extra.extend((data.len() as u64).to_le_bytes());
+        extra.extend((data.len() as u64).to_le_bytes());
+        extra.extend(0u64.to_le_bytes());
+        out.extend(CENTRAL_SIG.to_le_bytes());
+        out.extend([45, 0, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        out.extend(0xFFFF_FFFFu32.to_le_bytes());
+        out.extend(0xFFFF_FFFFu32.to_le_bytes());
+        out.extend((name.len() as u16).to_le_bytes());
+        out.extend((extra.len() as u16).to_le_bytes());
+        out.extend([0u8; 10]);
+        out.extend(0xFFFF_FFFFu32.to_le_bytes());
+        out.extend(name.as_bytes());
+        out.extend(&extra);
+        let cd_size = out.len() as u64 - cd_offset;
+        let z64 = out.len() as u64;
+        out.extend(ZIP64_EOCD_SIG.to_le_bytes());
+        out.extend(44u64.to_le_bytes());
+        out.extend([45, 0, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+        out.extend(1u64.to_le_bytes());
+        out.extend(1u64.to_le_bytes());
+        out.extend(cd_size.to_le_bytes());
+        out.extend(cd_offset.to_le_bytes());
+        out.extend(ZIP64_LOCATOR_SIG.to_le_bytes());
+        out.extend(0u32.to_le_bytes());
+        out.extend(z64.to_le_bytes());
+        out.extend(1u32.to_le_bytes());
+        out.extend(EOCD_SIG.to_le_bytes());
+        out.extend([0u8; 4]);
+        out.extend([0xFF; 4]);
+        out.extend([0xFF; 8]);
+        out.extend(0u16.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn reads_zip64_records() {
+        let src = MemSource::new("z.zip", zip64("a/data.pkl", b"\x80\x02}."));
+        let a = read_archive(&src).unwrap();
+        assert_eq!(a.entries.len(), 1);
+        let e = a.find("a/data.pkl").unwrap();
+        assert_eq!(
+            (
+                e.compressed_size,
+                e.uncompressed_size,
+                e.local_header_offset
+            ),
+            (4, 4, 0)
+        );
+        assert_eq!(read_all(&src, e, 100).unwrap(), b"\x80\x02}.");
+        assert!(matches!(read_all(&src, e, 2), Err(Error::TooLarge(_))));
+    }
+
+    #[test]
+    fn refuses_bad_archives() {
+        for bad in [
+            &b"PK\x05\x06"[..],
+            b"",
+            b"not a zip at all, not at all, really",
+        ] {
+            assert!(read_archive(&MemSource::new("x", bad.to_vec())).is_err());
+        }
+        // 60000 entries cannot fit in a 46-byte central directory.
+        let mut eocd = vec![0u8; 22];
+        eocd[..4].copy_from_slice(&EOCD_SIG.to_le_bytes());
+        eocd[10..12].copy_from_slice(&60000u16.to_le_bytes());
+        eocd[12..16].copy_from_slice(&46u32.to_le_bytes());
+        assert!(read_archive(&MemSource::new("x", eocd)).is_err());
+    }
 }

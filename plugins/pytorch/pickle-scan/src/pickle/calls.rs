@@ -27,7 +27,11 @@ const PASS_THROUGH: &[&str] = &[
     "torch.jit._pickle.restore_type_tag",
 ];
 
-const DICT_TYPES: &[&str] = &["collections.OrderedDict", "builtins.dict", "__builtin__.dict"];
+const DICT_TYPES: &[&str] = &[
+    "collections.OrderedDict",
+    "builtins.dict",
+    "__builtin__.dict",
+];
 
 const SET_TYPES: &[&str] = &[
     "builtins.set",
@@ -59,7 +63,9 @@ impl Vm<'_> {
                 }
                 Some(Node::List(pairs) | Node::Tuple(pairs)) => {
                     for p in pairs.clone() {
-                        if let Some([k, v]) = self.scan.arena.seq(&p).map(<[Value]>::to_vec).as_deref() {
+                        if let Some([k, v]) =
+                            self.scan.arena.seq(&p).map(<[Value]>::to_vec).as_deref()
+                        {
                             d.insert(k.clone(), v.clone());
                         }
                     }
@@ -74,9 +80,11 @@ impl Vm<'_> {
     /// A sequence of integers, also through a `torch.Size(...)` stand-in.
     fn int_seq(&self, v: &Value) -> Option<Vec<i64>> {
         let items = match self.scan.arena.node(v)? {
-            Node::Object { class: Value::Global(g), args, .. } if &**g == "torch.Size" => {
-                self.scan.arena.seq(args.first()?)?
-            }
+            Node::Object {
+                class: Value::Global(g),
+                args,
+                ..
+            } if &**g == "torch.Size" => self.scan.arena.seq(args.first()?)?,
             _ => self.scan.arena.seq(v)?,
         };
         items.iter().map(Value::as_int).collect()
@@ -89,14 +97,15 @@ impl Vm<'_> {
             }
             _ => None,
         };
-        let shape = args
-            .get(2)
-            .and_then(|v| self.int_seq(v))
-            .and_then(|s| s.into_iter().map(|d| u64::try_from(d).ok()).collect::<Option<Vec<_>>>());
+        let shape = args.get(2).and_then(|v| self.int_seq(v)).and_then(|s| {
+            s.into_iter()
+                .map(|d| u64::try_from(d).ok())
+                .collect::<Option<Vec<_>>>()
+        });
         let Some(shape) = shape.filter(|s| s.len() <= 64) else {
-            self.scan
-                .notes
-                .push(format!("offset {at}: tensor rebuilt with an unreadable size argument"));
+            self.scan.notes.push(format!(
+                "offset {at}: tensor rebuilt with an unreadable size argument"
+            ));
             return self.object(func, args);
         };
         let t = TensorRef {
@@ -116,10 +125,11 @@ impl Vm<'_> {
             Some(Value::Global(g)) => Some(g.to_string()),
             _ => None,
         };
-        let shape = args
-            .get(1)
-            .and_then(|v| self.int_seq(v))
-            .and_then(|s| s.into_iter().map(|d| u64::try_from(d).ok()).collect::<Option<Vec<_>>>());
+        let shape = args.get(1).and_then(|v| self.int_seq(v)).and_then(|s| {
+            s.into_iter()
+                .map(|d| u64::try_from(d).ok())
+                .collect::<Option<Vec<_>>>()
+        });
         match shape {
             Some(shape) if shape.len() <= 64 => {
                 let t = TensorRef {
@@ -137,7 +147,14 @@ impl Vm<'_> {
     }
 
     /// REDUCE: `func(*args)`.
-    pub(super) fn call(&mut self, func: Value, args: Vec<Value>, opc: u8, at: usize, depth: u8) -> R<Value> {
+    pub(super) fn call(
+        &mut self,
+        func: Value,
+        args: Vec<Value>,
+        opc: u8,
+        at: usize,
+        depth: u8,
+    ) -> R<Value> {
         self.note_call(&func, opc, at);
         let Value::Global(name) = &func else {
             return self.object(func, args);
@@ -166,19 +183,33 @@ impl Vm<'_> {
             return Ok(Value::Node(id));
         }
         if n == "_codecs.encode" {
-            let len = args.first().and_then(Value::as_str).map_or(0, |s| s.len() as u64);
+            let len = args
+                .first()
+                .and_then(Value::as_str)
+                .map_or(0, |s| s.len() as u64);
             return Ok(Value::Bytes(len));
         }
         if n == "torch._tensor._rebuild_from_type_v2" && depth == 0 && args.len() >= 3 {
             // (func, new_type, args, state): the tensor is func(*args).
-            let inner = self.scan.arena.seq(&args[2]).map(<[Value]>::to_vec).unwrap_or_default();
+            let inner = self
+                .scan
+                .arena
+                .seq(&args[2])
+                .map(<[Value]>::to_vec)
+                .unwrap_or_default();
             return self.call(args[0].clone(), inner, opc, at, depth + 1);
         }
         self.object(func, args)
     }
 
     /// NEWOBJ / NEWOBJ_EX / OBJ / INST: `cls.__new__(cls, *args)` or `cls(*args)`.
-    pub(super) fn instantiate(&mut self, class: Value, args: Vec<Value>, opc: u8, at: usize) -> R<Value> {
+    pub(super) fn instantiate(
+        &mut self,
+        class: Value,
+        args: Vec<Value>,
+        opc: u8,
+        at: usize,
+    ) -> R<Value> {
         self.note_call(&class, opc, at);
         if let Value::Global(g) = &class
             && DICT_TYPES.contains(&&**g)
@@ -211,7 +242,12 @@ impl Vm<'_> {
 
     /// BINPERSID / PERSID: torch's `persistent_load`, which only understands storages.
     pub(super) fn persistent(&mut self, pid: Value) -> R<Value> {
-        let items = self.scan.arena.seq(&pid).map(<[Value]>::to_vec).unwrap_or_default();
+        let items = self
+            .scan
+            .arena
+            .seq(&pid)
+            .map(<[Value]>::to_vec)
+            .unwrap_or_default();
         if items.len() >= 5 && items[0].as_str() == Some("storage") {
             let type_name = match &items[1] {
                 Value::Global(g) => g.to_string(),

@@ -295,7 +295,12 @@ impl<'a> Vm<'a> {
         }
         match s.parse::<i128>() {
             Ok(i) => Ok(big_from_i128(i)),
-            Err(_) if !s.is_empty() && s.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) => {
+            Err(_)
+                if !s.is_empty()
+                    && s.trim_start_matches('-')
+                        .bytes()
+                        .all(|b| b.is_ascii_digit()) =>
+            {
                 Ok(Value::BigInt(Rc::from(Vec::new())))
             }
             Err(_) => Err(self.malformed(at, format!("bad integer literal {s:?}"))),
@@ -608,7 +613,12 @@ impl<'a> Vm<'a> {
                 op::NEWOBJ => {
                     let args = self.pop(at, opc)?;
                     let class = self.pop(at, opc)?;
-                    let args = self.scan.arena.seq(&args).map(<[Value]>::to_vec).unwrap_or_default();
+                    let args = self
+                        .scan
+                        .arena
+                        .seq(&args)
+                        .map(<[Value]>::to_vec)
+                        .unwrap_or_default();
                     let v = self.instantiate(class, args, opc, at)?;
                     self.push(v)?;
                 }
@@ -616,14 +626,24 @@ impl<'a> Vm<'a> {
                     let _kwargs = self.pop(at, opc)?;
                     let args = self.pop(at, opc)?;
                     let class = self.pop(at, opc)?;
-                    let args = self.scan.arena.seq(&args).map(<[Value]>::to_vec).unwrap_or_default();
+                    let args = self
+                        .scan
+                        .arena
+                        .seq(&args)
+                        .map(<[Value]>::to_vec)
+                        .unwrap_or_default();
                     let v = self.instantiate(class, args, opc, at)?;
                     self.push(v)?;
                 }
                 op::REDUCE => {
                     let args = self.pop(at, opc)?;
                     let func = self.pop(at, opc)?;
-                    let args = self.scan.arena.seq(&args).map(<[Value]>::to_vec).unwrap_or_default();
+                    let args = self
+                        .scan
+                        .arena
+                        .seq(&args)
+                        .map(<[Value]>::to_vec)
+                        .unwrap_or_default();
                     let v = self.call(func, args, opc, at, 0)?;
                     self.push(v)?;
                 }
@@ -666,7 +686,9 @@ impl<'a> Vm<'a> {
         let dict_id = match self.scan.arena.get(*id) {
             Some(Node::Dict(_)) => *id,
             Some(Node::Object { state, .. }) => match state {
-                Some(Value::Node(s)) if matches!(self.scan.arena.get(*s), Some(Node::Dict(_))) => *s,
+                Some(Value::Node(s)) if matches!(self.scan.arena.get(*s), Some(Node::Dict(_))) => {
+                    *s
+                }
                 Some(_) => return Ok(()),
                 None => {
                     let s = self.add(Node::Dict(Dict::default()))?;
@@ -810,7 +832,10 @@ mod tests {
         let Value::BigInt(b) = big_from_i128(magic) else {
             panic!("magic should be big")
         };
-        assert_eq!(&*b, &[0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]);
+        assert_eq!(
+            &*b,
+            &[0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]
+        );
     }
 
     #[test]

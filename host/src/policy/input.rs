@@ -1,0 +1,190 @@
+//! What `check` is pointed at, turned into a [`CheckInput`]: a ModelPack config file, an OCI
+//! image layout (`LAYOUT[:TAG]`), or a model directory (via `generate`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use serde_json::Value;
+
+use super::{CheckInput, FileFacts};
+use crate::inspect::{FileReport, Status, Target, inspect_one};
+use crate::model::{ANNOTATION_FILEPATH, LayerFormat, parse_layer_media_type};
+use crate::plugin::PluginSet;
+
+/// Facts from an `inspect` report plus the layer the file goes to.
+pub fn facts_from_report(
+    path: &str,
+    kind: &str,
+    media_type: &str,
+    report: Option<&FileReport>,
+    size: u64,
+) -> FileFacts {
+    let mut f = FileFacts {
+        path: path.to_string(),
+        kind: kind.to_string(),
+        media_type: media_type.to_string(),
+        size,
+        ..FileFacts::default()
+    };
+    if let Some(r) = report.filter(|r| r.status == Status::Ok) {
+        f.format = r.format.clone();
+        f.tensor_count = r.tensor_count;
+        f.parameter_count = r.parameter_count;
+        f.dtypes = r.dtypes.clone();
+        f.findings = r
+            .findings
+            .iter()
+            .map(|x| {
+                (
+                    x.id.clone(),
+                    x.severity.to_string(),
+                    x.message.clone(),
+                    x.field.clone(),
+                )
+            })
+            .collect();
+    }
+    f
+}
+
+/// Splits `LAYOUT:TAG` when LAYOUT is an existing OCI layout directory.
+pub fn split_layout_ref(arg: &str) -> (PathBuf, Option<String>) {
+    if let Some((path, tag)) = arg.rsplit_once(':')
+        && !tag.contains('/')
+        && Path::new(path).join("oci-layout").is_file()
+    {
+        return (PathBuf::from(path), Some(tag.to_string()));
+    }
+    (PathBuf::from(arg), None)
+}
+
+fn read_json(path: &Path) -> Result<Value> {
+    let bytes = std::fs::read(path).with_context(|| format!("{}", path.display()))?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{}: not valid JSON", path.display()))
+}
+
+/// A ModelPack config file on its own: no manifest, no files.
+pub fn from_config_file(path: &Path) -> Result<CheckInput> {
+    let config = read_json(path)?;
+    if config.get("schemaVersion").is_some() || config.get("manifests").is_some() {
+        bail!(
+            "{}: this is an OCI manifest or index; check the layout directory or the model directory instead",
+            path.display()
+        );
+    }
+    if !config.is_object() || config.get("descriptor").is_none() && config.get("config").is_none() {
+        bail!(
+            "{}: not a ModelPack config (no `descriptor` or `config`)",
+            path.display()
+        );
+    }
+    Ok(CheckInput {
+        target: path.display().to_string(),
+        config,
+        manifest: Value::Null,
+        files: Vec::new(),
+    })
+}
+
+fn blob_path(layout: &Path, digest: &str) -> Result<PathBuf> {
+    let (alg, hex) = digest
+        .split_once(':')
+        .with_context(|| format!("bad digest {digest:?}"))?;
+    if alg.is_empty()
+        || hex.is_empty()
+        || !hex.bytes().all(|b| b.is_ascii_alphanumeric())
+        || !alg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'.' || b == b'_' || b == b'-')
+    {
+        bail!("bad digest {digest:?}");
+    }
+    Ok(layout.join("blobs").join(alg).join(hex))
+}
+
+/// An OCI image layout: the manifest chosen by tag (or the only one), its config, and facts
+/// per layer. Raw weight layers are read by the format plugins straight from their blobs.
+pub fn from_layout(
+    layout: &Path,
+    tag: Option<&str>,
+    plugins: &PluginSet,
+    log: &dyn Fn(&str),
+) -> Result<CheckInput> {
+    let index = read_json(&layout.join("index.json"))?;
+    let manifests = index["manifests"]
+        .as_array()
+        .with_context(|| format!("{}: index.json has no `manifests` list", layout.display()))?;
+    let chosen = match tag {
+        Some(t) => manifests
+            .iter()
+            .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == t)
+            .with_context(|| format!("{}: no manifest tagged {t:?}", layout.display()))?,
+        None if manifests.len() == 1 => &manifests[0],
+        None => bail!(
+            "{}: the layout holds {} manifests; name one as LAYOUT:TAG",
+            layout.display(),
+            manifests.len()
+        ),
+    };
+    let digest = chosen["digest"]
+        .as_str()
+        .context("manifest descriptor without digest")?;
+    let manifest = read_json(&blob_path(layout, digest)?)?;
+    let config_digest = manifest["config"]["digest"]
+        .as_str()
+        .context("manifest without config digest")?;
+    let config = read_json(&blob_path(layout, config_digest)?)?;
+    let root = Arc::new(layout.canonicalize()?);
+    let mut files = Vec::new();
+    for layer in manifest["layers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
+        let media_type = layer["mediaType"].as_str().unwrap_or("").to_string();
+        let size = layer["size"].as_u64().unwrap_or(0);
+        let path = layer["annotations"][ANNOTATION_FILEPATH]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let parsed = parse_layer_media_type(&media_type);
+        let kind = parsed
+            .map(|(k, _, _)| k.as_str().to_string())
+            .unwrap_or_default();
+        let mut report = None;
+        if let (Some((_, LayerFormat::Raw, _)), Some(d)) = (parsed, layer["digest"].as_str()) {
+            let blob = blob_path(layout, d)?;
+            let name = Path::new(&path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let target = Target {
+                path: blob,
+                display: path.clone(),
+                name,
+                root: root.clone(),
+            };
+            let r = inspect_one(plugins, &target, log);
+            if r.status != Status::Unrecognised {
+                report = Some(r);
+            }
+        }
+        files.push(facts_from_report(
+            &path,
+            &kind,
+            &media_type,
+            report.as_ref(),
+            size,
+        ));
+    }
+    Ok(CheckInput {
+        target: match tag {
+            Some(t) => format!("{}:{t}", layout.display()),
+            None => layout.display().to_string(),
+        },
+        config,
+        manifest,
+        files,
+    })
+}

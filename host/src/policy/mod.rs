@@ -1,0 +1,225 @@
+//! `modelpack check`: run policy plugins over a model and report what they found.
+//!
+//! A policy plugin sees the ModelPack config, the manifest (or the planned one for a directory),
+//! per-file facts and its own settings; it returns findings. A policy that traps or times out
+//! becomes an error finding of its own, never a crash.
+
+pub mod input;
+pub mod output;
+pub mod settings;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::plugin::runtime::bindings::policy::modelpack::plugin::types as pt;
+use crate::plugin::runtime::ph;
+use crate::plugin::{Entry, Loaded, PluginSet};
+
+/// Facts about one file of the model, as policies see them.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct FileFacts {
+    /// Path relative to the model root, `/`-separated.
+    pub path: String,
+    /// Layer kind (`weight`, `weight.config`, `doc`, `code`, `dataset`).
+    pub kind: String,
+    /// Layer media type.
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Format named by the plugin that read the file.
+    pub format: Option<String>,
+    /// Tensors in the file.
+    pub tensor_count: u64,
+    /// Parameters in the file.
+    pub parameter_count: u64,
+    /// Parameters per dtype.
+    pub dtypes: BTreeMap<String, u64>,
+    /// Findings of the format plugin: (id, severity, message, field).
+    pub findings: Vec<(String, String, String, Option<String>)>,
+}
+
+/// Everything the policies are told about one model.
+#[derive(Debug, Clone)]
+pub struct CheckInput {
+    /// What was checked, as the user named it.
+    pub target: String,
+    /// The ModelPack config.
+    pub config: Value,
+    /// The manifest, the planned manifest, or `null`.
+    pub manifest: Value,
+    /// Per-file facts.
+    pub files: Vec<FileFacts>,
+}
+
+/// One finding of one policy, as reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyFinding {
+    /// The policy's finding id.
+    pub id: String,
+    /// `error`, `warning` or `info`.
+    pub severity: &'static str,
+    /// One line.
+    pub message: String,
+    /// File concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Config field (JSON pointer) or item concerned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Outcome of one policy.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// No error or warning findings.
+    Pass,
+    /// Warnings only.
+    Warn,
+    /// At least one error finding.
+    Fail,
+    /// The policy could not run (trap, timeout, bad settings).
+    Error,
+}
+
+/// Result of one policy.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyResult {
+    /// Policy name.
+    pub name: String,
+    /// `name@version` of the plugin.
+    pub plugin: String,
+    /// Pass, warn, fail or error.
+    pub outcome: Outcome,
+    /// What the policy found.
+    pub findings: Vec<PolicyFinding>,
+    /// Why the policy could not run.
+    pub error: Option<String>,
+}
+
+fn severity_name(s: pt::Severity) -> &'static str {
+    match s {
+        pt::Severity::Error => "error",
+        pt::Severity::Warning => "warning",
+        pt::Severity::Info => "info",
+    }
+}
+
+fn to_wit_severity(s: &str) -> pt::Severity {
+    match s {
+        "error" => pt::Severity::Error,
+        "warning" => pt::Severity::Warning,
+        _ => pt::Severity::Info,
+    }
+}
+
+impl CheckInput {
+    /// The WIT form of the input, with one policy's settings.
+    fn to_wit(&self, settings: &Value) -> ph::PolicyInput {
+        ph::PolicyInput {
+            config: self.config.to_string(),
+            manifest: self.manifest.to_string(),
+            files: self
+                .files
+                .iter()
+                .map(|f| ph::FileFacts {
+                    path: f.path.clone(),
+                    kind: f.kind.clone(),
+                    media_type: f.media_type.clone(),
+                    size: f.size,
+                    format: f.format.clone(),
+                    tensor_count: f.tensor_count,
+                    parameter_count: f.parameter_count,
+                    dtypes: f.dtypes.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                    findings: f
+                        .findings
+                        .iter()
+                        .map(|(id, sev, msg, field)| pt::Finding {
+                            id: id.clone(),
+                            severity: to_wit_severity(sev),
+                            message: msg.clone(),
+                            location: pt::Location {
+                                file: Some(f.path.clone()),
+                                field: field.clone(),
+                            },
+                        })
+                        .collect(),
+                })
+                .collect(),
+            settings: settings.to_string(),
+        }
+    }
+}
+
+/// Runs one policy plugin; every failure becomes an `error` outcome with a one-line reason.
+pub fn run_policy(
+    plugins: &PluginSet,
+    entry: &Entry,
+    input: &CheckInput,
+    settings: &Value,
+    log: &dyn Fn(&str),
+) -> PolicyResult {
+    let mut result = PolicyResult {
+        name: entry.info.name.clone(),
+        plugin: format!("{}@{}", entry.info.name, entry.info.version),
+        outcome: Outcome::Error,
+        findings: Vec::new(),
+        error: None,
+    };
+    let loaded: Arc<Loaded> = match plugins.load(entry) {
+        Ok(l) => l,
+        Err(e) => {
+            result.error = Some(e);
+            return result;
+        }
+    };
+    match loaded.evaluate(plugins.runtime(), &input.to_wit(settings)) {
+        Err(failure) => {
+            if !failure.output.is_empty() {
+                log(&format!(
+                    "policy {} output: {}",
+                    entry.info.name,
+                    failure.output.trim_end()
+                ));
+            }
+            result.error = Some(failure.message);
+        }
+        Ok(called) => {
+            if !called.output.is_empty() {
+                log(&format!(
+                    "policy {} output: {}",
+                    entry.info.name,
+                    called.output.trim_end()
+                ));
+            }
+            match called.value {
+                Err(e) => {
+                    result.error = Some(format!("policy {} could not run: {e}", entry.info.name))
+                }
+                Ok(findings) => {
+                    result.findings = findings
+                        .into_iter()
+                        .map(|f| PolicyFinding {
+                            id: f.id,
+                            severity: severity_name(f.severity),
+                            message: f.message,
+                            file: f.location.file,
+                            field: f.location.field,
+                        })
+                        .collect();
+                    result.outcome = if result.findings.iter().any(|f| f.severity == "error") {
+                        Outcome::Fail
+                    } else if result.findings.iter().any(|f| f.severity == "warning") {
+                        Outcome::Warn
+                    } else {
+                        Outcome::Pass
+                    };
+                }
+            }
+        }
+    }
+    result
+}

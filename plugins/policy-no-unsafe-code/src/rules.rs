@@ -1,0 +1,337 @@
+//! The no-unsafe-code rule: no file may run code when the model is loaded.
+//!
+//! It judges the findings the format plugins reported per file, and the layer kinds:
+//!
+//! * `unsafe-pickle-global`, `unsafe-pickle-call` (pytorch and numpy plugins: a pickle imports
+//!   or calls something outside the safe allowlist) and `object-array` (numpy: an object array
+//!   whose payload is a pickle) each give an error `unsafe-code` at that file, with the format
+//!   plugin's field (pickle label or array name). A global or call whose name is listed in
+//!   `allow_globals` is skipped (exact `module.name`, or `module.*` for a whole module);
+//! * a file of layer kind `code` gives `code-layer`: an error, or info when
+//!   `allow_code_layers` is true;
+//! * code embedded in weights that the loader runs (`torchscript-code`: a TorchScript archive's
+//!   `code/` that `torch.jit.load` compiles) gives `embedded-code`, judged like a code layer.
+
+use policy_common::report::finding;
+use policy_common::settings;
+use policy_common::{FileFacts, Finding, PolicyInput, Severity};
+use serde::Deserialize;
+
+/// Format plugin finding ids that mean loading the file can run code.
+pub const UNSAFE_IDS: &[&str] = &["unsafe-pickle-global", "unsafe-pickle-call", "object-array"];
+/// Format plugin finding ids for code shipped inside weight files.
+pub const EMBEDDED_CODE_IDS: &[&str] = &["torchscript-code"];
+
+/// This policy's settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// Accept `code` layers (and code embedded in weights), reporting them as info.
+    #[serde(default)]
+    pub allow_code_layers: bool,
+    /// Pickle globals accepted although the format plugin flagged them: `module.name` or
+    /// `module.*`.
+    #[serde(default)]
+    pub allow_globals: Vec<String>,
+}
+
+impl Settings {
+    /// Parses and checks the settings JSON.
+    pub fn parse(json: &str) -> Result<Settings, String> {
+        let s: Settings = settings::parse(json)?;
+        for (i, g) in s.allow_globals.iter().enumerate() {
+            let name = g.strip_suffix(".*").unwrap_or(g);
+            let ok = !name.is_empty()
+                && name.split('.').all(|part| {
+                    !part.is_empty() && part.chars().all(|c| c.is_alphanumeric() || c == '_')
+                });
+            if !ok {
+                return Err(format!(
+                    "invalid settings: allow_globals[{i}]: {g:?} is not a dotted Python name \
+                     (module.name or module.*)"
+                ));
+            }
+        }
+        Ok(s)
+    }
+
+    fn allows(&self, global: &str) -> bool {
+        self.allow_globals
+            .iter()
+            .any(|a| match a.strip_suffix(".*") {
+                Some(module) => global
+                    .strip_prefix(module)
+                    .is_some_and(|rest| rest.starts_with('.')),
+                None => a == global,
+            })
+    }
+}
+
+/// Judges one model.
+pub fn evaluate(input: &PolicyInput) -> Result<Vec<Finding>, String> {
+    let settings = Settings::parse(&input.settings)?;
+    Ok(input
+        .files
+        .iter()
+        .flat_map(|f| check_file(f, &settings))
+        .collect())
+}
+
+/// The findings for one file.
+pub fn check_file(file: &FileFacts, s: &Settings) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let path = file.path.as_str();
+    let code_severity = if s.allow_code_layers {
+        Severity::Info
+    } else {
+        Severity::Error
+    };
+    if file.kind == "code" {
+        out.push(finding(
+            "code-layer",
+            code_severity,
+            format!(
+                "{path} is a code layer: code shipped with a model can run wherever it is loaded{}",
+                if s.allow_code_layers {
+                    " (allowed by allow_code_layers)"
+                } else {
+                    ""
+                }
+            ),
+            Some(path),
+            None,
+        ));
+    }
+    for f in &file.findings {
+        let field = f.location.field.as_deref();
+        if UNSAFE_IDS.contains(&f.id.as_str()) {
+            let global = named_global(&f.id, &f.message);
+            if global.is_some_and(|g| s.allows(g)) || field.is_some_and(|g| s.allows(g)) {
+                continue;
+            }
+            out.push(finding(
+                "unsafe-code",
+                Severity::Error,
+                format!("{path}: {}", f.message),
+                Some(path),
+                field,
+            ));
+        } else if EMBEDDED_CODE_IDS.contains(&f.id.as_str()) {
+            out.push(finding(
+                "embedded-code",
+                code_severity,
+                format!("{path}: {}", f.message),
+                Some(path),
+                field,
+            ));
+        }
+    }
+    out
+}
+
+/// The global a pickle finding names, from the message formats of the pytorch plugin:
+/// `unsafe pickle global <name> (…` and `pickle calls <name> via …`.
+pub fn named_global<'a>(id: &str, message: &'a str) -> Option<&'a str> {
+    let rest = match id {
+        "unsafe-pickle-global" => message.strip_prefix("unsafe pickle global ")?,
+        "unsafe-pickle-call" => message.strip_prefix("pickle calls ")?,
+        _ => return None,
+    };
+    let name = rest.split_whitespace().next()?;
+    // "a callable computed by the pickle" names nothing; a real global is a dotted name.
+    name.contains('.').then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use policy_common::report::severity_name;
+    use policy_common::testkit::{file, hf_model, ids, input, weight};
+    use serde_json::{Value, json};
+
+    /// A format plugin finding, as the pytorch and numpy plugins word them.
+    fn plugin_finding(id: &str, sev: Severity, message: &str, field: &str) -> Finding {
+        finding(id, sev, message, None, Some(field))
+    }
+
+    fn pickle_checkpoint() -> FileFacts {
+        let mut f = weight("pytorch_model.bin", 1 << 20, "pt", &[("F32", 1000)]);
+        f.findings = vec![
+            plugin_finding(
+                "unsafe-pickle-global",
+                Severity::Error,
+                "unsafe pickle global os.system (GLOBAL at offset 2 of archive/data.pkl); loading this file with pickle/torch.load can import and run it",
+                "archive/data.pkl",
+            ),
+            plugin_finding(
+                "unsafe-pickle-call",
+                Severity::Error,
+                "pickle calls os.system via REDUCE (first at offset 30 of archive/data.pkl)",
+                "archive/data.pkl",
+            ),
+            plugin_finding(
+                "unsafe-pickle-global",
+                Severity::Error,
+                "unsafe pickle global mylib.layers.Model (STACK_GLOBAL at offset 90 of archive/data.pkl); loading this file with pickle/torch.load can import and run it",
+                "archive/data.pkl",
+            ),
+            plugin_finding(
+                "unsafe-pickle-call",
+                Severity::Error,
+                "pickle calls a callable computed by the pickle via REDUCE (first at offset 120 of archive/data.pkl)",
+                "archive/data.pkl",
+            ),
+        ];
+        f
+    }
+
+    /// What the numpy plugin reports for the real fixture numpy/numpy-py3-objarr.npz.
+    fn object_array_npz() -> FileFacts {
+        let mut f = weight("numpy-py3-objarr.npz", 453, "npz", &[("object", 4)]);
+        f.findings = vec![plugin_finding(
+            "object-array",
+            Severity::Error,
+            "array x has dtype object: its payload is a pickle and would be executed by np.load(allow_pickle=True)",
+            "x",
+        )];
+        f
+    }
+
+    /// What the pytorch plugin reports for the real fixture pytorch/silero_vad.jit.
+    fn torchscript() -> FileFacts {
+        let mut f = weight("silero_vad.jit", 2_272_526, "pt", &[("F32", 545_282)]);
+        f.findings = vec![plugin_finding(
+            "torchscript-code",
+            Severity::Warning,
+            "TorchScript archive with 44 source files under VADr_v6_10_25_noths_re/code/: torch.jit.load compiles and runs them",
+            "VADr_v6_10_25_noths_re/code/",
+        )];
+        f
+    }
+
+    fn run(files: Vec<FileFacts>, settings: Value) -> Vec<Finding> {
+        evaluate(&input(json!({}), files, settings)).unwrap()
+    }
+
+    #[test]
+    fn safe_model_passes() {
+        let files = vec![
+            weight(
+                "model.safetensors",
+                6128,
+                "safetensors",
+                &[("BF16", 1792), ("F32", 528)],
+            ),
+            file("config.json", "weight.config", 500),
+            file("README.md", "doc", 900),
+        ];
+        assert!(run(files, json!({})).is_empty());
+    }
+
+    #[test]
+    fn unsafe_pickles_fail() {
+        let out = run(vec![pickle_checkpoint()], json!({}));
+        assert_eq!(ids(&out), ["unsafe-code"; 4]);
+        assert!(out.iter().all(|f| severity_name(f.severity) == "error"));
+        assert_eq!(out[0].location.file.as_deref(), Some("pytorch_model.bin"));
+        assert_eq!(out[0].location.field.as_deref(), Some("archive/data.pkl"));
+        assert!(
+            out[0]
+                .message
+                .starts_with("pytorch_model.bin: unsafe pickle global os.system"),
+            "{}",
+            out[0].message
+        );
+    }
+
+    #[test]
+    fn allowed_globals_are_skipped() {
+        let out = run(
+            vec![pickle_checkpoint()],
+            json!({"allow_globals": ["mylib.layers.Model"]}),
+        );
+        assert_eq!(out.len(), 3);
+        assert!(out.iter().all(|f| !f.message.contains("mylib")));
+        let out = run(
+            vec![pickle_checkpoint()],
+            json!({"allow_globals": ["mylib.*", "os.system"]}),
+        );
+        // The computed callable names no global: it can never be allowed.
+        assert_eq!(out.len(), 1);
+        assert!(out[0].message.contains("a callable computed by the pickle"));
+        // `mylib.*` covers mylib's submodules but not a module merely starting with "mylib".
+        let s = Settings::parse(r#"{"allow_globals": ["mylib.*"]}"#).unwrap();
+        assert!(s.allows("mylib.layers.Model") && !s.allows("mylibx.Model") && !s.allows("mylib"));
+    }
+
+    #[test]
+    fn object_arrays_fail() {
+        let out = run(
+            vec![object_array_npz()],
+            json!({"allow_globals": ["numpy.core.multiarray._reconstruct"]}),
+        );
+        assert_eq!(ids(&out), ["unsafe-code"]);
+        assert_eq!(out[0].location.field.as_deref(), Some("x"));
+        assert!(
+            out[0]
+                .message
+                .starts_with("numpy-py3-objarr.npz: array x has dtype object")
+        );
+    }
+
+    #[test]
+    fn code_layers_and_embedded_code() {
+        let files = vec![file("modeling_molmo.py", "code", 4000), torchscript()];
+        let out = run(files.clone(), json!({}));
+        assert_eq!(ids(&out), ["code-layer", "embedded-code"]);
+        assert!(out.iter().all(|f| severity_name(f.severity) == "error"));
+        assert_eq!(out[0].location.file.as_deref(), Some("modeling_molmo.py"));
+        let out = run(files, json!({"allow_code_layers": true}));
+        assert_eq!(ids(&out), ["code-layer", "embedded-code"]);
+        assert!(out.iter().all(|f| severity_name(f.severity) == "info"));
+    }
+
+    #[test]
+    fn other_findings_are_not_judged() {
+        let mut f = weight("model.safetensors", 135, "safetensors", &[]);
+        f.findings = vec![plugin_finding(
+            "git-lfs-pointer",
+            Severity::Error,
+            "model.safetensors is a Git LFS pointer",
+            "",
+        )];
+        assert!(run(vec![f], json!({})).is_empty());
+    }
+
+    #[test]
+    fn bad_settings() {
+        let bad = |s: Value| evaluate(&input(json!({}), vec![], s)).unwrap_err();
+        assert!(bad(json!({"allow_code_layers": "yes"})).starts_with("invalid settings"));
+        assert!(
+            bad(json!({"allow_globals": ["os system"]}))
+                .contains("allow_globals[0]: \"os system\" is not a dotted Python name")
+        );
+        assert!(bad(json!({"allow_globals": ["*"]})).contains("allow_globals[0]"));
+        assert!(bad(json!({"allow_code": true})).contains("unknown field `allow_code`"));
+    }
+
+    #[test]
+    fn real_fixture_models() {
+        // The Hugging Face fixtures ship no code files and no pickles: nothing to report.
+        for model in [
+            "hf-lfs/pygmalion-7b",
+            "hf-lfs/granite-3.1-1b-a400m-instruct",
+            "hf-lfs/molmo-7b-d-nf4",
+        ] {
+            assert!(
+                evaluate(&hf_model(model, json!({}))).unwrap().is_empty(),
+                "{model}"
+            );
+        }
+        // molmo's config.json names remote code (auto_map → modeling_molmo.py): once that file is
+        // in the directory it is a code layer.
+        let mut input = hf_model("hf-lfs/molmo-7b-d-nf4", json!({}));
+        input.files.push(file("modeling_molmo.py", "code", 4000));
+        assert_eq!(ids(&evaluate(&input).unwrap()), ["code-layer"]);
+    }
+}

@@ -1,0 +1,147 @@
+//! Template format plugin `toyw`: reads the made-up TOYW weight format (see [`header`]).
+//!
+//! The shape every format plugin follows: the parser lives in plain Rust modules over the SDK's
+//! [`Source`] trait, so it runs natively in unit tests (with `MemSource` / `FileSource`), and
+//! this file is a thin adapter that the SDK's `export_format_plugin!` turns into the component's
+//! `format-handler` export.
+//!
+//! Report conventions used here (keep them in yours):
+//! * `format` is the short ModelPack `config.format` name (`toyw`);
+//! * `tensors` complete and in file order, dtypes spelled as the format spells them;
+//! * `parameter_count` is Σ product(shape), logical elements;
+//! * metadata keys as the format names them, prefixed `toyw.` for the format's own facts;
+//! * findings: kebab-case ids with a severity: `data-size-mismatch` (warning) when the tensor
+//!   data does not fill the rest of the file, `unknown-dtype` (info).
+
+pub mod header;
+
+use modelpack_plugin_sdk::prelude::*;
+use serde_json::Value;
+
+use header::{MAGIC, PREFIX_LEN, dtype_width, elements, read_header};
+
+/// How sure we are that a file is TOYW, from its name and first bytes (pure, no I/O).
+pub fn detect(name: &str, head: &[u8]) -> f32 {
+    if head.starts_with(MAGIC) {
+        1.0
+    } else if head.len() >= MAGIC.len() {
+        // Enough bytes to see the magic, and it is not there.
+        0.0
+    } else if name.to_ascii_lowercase().ends_with(".toyw") {
+        0.5
+    } else {
+        0.0
+    }
+}
+
+/// Reads the named file (the first input) header-only and reports what it holds.
+pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
+    let Some(&src) = inputs.first() else {
+        return Err(Error::Malformed("no input file".into()));
+    };
+    // A Git LFS pointer checked out instead of the weights: say so instead of "not TOYW".
+    if let Some(r) = lfs_pointer_report(src, "toyw")? {
+        return Ok(r);
+    }
+    let h = read_header(src)?;
+    let name = src.name();
+    let mut findings = Vec::new();
+    let mut tensors = Vec::with_capacity(h.tensors.len());
+    let mut parameters: u64 = 0;
+    let mut data_bytes: Option<u64> = Some(0);
+    for t in &h.tensors {
+        let n = elements(t).ok_or_else(|| {
+            Error::Malformed(format!(
+                "{name}: tensor {} has an overflowing shape {:?}",
+                t.name, t.shape
+            ))
+        })?;
+        parameters = parameters
+            .checked_add(n)
+            .ok_or_else(|| Error::Malformed(format!("{name}: parameter count overflows")))?;
+        match dtype_width(&t.dtype) {
+            Some(w) => data_bytes = data_bytes.and_then(|d| d.checked_add(n.checked_mul(w)?)),
+            None => {
+                data_bytes = None;
+                findings.push(finding(
+                    "unknown-dtype",
+                    Severity::Info,
+                    format!(
+                        "tensor {} has dtype {} that this plugin does not size",
+                        t.name, t.dtype
+                    ),
+                    Some(t.name.clone()),
+                ));
+            }
+        }
+        tensors.push(Tensor {
+            name: t.name.clone(),
+            dtype: t.dtype.clone(),
+            shape: t.shape.clone(),
+        });
+    }
+    let available = src.size() - PREFIX_LEN - h.header_len;
+    if let Some(expected) = data_bytes
+        && expected != available
+    {
+        findings.push(finding(
+            "data-size-mismatch",
+            Severity::Warning,
+            format!("{name}: tensors need {expected} bytes of data but the file has {available}"),
+            None,
+        ));
+    }
+    let mut metadata = vec![MetaEntry {
+        key: "toyw.version".into(),
+        value: MetaValue::Uint(h.version as u64),
+    }];
+    metadata.extend(h.metadata.into_iter().map(|(key, v)| MetaEntry {
+        key,
+        value: meta_value(v),
+    }));
+    Ok(ModelReport {
+        format: "toyw".into(),
+        tensors,
+        parameter_count: parameters,
+        groups: vec![],
+        inputs: vec![],
+        outputs: vec![],
+        metadata,
+        findings,
+        covers: vec![],
+    })
+}
+
+/// A JSON metadata value as a typed WIT value.
+fn meta_value(v: Value) -> MetaValue {
+    match v {
+        Value::String(s) => MetaValue::Text(s),
+        Value::Bool(b) => MetaValue::Boolean(b),
+        Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+            (Some(u), _, _) => MetaValue::Uint(u),
+            (_, Some(i), _) => MetaValue::Int(i),
+            (_, _, Some(f)) => MetaValue::Float(f),
+            _ => MetaValue::Json(n.to_string()),
+        },
+        other => MetaValue::Json(other.to_string()),
+    }
+}
+
+/// The plugin as the host sees it (exported on wasm32 only).
+pub struct Plugin;
+
+impl FormatPlugin for Plugin {
+    // Embedded in the component's `modelpack-plugin-info` section: the host routes `.toyw`
+    // files and files starting with "TOYW" (hex 544f5957) here without compiling the plugin.
+    const INFO: &'static str = r#"{"name":"toyw","version":"0.1.0","description":"TOYW files (template example), header-only","extensions":["toyw"],"file_names":[],"magic":[{"offset":0,"hex":"544f5957"}]}"#;
+
+    fn detect(name: &str, head: &[u8]) -> f32 {
+        detect(name, head)
+    }
+
+    fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
+        inspect(inputs)
+    }
+}
+
+modelpack_plugin_sdk::export_format_plugin!(Plugin);
