@@ -13,7 +13,7 @@ use std::process::Command;
 /// Plugins compiled into the `modelpack` binary.
 const BUNDLED: &[&str] = &["safetensors", "gguf", "onnx", "pytorch", "numpy"];
 /// Plugins built for tests only.
-const TEST_ONLY: &[&str] = &["evil", "future-wit"];
+const TEST_ONLY: &[&str] = &["evil", "evil-policy", "future-wit"];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
