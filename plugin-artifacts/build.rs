@@ -11,7 +11,18 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Plugins compiled into the `modelpack` binary.
-const BUNDLED: &[&str] = &["safetensors", "gguf", "onnx", "pytorch", "numpy"];
+const BUNDLED: &[&str] = &[
+    "safetensors",
+    "gguf",
+    "onnx",
+    "pytorch",
+    "numpy",
+    "policy-license-allowlist",
+    "policy-no-unsafe-code",
+    "policy-size-limits",
+    "policy-required-metadata",
+    "policy-precision-allowlist",
+];
 /// Plugins built for tests only.
 const TEST_ONLY: &[&str] = &["evil", "evil-policy", "future-wit"];
 
@@ -32,9 +43,10 @@ fn main() {
     );
     for entry in std::fs::read_dir(&plugins).unwrap().flatten() {
         let p = entry.path();
+        // Whole crate dirs (cargo scans them recursively; nested crates like
+        // pytorch/pickle-scan included); never plugins/ itself, whose target/ always changes.
         if p.join("Cargo.toml").exists() {
-            watch(&p.join("src"));
-            println!("cargo:rerun-if-changed={}", p.join("Cargo.toml").display());
+            watch(&p);
         }
     }
     println!("cargo:rerun-if-env-changed=MODELPACK_SKIP_PLUGIN_BUILD");

@@ -11,3 +11,5 @@ mod plugin_crates;
 mod plugins;
 /// Misbehaving plugins are contained; good files in the same run still work.
 mod sandbox;
+/// Policies and `modelpack check`.
+mod check;

@@ -1,8 +1,10 @@
 //! Policy plugin `no-unsafe-code`: nothing in the model may run code when it is loaded.
 //!
-//! Settings: `{"allow_code_layers": false, "allow_globals": ["module.name", "module.*", …]}`.
+//! Settings: `{"allow_code_layers": false, "allow_globals": ["module.name", "module.*", …],
+//! "unscanned": "warning"}`.
 //! Finding ids: `unsafe-code` (unsafe pickle globals and calls, object arrays), `code-layer`
-//! (files of layer kind `code`) and `embedded-code` (TorchScript code inside weights); the
+//! (files of layer kind `code`), `embedded-code` (TorchScript code inside weights) and
+//! `unscanned-file` (a pickle-capable file no format plugin read); the
 //! location file is the file's path. See [`rules`].
 
 pub mod rules;

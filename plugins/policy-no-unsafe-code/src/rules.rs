@@ -10,10 +10,13 @@
 //! * a file of layer kind `code` gives `code-layer`: an error, or info when
 //!   `allow_code_layers` is true;
 //! * code embedded in weights that the loader runs (`torchscript-code`: a TorchScript archive's
-//!   `code/` that `torch.jit.load` compiles) gives `embedded-code`, judged like a code layer.
+//!   `code/` that `torch.jit.load` compiles) gives `embedded-code`, judged like a code layer;
+//! * a file in a pickle-capable format (`.pt`, `.bin`, `.pkl`, `.npy`… see [`PICKLE_EXTENSIONS`])
+//!   that no format plugin read gives `unscanned-file` with the severity of `unscanned`
+//!   (default warning): a pickle crafted to make the reader fail must not pass silently.
 
 use policy_common::report::finding;
-use policy_common::settings;
+use policy_common::settings::{self, Action};
 use policy_common::{FileFacts, Finding, PolicyInput, Severity};
 use serde::Deserialize;
 
@@ -21,9 +24,13 @@ use serde::Deserialize;
 pub const UNSAFE_IDS: &[&str] = &["unsafe-pickle-global", "unsafe-pickle-call", "object-array"];
 /// Format plugin finding ids for code shipped inside weight files.
 pub const EMBEDDED_CODE_IDS: &[&str] = &["torchscript-code"];
+/// Extensions of formats that may hold a pickle (PyTorch, joblib, NumPy object arrays).
+pub const PICKLE_EXTENSIONS: &[&str] = &[
+    "pt", "pth", "bin", "ckpt", "pkl", "pickle", "jit", "joblib", "npy", "npz",
+];
 
 /// This policy's settings.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// Accept `code` layers (and code embedded in weights), reporting them as info.
@@ -33,6 +40,13 @@ pub struct Settings {
     /// `module.*`.
     #[serde(default)]
     pub allow_globals: Vec<String>,
+    /// What to do with a pickle-capable file that no format plugin read.
+    #[serde(default = "warning")]
+    pub unscanned: Action,
+}
+
+fn warning() -> Action {
+    Action::Warning
 }
 
 impl Settings {
@@ -102,6 +116,21 @@ pub fn check_file(file: &FileFacts, s: &Settings) -> Vec<Finding> {
             None,
         ));
     }
+    if file.format.is_none()
+        && is_pickle_capable(path)
+        && let Some(sev) = s.unscanned.severity()
+    {
+        out.push(finding(
+            "unscanned-file",
+            sev,
+            format!(
+                "{path} may hold a pickle but no format plugin could read it, so it was not \
+                 checked for unsafe globals"
+            ),
+            Some(path),
+            None,
+        ));
+    }
     for f in &file.findings {
         let field = f.location.field.as_deref();
         if UNSAFE_IDS.contains(&f.id.as_str()) {
@@ -127,6 +156,14 @@ pub fn check_file(file: &FileFacts, s: &Settings) -> Vec<Finding> {
         }
     }
     out
+}
+
+/// Whether a path has the extension of a format that may hold a pickle.
+pub fn is_pickle_capable(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    lower
+        .rsplit_once('.')
+        .is_some_and(|(_, ext)| PICKLE_EXTENSIONS.contains(&ext))
 }
 
 /// The global a pickle finding names, from the message formats of the pytorch plugin:
@@ -304,6 +341,24 @@ mod tests {
     }
 
     #[test]
+    fn unread_pickles_are_flagged() {
+        // A pickle the pytorch plugin could not read has no format and no findings.
+        let files = vec![
+            file("training_args.bin", "weight", 5000),
+            file("notes.txt", "doc", 10),
+            weight("ok.pt", 100, "pt", &[("F32", 4)]),
+        ];
+        let out = run(files.clone(), json!({}));
+        assert_eq!(ids(&out), ["unscanned-file"]);
+        assert_eq!(severity_name(out[0].severity), "warning");
+        assert_eq!(out[0].location.file.as_deref(), Some("training_args.bin"));
+        let out = run(files.clone(), json!({"unscanned": "error"}));
+        assert_eq!(severity_name(out[0].severity), "error");
+        assert!(run(files, json!({"unscanned": "ignore"})).is_empty());
+        assert!(is_pickle_capable("a/B.PTH") && !is_pickle_capable("model.safetensors"));
+    }
+
+    #[test]
     fn bad_settings() {
         let bad = |s: Value| evaluate(&input(json!({}), vec![], s)).unwrap_err();
         assert!(bad(json!({"allow_code_layers": "yes"})).starts_with("invalid settings"));
@@ -313,6 +368,7 @@ mod tests {
         );
         assert!(bad(json!({"allow_globals": ["*"]})).contains("allow_globals[0]"));
         assert!(bad(json!({"allow_code": true})).contains("unknown field `allow_code`"));
+        assert!(bad(json!({"unscanned": "fatal"})).contains("unknown variant `fatal`"));
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //!   `parameters-unknown`;
 //! * each file against `max_file_bytes`.
 //!
+//! A bare config file comes with no files: the byte limits are then not checked.
+//!
 //! Each exceeded limit is an error `size-limit-exceeded` naming the actual value and the limit;
 //! one info finding `size-totals` gives the totals.
 
@@ -112,7 +114,10 @@ pub fn check(files: &[FileFacts], config: &Value, s: &Settings) -> Vec<Finding> 
     let params = parameters(files, config);
     let largest = files.iter().max_by_key(|f| f.size);
 
+    // A bare config file has no files: byte limits cannot be judged, only parameters.
+    let measured = !files.is_empty();
     if let Some(limit) = &s.max_total_bytes
+        && measured
         && total > limit.value
     {
         out.push(general(
@@ -188,14 +193,19 @@ pub fn check(files: &[FileFacts], config: &Value, s: &Settings) -> Vec<Finding> 
     let largest_text = largest
         .map(|f| format!("; largest file {} {}", f.path, human_bytes(f.size, false)))
         .unwrap_or_default();
+    let bytes_text = if measured {
+        format!(
+            "{} files, {} in all ({total} bytes)",
+            files.len(),
+            human_bytes(total, false)
+        )
+    } else {
+        "no files to measure (a bare config): byte limits not checked".to_string()
+    };
     out.push(general(
         "size-totals",
         Severity::Info,
-        format!(
-            "{} files, {} in all ({total} bytes); {params_text}{largest_text}",
-            files.len(),
-            human_bytes(total, false)
-        ),
+        format!("{bytes_text}; {params_text}{largest_text}"),
     ));
     out
 }
@@ -296,6 +306,17 @@ mod tests {
         let out = run(files, json!({}), json!({"max_parameters": "8B"}));
         assert_eq!(ids(&out), ["parameters-unknown", "size-totals"]);
         assert_eq!(severity_name(out[0].severity), "warning");
+    }
+
+    #[test]
+    fn bare_config_checks_parameters_only() {
+        let s = json!({"max_total_bytes": "1GB", "max_parameters": "5B"});
+        let out = run(vec![], json!({"config": {"paramSize": "6.7B"}}), s);
+        assert_eq!(ids(&out), ["size-limit-exceeded", "size-totals"]);
+        assert_eq!(
+            out[1].message,
+            "no files to measure (a bare config): byte limits not checked; 6.7B parameters (config.paramSize)"
+        );
     }
 
     #[test]

@@ -213,7 +213,7 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
         ));
     }
 
-    let (tensors, parameter_count, groups) = report::tensors_and_groups(&main);
+    let (tensors, parameter_count, groups) = report::tensors_and_groups(main);
     Ok(ModelReport {
         format: report::FORMAT.into(),
         tensors,

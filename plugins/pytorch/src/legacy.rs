@@ -103,7 +103,7 @@ fn to_json(arena: &pickle::Arena, v: &Value, depth: usize) -> serde_json::Value 
         Value::Bool(b) => J::from(*b),
         Value::Int(i) => J::from(*i),
         Value::Float(f) => J::from(*f),
-        Value::Str(s) => J::from(s.as_ref()),
+        Value::Str(s) => J::from(s.as_str()),
         _ if depth > 8 => J::Null,
         Value::Node(_) => match arena.node(v) {
             Some(Node::Dict(d)) => J::Object(
@@ -153,7 +153,7 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
     let main_start = sys.end;
     let main_run = p.run(main_start)?;
     let main = scan::finish(&name, &label(main_start), main_run, findings)?;
-    let keys_scan = small(&mut p, main.scan.end, "storage key list")?;
+    let keys_scan = small(&mut p, main.end, "storage key list")?;
     let keys: Vec<String> = keys_scan
         .value
         .as_ref()
@@ -193,7 +193,7 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
     ];
     metadata.extend(report::pickle_metadata(&[&main]));
     metadata.extend(report::object_metadata(&main));
-    let (tensors, parameter_count, groups) = report::tensors_and_groups(&main);
+    let (tensors, parameter_count, groups) = report::tensors_and_groups(main);
     Ok(ModelReport {
         format: report::FORMAT.into(),
         tensors,
@@ -217,15 +217,11 @@ fn check_records(
     let name = src.name();
     // Every storage persistent_load saw, reachable as a tensor or not (torch needs them all).
     let mut storages: HashMap<&str, (Option<u64>, Option<u64>, &str)> = HashMap::new();
-    let mut id = 0u32;
-    while let Some(n) = main.scan.arena.get(id) {
-        if let Node::Storage(st) = n {
-            let size = dtype::storage_dtype(&st.type_name).map(|(_, s)| s);
-            storages
-                .entry(st.key.as_str())
-                .or_insert((size, st.numel, st.type_name.as_str()));
-        }
-        id += 1;
+    for st in &main.storages {
+        let size = dtype::storage_dtype(&st.type_name).map(|(_, s)| s);
+        storages
+            .entry(st.key.as_str())
+            .or_insert((size, st.numel, st.type_name.as_str()));
     }
     let mut out = checks::Capped::default();
     let mut off = start;
@@ -292,7 +288,7 @@ fn plain(main: Scanned, findings: &mut Vec<Finding>) -> ModelReport {
     let mut metadata = vec![text("pt.container", "pickle")];
     metadata.extend(report::pickle_metadata(&[&main]));
     metadata.extend(report::object_metadata(&main));
-    let (tensors, parameter_count, groups) = report::tensors_and_groups(&main);
+    let (tensors, parameter_count, groups) = report::tensors_and_groups(main);
     ModelReport {
         format: report::FORMAT.into(),
         tensors,

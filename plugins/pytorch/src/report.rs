@@ -57,15 +57,6 @@ pub fn tensor_dtype(t: &FoundTensor) -> String {
     }
 }
 
-/// The WIT tensor for a found tensor.
-pub fn tensor(t: &FoundTensor) -> Tensor {
-    Tensor {
-        name: t.name.clone(),
-        dtype: tensor_dtype(t),
-        shape: t.tensor.shape.clone(),
-    }
-}
-
 /// Σ elements per first dotted name component, like the reference's `parameters_by_top_level_key`.
 pub fn parameters_by_top_level_key(tensors: &[FoundTensor]) -> serde_json::Value {
     let mut keys: Vec<(&str, u64)> = Vec::new();
@@ -93,7 +84,7 @@ pub fn parameters_by_top_level_key(tensors: &[FoundTensor]) -> serde_json::Value
 pub fn pickle_metadata(scans: &[&Scanned]) -> Vec<MetaEntry> {
     let mut globals = Vec::new();
     for s in scans {
-        globals.extend(s.scan.globals.iter().cloned());
+        globals.extend(s.globals.iter().cloned());
     }
     let names = safety::global_names(&globals);
     let bad = safety::unsafe_names(&globals);
@@ -102,7 +93,7 @@ pub fn pickle_metadata(scans: &[&Scanned]) -> Vec<MetaEntry> {
         .filter(|g| allowlist::is_torchscript_class(g))
         .count();
     let mut m = Vec::new();
-    if let Some(p) = scans.first().and_then(|s| s.scan.protocol) {
+    if let Some(p) = scans.first().and_then(|s| s.protocol) {
         m.push(meta("pickle.protocol", MetaValue::Uint(p as u64)));
     }
     m.push(json("pickle.globals", serde_json::Value::from(names)));
@@ -144,19 +135,23 @@ pub fn object_metadata(main: &Scanned) -> Vec<MetaEntry> {
     m
 }
 
-/// Tensors, parameter count and groups of the main pickle.
-pub fn tensors_and_groups(main: &Scanned) -> (Vec<Tensor>, u64, Vec<TensorGroup>) {
-    let tensors: Vec<Tensor> = main.walk.tensors.iter().map(tensor).collect();
+/// Tensors, parameter count and groups of the main pickle (consumed: names move into the report).
+pub fn tensors_and_groups(main: Scanned) -> (Vec<Tensor>, u64, Vec<TensorGroup>) {
     let count = main.walk.tensors.iter().fold(0u64, |a, t| {
         a.saturating_add(groups::elements(&t.tensor.shape))
     });
-    let root = main
-        .scan
-        .value
-        .clone()
-        .unwrap_or(crate::pickle::Value::None);
-    let training = groups::is_training_checkpoint(&main.scan.arena, &root);
-    (tensors, count, groups::split(&main.walk.tensors, training))
+    let groups = groups::split(&main.walk.tensors, main.training_checkpoint);
+    let tensors = main
+        .walk
+        .tensors
+        .into_iter()
+        .map(|t| Tensor {
+            dtype: tensor_dtype(&t),
+            name: t.name,
+            shape: t.tensor.shape,
+        })
+        .collect();
+    (tensors, count, groups)
 }
 
 /// A report with nothing but findings (for a broken file whose pickle was already unsafe).

@@ -3,21 +3,33 @@
 
 use modelpack_plugin_sdk::prelude::*;
 
-use crate::pickle::{self, Failure, PickleError, Scan, Walk, WalkLimits};
+use crate::groups;
+use crate::pickle::{
+    self, Failure, GlobalUse, Node, PickleError, Scan, StorageRef, Walk, WalkLimits,
+};
 use crate::safety;
 
 /// Largest pickle read into memory (data.pkl of the biggest checkpoints is a few MiB).
 pub const MAX_PICKLE: u64 = 64 << 20;
 
-/// A pickle that was read to its STOP.
+/// What is kept of a pickle that was read to its STOP (the object graph itself is dropped as
+/// soon as the tensors are listed: it is the bulk of the memory).
 #[derive(Debug, Clone)]
 pub struct Scanned {
     /// Where it came from (zip member path or `pickle@offset`).
     pub label: String,
-    /// The machine's result.
-    pub scan: Scan,
+    /// The PROTO argument.
+    pub protocol: Option<u8>,
+    /// Distinct globals named.
+    pub globals: Vec<GlobalUse>,
+    /// Offset just past STOP.
+    pub end: usize,
     /// Tensors reachable from the result.
     pub walk: Walk,
+    /// True when the result is a training checkpoint (see [`groups`]).
+    pub training_checkpoint: bool,
+    /// Every storage a persistent id declared, reachable or not.
+    pub storages: Vec<StorageRef>,
 }
 
 /// Converts a pickle error to a plugin error with context.
@@ -103,9 +115,22 @@ pub fn finish(
             Some(label.to_string()),
         ));
     }
+    let training_checkpoint = groups::is_training_checkpoint(&scan.arena, &root);
+    let storages = scan
+        .arena
+        .iter()
+        .filter_map(|n| match n {
+            Node::Storage(st) => Some((**st).clone()),
+            _ => None,
+        })
+        .collect();
     Ok(Scanned {
         label: label.to_string(),
-        scan,
+        protocol: scan.protocol,
+        globals: scan.globals,
+        end: scan.end,
         walk,
+        training_checkpoint,
+        storages,
     })
 }

@@ -5,8 +5,6 @@
 //! member's data starts. Every size comes from the file, so each one is checked against the file
 //! size and a caller-given cap before anything is allocated.
 
-use std::collections::HashMap;
-
 use miniz_oxide::inflate::stream::{InflateState, inflate};
 use miniz_oxide::{DataFormat, MZError, MZFlush, MZStatus};
 use modelpack_plugin_sdk::prelude::*;
@@ -72,8 +70,8 @@ pub struct ZipArchive {
     pub entries: Vec<ZipEntry>,
     /// Offset of the central directory (member data must end before it).
     pub central_directory_offset: u64,
-    /// Name → indices of the members with that name, in order.
-    index: HashMap<String, Vec<usize>>,
+    /// Member indices sorted by name (then position), for lookups without copying names.
+    by_name: Vec<u32>,
 }
 
 impl ZipArchive {
@@ -84,22 +82,26 @@ impl ZipArchive {
 
     /// Every member with exactly this name (readers disagree on which duplicate wins).
     pub fn find_all<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a ZipEntry> + 'a {
-        self.index
-            .get(name)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        let start = self
+            .by_name
+            .partition_point(|&i| self.entries[i as usize].name.as_str() < name);
+        let name = name.to_string();
+        self.by_name[start..]
             .iter()
-            .filter_map(|&i| self.entries.get(i))
+            .map(|&i| &self.entries[i as usize])
+            .take_while(move |e| e.name == name)
     }
 
-    /// Names that more than one member carries, in central-directory order.
+    /// Names that more than one member carries, sorted.
     pub fn duplicate_names(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for e in &self.entries {
-            if self.index.get(&e.name).is_some_and(|v| v.len() > 1)
-                && !out.contains(&e.name.as_str())
-            {
-                out.push(&e.name);
+        for w in self.by_name.windows(2) {
+            let (a, b) = (
+                &self.entries[w[0] as usize].name,
+                &self.entries[w[1] as usize].name,
+            );
+            if a == b && out.last() != Some(&a.as_str()) {
+                out.push(a);
             }
         }
         out
@@ -256,14 +258,17 @@ pub fn read_archive(src: &dyn Source) -> Result<ZipArchive, Error> {
         }
         entries.push(e);
     }
-    let mut index: HashMap<String, Vec<usize>> = HashMap::new();
-    for (i, e) in entries.iter().enumerate() {
-        index.entry(e.name.clone()).or_default().push(i);
-    }
+    let mut by_name: Vec<u32> = (0..entries.len() as u32).collect();
+    by_name.sort_by(|&a, &b| {
+        entries[a as usize]
+            .name
+            .cmp(&entries[b as usize].name)
+            .then(a.cmp(&b))
+    });
     Ok(ZipArchive {
         entries,
         central_directory_offset: eocd.cd_offset,
-        index,
+        by_name,
     })
 }
 

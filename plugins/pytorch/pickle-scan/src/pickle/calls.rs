@@ -3,9 +3,7 @@
 //! builders pass their argument through) and every other call becomes an inert
 //! [`Node::Object`] recording the callable and its arguments.
 
-use std::rc::Rc;
-
-use super::value::{Dict, Node, StorageRef, TensorRef, Value};
+use super::value::{Dict, Node, Object, RcStr, StorageRef, TensorRef, Value, rc};
 use super::vm::{PickleError, Vm};
 
 /// Tensor rebuild helpers whose first four arguments are `(storage, offset, size, stride)`.
@@ -44,11 +42,11 @@ type R<T> = Result<T, PickleError>;
 
 impl Vm<'_> {
     fn object(&mut self, class: Value, args: Vec<Value>) -> R<Value> {
-        let id = self.add(Node::Object {
+        let id = self.add(Node::Object(Box::new(Object {
             class,
             args,
             state: None,
-        })?;
+        })))?;
         Ok(Value::Node(id))
     }
 
@@ -73,18 +71,16 @@ impl Vm<'_> {
                 _ => {}
             }
         }
-        let id = self.add(Node::Dict(d))?;
+        let id = self.add(Node::Dict(Box::new(d)))?;
         Ok(Value::Node(id))
     }
 
     /// A sequence of integers, also through a `torch.Size(...)` stand-in.
     fn int_seq(&self, v: &Value) -> Option<Vec<i64>> {
         let items = match self.scan.arena.node(v)? {
-            Node::Object {
-                class: Value::Global(g),
-                args,
-                ..
-            } if &**g == "torch.Size" => self.scan.arena.seq(args.first()?)?,
+            Node::Object(o) if matches!(&o.class, Value::Global(g) if g.as_str() == "torch.Size") => {
+                self.scan.arena.seq(o.args.first()?)?
+            }
             _ => self.scan.arena.seq(v)?,
         };
         items.iter().map(Value::as_int).collect()
@@ -115,14 +111,14 @@ impl Vm<'_> {
             stride: args.get(3).and_then(|v| self.int_seq(v)),
             dtype_global: None,
         };
-        let id = self.add(Node::Tensor(t))?;
+        let id = self.add(Node::Tensor(Box::new(t)))?;
         Ok(Value::Node(id))
     }
 
     /// `_rebuild_meta_tensor_no_storage(dtype, size, stride, requires_grad)`: no data at all.
     fn meta_tensor(&mut self, func: Value, args: Vec<Value>) -> R<Value> {
         let dtype = match args.first() {
-            Some(Value::Global(g)) => Some(g.to_string()),
+            Some(Value::Global(g)) => Some(g.clone()),
             _ => None,
         };
         let shape = args.get(1).and_then(|v| self.int_seq(v)).and_then(|s| {
@@ -139,7 +135,7 @@ impl Vm<'_> {
                     stride: args.get(2).and_then(|v| self.int_seq(v)),
                     dtype_global: dtype,
                 };
-                let id = self.add(Node::Tensor(t))?;
+                let id = self.add(Node::Tensor(Box::new(t)))?;
                 Ok(Value::Node(id))
             }
             _ => self.object(func, args),
@@ -159,8 +155,8 @@ impl Vm<'_> {
         let Value::Global(name) = &func else {
             return self.object(func, args);
         };
-        let name: Rc<str> = name.clone();
-        let n = &*name;
+        let name: RcStr = name.clone();
+        let n = name.as_str();
         if TENSOR_REBUILDERS.contains(&n) {
             return self.tensor(func, args, at);
         }
@@ -212,7 +208,7 @@ impl Vm<'_> {
     ) -> R<Value> {
         self.note_call(&class, opc, at);
         if let Value::Global(g) = &class
-            && DICT_TYPES.contains(&&**g)
+            && DICT_TYPES.contains(&g.as_str())
         {
             let fill = if opc == super::opcodes::NEWOBJ || opc == super::opcodes::NEWOBJ_EX {
                 Vec::new()
@@ -230,13 +226,13 @@ impl Vm<'_> {
             return;
         };
         let class = match self.scan.arena.get(*id) {
-            Some(Node::Object { class, .. }) => class.clone(),
+            Some(Node::Object(o)) => o.class.clone(),
             // Dict attributes (a state dict's `_metadata`) and tensor state list no tensors.
             _ => return,
         };
         self.note_call(&class, super::opcodes::BUILD, at);
-        if let Some(Node::Object { state: s, .. }) = self.scan.arena.get_mut(*id) {
-            *s = Some(state);
+        if let Some(Node::Object(o)) = self.scan.arena.get_mut(*id) {
+            o.state = Some(state);
         }
     }
 
@@ -250,14 +246,17 @@ impl Vm<'_> {
             .unwrap_or_default();
         if items.len() >= 5 && items[0].as_str() == Some("storage") {
             let type_name = match &items[1] {
-                Value::Global(g) => g.to_string(),
-                Value::Str(s) => s.to_string(),
-                _ => "?".to_string(),
+                Value::Global(g) | Value::Str(g) => g.clone(),
+                _ => rc("?"),
             };
             let key = match &items[2] {
-                Value::Str(s) => s.to_string(),
-                Value::Int(i) => i.to_string(),
-                _ => "?".to_string(),
+                Value::Str(s) => s.clone(),
+                Value::Int(i) => rc(&i.to_string()),
+                _ => rc("?"),
+            };
+            let location = match &items[3] {
+                Value::Str(s) => s.clone(),
+                _ => rc("?"),
             };
             let view = items
                 .get(5)
@@ -266,11 +265,11 @@ impl Vm<'_> {
             let st = StorageRef {
                 type_name,
                 key,
-                location: items[3].as_str().unwrap_or("?").to_string(),
+                location,
                 numel: items[4].as_int().and_then(|n| u64::try_from(n).ok()),
                 view,
             };
-            let id = self.add(Node::Storage(st))?;
+            let id = self.add(Node::Storage(Box::new(st)))?;
             return Ok(Value::Node(id));
         }
         self.scan

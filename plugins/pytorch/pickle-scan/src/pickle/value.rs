@@ -7,6 +7,14 @@ use std::rc::Rc;
 /// Index of a [`Node`] in the [`Arena`].
 pub type NodeId = u32;
 
+/// A shared string. A thin pointer keeps [`Value`] at 16 bytes: big checkpoints make millions.
+pub type RcStr = Rc<String>;
+
+/// A new shared string.
+pub fn rc(s: &str) -> RcStr {
+    Rc::new(s.to_string())
+}
+
 /// A value on the pickle stack or in the memo.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -17,15 +25,15 @@ pub enum Value {
     /// An integer that fits in 64 bits.
     Int(i64),
     /// A larger integer: little-endian two's complement bytes (empty when too long to keep).
-    BigInt(Rc<[u8]>),
+    BigInt(Rc<Vec<u8>>),
     /// A float.
     Float(f64),
     /// A text string.
-    Str(Rc<str>),
+    Str(RcStr),
     /// A bytes object, summarised by its length (contents are never needed).
     Bytes(u64),
     /// A reference to `module.name`, never resolved.
-    Global(Rc<str>),
+    Global(RcStr),
     /// A container, object, storage or tensor in the arena.
     Node(NodeId),
 }
@@ -49,15 +57,26 @@ impl Value {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_and_nodes_stay_small() {
+        assert_eq!(std::mem::size_of::<Value>(), 16);
+        assert_eq!(std::mem::size_of::<Node>(), 32);
+    }
+}
+
 /// A storage named by a persistent id `('storage', type, key, location, numel[, view])`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StorageRef {
     /// The storage type as pickled (`torch.FloatStorage`, `torch.bfloat16`…).
-    pub type_name: String,
+    pub type_name: RcStr,
     /// The record key (`data/<key>` in zip files).
-    pub key: String,
+    pub key: RcStr,
     /// Device the storage was saved from (`cpu`, `cuda:0`).
-    pub location: String,
+    pub location: RcStr,
     /// Number of elements the id declares.
     pub numel: Option<u64>,
     /// Legacy view into a root storage: `(offset, size)` in elements.
@@ -76,14 +95,14 @@ pub struct TensorRef {
     /// Strides in elements, when given.
     pub stride: Option<Vec<i64>>,
     /// The dtype global of a tensor without storage (`torch.float32`).
-    pub dtype_global: Option<String>,
+    pub dtype_global: Option<RcStr>,
 }
 
 /// A hashable dictionary key, for replacing values under equal keys like Python does.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum KeyRepr {
     /// Text key.
-    Str(Rc<str>),
+    Str(RcStr),
     /// Integer key (bools count: `True == 1`).
     Int(i64),
     /// `None` key.
@@ -108,24 +127,63 @@ impl KeyRepr {
 pub struct Dict {
     /// Entries in insertion order.
     pub items: Vec<(Value, Value)>,
-    index: HashMap<KeyRepr, usize>,
+    /// Key → position, built once the dict is big enough for a linear search to hurt (most
+    /// dicts in a checkpoint are tiny, e.g. one empty `backward_hooks` per tensor).
+    // Boxed on purpose: an unused map costs 8 bytes instead of 48 in every tiny dict.
+    #[allow(clippy::box_collection)]
+    index: Option<Box<HashMap<KeyRepr, usize>>>,
 }
 
 impl Dict {
+    /// Dicts up to this size are searched linearly.
+    const LINEAR: usize = 16;
+
     /// Inserts or replaces (keeping the first position, as Python dicts do).
     pub fn insert(&mut self, k: Value, v: Value) {
-        if let Some(key) = KeyRepr::of(&k) {
-            if let Some(&i) = self.index.get(&key) {
-                self.items[i].1 = v;
-                return;
-            }
-            self.index.insert(key, self.items.len());
+        let Some(key) = KeyRepr::of(&k) else {
+            self.items.push((k, v));
+            return;
+        };
+        let found = match &self.index {
+            Some(index) => index.get(&key).copied(),
+            None => self
+                .items
+                .iter()
+                .position(|(x, _)| KeyRepr::of(x).as_ref() == Some(&key)),
+        };
+        if let Some(i) = found {
+            self.items[i].1 = v;
+            return;
+        }
+        if let Some(index) = &mut self.index {
+            index.insert(key, self.items.len());
         }
         self.items.push((k, v));
+        if self.index.is_none() && self.items.len() > Self::LINEAR {
+            let index = self
+                .items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (x, _))| KeyRepr::of(x).map(|k| (k, i)))
+                .collect();
+            self.index = Some(Box::new(index));
+        }
     }
 }
 
-/// Anything with identity: containers, objects made by calls, storages and tensors.
+/// An inert stand-in for what a call or class would have produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Object {
+    /// The callable or class (usually a [`Value::Global`]).
+    pub class: Value,
+    /// Positional arguments it was called with.
+    pub args: Vec<Value>,
+    /// State given by BUILD (or items set on it), if any.
+    pub state: Option<Value>,
+}
+
+/// Anything with identity: containers, objects made by calls, storages and tensors. Large
+/// variants are boxed so the arena stays at 32 bytes a node.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Node {
     /// A list.
@@ -133,22 +191,15 @@ pub enum Node {
     /// A tuple.
     Tuple(Vec<Value>),
     /// A dict or `OrderedDict`.
-    Dict(Dict),
+    Dict(Box<Dict>),
     /// A set or frozenset.
     Set(Vec<Value>),
-    /// An inert stand-in for what a call or class would have produced.
-    Object {
-        /// The callable or class (usually a [`Value::Global`]).
-        class: Value,
-        /// Positional arguments it was called with.
-        args: Vec<Value>,
-        /// State given by BUILD (or items set on it), if any.
-        state: Option<Value>,
-    },
+    /// A call's or class's result.
+    Object(Box<Object>),
     /// A storage from a persistent id.
-    Storage(StorageRef),
+    Storage(Box<StorageRef>),
     /// A tensor from a rebuild helper.
-    Tensor(TensorRef),
+    Tensor(Box<TensorRef>),
     /// A persistent id that is not a torch storage.
     Persistent,
 }
@@ -192,6 +243,11 @@ impl Arena {
             Value::Node(id) => self.get(*id),
             _ => None,
         }
+    }
+
+    /// Every node, in creation order.
+    pub fn iter(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.iter()
     }
 
     /// The items of a list or tuple value.

@@ -5,11 +5,11 @@
 //! Every opcode consumes at least one input byte and pushes at most one value, so the work is
 //! linear in the pickle length; stack, memo and arena sizes are capped by [`Limits`] as well.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use super::opcodes as op;
-use super::value::{Arena, Dict, Node, NodeId, Value};
+use super::value::{Arena, Dict, Node, NodeId, RcStr, Value, rc};
 
 /// Caps that keep a hostile pickle from exhausting memory.
 #[derive(Debug, Clone, Copy)]
@@ -56,7 +56,8 @@ impl std::fmt::Display for PickleError {
     }
 }
 
-/// A `module.name` reference made by GLOBAL, STACK_GLOBAL, INST or an EXT opcode.
+/// The first reference to a `module.name` made by GLOBAL, STACK_GLOBAL, INST or an EXT opcode
+/// (later references to the same name are not repeated).
 #[derive(Debug, Clone, PartialEq)]
 pub struct GlobalUse {
     /// `module.name` as written in the pickle.
@@ -68,7 +69,8 @@ pub struct GlobalUse {
 }
 
 /// Something the real unpickler would invoke: REDUCE, NEWOBJ(_EX), OBJ, INST, or BUILD on an
-/// object (which runs its class's `__setstate__`).
+/// object (which runs its class's `__setstate__`). Only the first use of each distinct
+/// (callable, opcode) pair is kept.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallUse {
     /// `module.name` of the callable or class; `None` when it was computed by the pickle.
@@ -90,9 +92,9 @@ pub struct Scan {
     pub end: usize,
     /// The PROTO argument, if the pickle has one.
     pub protocol: Option<u8>,
-    /// Every global named, in order.
+    /// Every distinct global named, in order of first use.
     pub globals: Vec<GlobalUse>,
-    /// Every call-like opcode, in order.
+    /// Every distinct (callable, opcode) pair, in order of first use.
     pub calls: Vec<CallUse>,
     /// Oddities that are not errors (unknown persistent ids, unreadable tensor arguments).
     pub notes: Vec<String>,
@@ -115,9 +117,11 @@ pub fn run(data: &[u8], limits: Limits) -> Result<Scan, Box<Failure>> {
         pos: 0,
         stack: Vec::new(),
         marks: Vec::new(),
-        memo: HashMap::new(),
+        memo: Memo::default(),
         limits,
         scan: Scan::default(),
+        interned: HashMap::new(),
+        calls_seen: HashSet::new(),
     };
     match vm.execute() {
         Ok(v) => {
@@ -135,14 +139,59 @@ pub fn run(data: &[u8], limits: Limits) -> Result<Scan, Box<Failure>> {
     }
 }
 
+/// The memo: picklers number entries 0, 1, 2…, so a vector holds them; keys far from the end
+/// (only hostile pickles make those) go to a map.
+#[derive(Default)]
+struct Memo {
+    dense: Vec<Option<Value>>,
+    sparse: HashMap<u64, Value>,
+    count: usize,
+}
+
+impl Memo {
+    /// Slack allowed past the end of the vector before a key counts as sparse.
+    const SLACK: u64 = 64;
+
+    fn get(&self, k: u64) -> Option<&Value> {
+        match self.dense.get(k as usize) {
+            Some(v) => v.as_ref(),
+            None => self.sparse.get(&k),
+        }
+    }
+
+    fn contains(&self, k: u64) -> bool {
+        self.get(k).is_some()
+    }
+
+    fn insert(&mut self, k: u64, v: Value) {
+        let len = self.dense.len() as u64;
+        if k < len + Self::SLACK && !self.sparse.contains_key(&k) {
+            if k >= len {
+                self.dense.resize(k as usize + 1, None);
+            }
+            let slot = &mut self.dense[k as usize];
+            if slot.is_none() {
+                self.count += 1;
+            }
+            *slot = Some(v);
+        } else if self.sparse.insert(k, v).is_none() {
+            self.count += 1;
+        }
+    }
+}
+
 pub(super) struct Vm<'a> {
     data: &'a [u8],
     pos: usize,
     stack: Vec<Value>,
     marks: Vec<usize>,
-    memo: HashMap<u64, Value>,
+    memo: Memo,
     limits: Limits,
     pub(super) scan: Scan,
+    /// Global names seen so far, shared by every value naming them.
+    interned: HashMap<String, RcStr>,
+    /// (callable, opcode) pairs already recorded.
+    calls_seen: HashSet<(Option<RcStr>, &'static str)>,
 }
 
 type R<T> = Result<T, PickleError>;
@@ -245,7 +294,7 @@ impl<'a> Vm<'a> {
 
     fn memo_put(&mut self, at: usize, key: u64, opc: u8) -> R<()> {
         let v = self.top(at, opc)?.clone();
-        if !self.memo.contains_key(&key) && self.memo.len() >= self.limits.max_memo {
+        if !self.memo.contains(key) && self.memo.count >= self.limits.max_memo {
             return Err(PickleError::TooLarge(format!(
                 "pickle memo exceeds {} entries at offset {at}",
                 self.limits.max_memo
@@ -258,33 +307,40 @@ impl<'a> Vm<'a> {
     fn memo_get(&mut self, at: usize, key: u64) -> R<()> {
         let v = self
             .memo
-            .get(&key)
+            .get(key)
             .cloned()
             .ok_or_else(|| self.malformed(at, format!("memo key {key} was never stored")))?;
         self.push(v)
     }
 
     fn global(&mut self, at: usize, opcode: &'static str, name: String) -> Value {
-        let v = Value::Global(Rc::from(name.as_str()));
+        if let Some(g) = self.interned.get(&name) {
+            return Value::Global(g.clone());
+        }
+        let g = rc(&name);
+        self.interned.insert(name.clone(), g.clone());
         self.scan.globals.push(GlobalUse {
             name,
             opcode,
             offset: at,
         });
-        v
+        Value::Global(g)
     }
 
     /// Records a call-like opcode on `callable`.
     pub(super) fn note_call(&mut self, callable: &Value, opcode: u8, at: usize) {
         let callable = match callable {
-            Value::Global(g) => Some(g.to_string()),
+            Value::Global(g) => Some(g.clone()),
             _ => None,
         };
-        self.scan.calls.push(CallUse {
-            callable,
-            opcode: op::name(opcode),
-            offset: at,
-        });
+        let opcode = op::name(opcode);
+        if self.calls_seen.insert((callable.clone(), opcode)) {
+            self.scan.calls.push(CallUse {
+                callable: callable.map(|c| c.to_string()),
+                opcode,
+                offset: at,
+            });
+        }
     }
 
     fn text_int(&self, at: usize, line: &[u8]) -> R<Value> {
@@ -301,7 +357,7 @@ impl<'a> Vm<'a> {
                         .bytes()
                         .all(|b| b.is_ascii_digit()) =>
             {
-                Ok(Value::BigInt(Rc::from(Vec::new())))
+                Ok(Value::BigInt(Rc::new(Vec::new())))
             }
             Err(_) => Err(self.malformed(at, format!("bad integer literal {s:?}"))),
         }
@@ -419,7 +475,7 @@ impl<'a> Vm<'a> {
                     let s = unquote(line).ok_or_else(|| {
                         self.malformed(at, "the STRING opcode argument must be quoted")
                     })?;
-                    self.push(Value::Str(Rc::from(s.as_str())))?;
+                    self.push(Value::Str(Rc::new(s)))?;
                 }
                 op::BINSTRING => {
                     let n = i32::from_le_bytes(self.le::<4>()?);
@@ -436,7 +492,7 @@ impl<'a> Vm<'a> {
                 }
                 op::UNICODE => {
                     let line = self.line()?;
-                    self.push(Value::Str(Rc::from(raw_unicode_escape(line).as_str())))?;
+                    self.push(Value::Str(Rc::new(raw_unicode_escape(line))))?;
                 }
                 op::BINUNICODE => {
                     let n = u32::from_le_bytes(self.le::<4>()?) as u64;
@@ -478,7 +534,7 @@ impl<'a> Vm<'a> {
                 // ---- containers
                 op::EMPTY_LIST => self.push_node(Node::List(Vec::new()))?,
                 op::EMPTY_TUPLE => self.push_node(Node::Tuple(Vec::new()))?,
-                op::EMPTY_DICT => self.push_node(Node::Dict(Dict::default()))?,
+                op::EMPTY_DICT => self.push_node(Node::Dict(Box::default()))?,
                 op::EMPTY_SET => self.push_node(Node::Set(Vec::new()))?,
                 op::LIST => {
                     let items = self.pop_mark(at, opc)?;
@@ -510,7 +566,7 @@ impl<'a> Vm<'a> {
                     while let (Some(k), Some(v)) = (it.next(), it.next()) {
                         d.insert(k, v);
                     }
-                    self.push_node(Node::Dict(d))?;
+                    self.push_node(Node::Dict(Box::new(d)))?;
                 }
                 op::APPEND => {
                     let v = self.pop(at, opc)?;
@@ -551,7 +607,7 @@ impl<'a> Vm<'a> {
                     self.memo_put(at, k, opc)?;
                 }
                 op::MEMOIZE => {
-                    let k = self.memo.len() as u64;
+                    let k = self.memo.count as u64;
                     self.memo_put(at, k, opc)?;
                 }
                 op::GET => {
@@ -685,15 +741,15 @@ impl<'a> Vm<'a> {
         // Items set on a stand-in object land in its state dict (created on first use).
         let dict_id = match self.scan.arena.get(*id) {
             Some(Node::Dict(_)) => *id,
-            Some(Node::Object { state, .. }) => match state {
+            Some(Node::Object(o)) => match &o.state {
                 Some(Value::Node(s)) if matches!(self.scan.arena.get(*s), Some(Node::Dict(_))) => {
                     *s
                 }
                 Some(_) => return Ok(()),
                 None => {
-                    let s = self.add(Node::Dict(Dict::default()))?;
-                    if let Some(Node::Object { state, .. }) = self.scan.arena.get_mut(*id) {
-                        *state = Some(Value::Node(s));
+                    let s = self.add(Node::Dict(Box::default()))?;
+                    if let Some(Node::Object(o)) = self.scan.arena.get_mut(*id) {
+                        o.state = Some(Value::Node(s));
                     }
                     s
                 }
@@ -712,7 +768,7 @@ impl<'a> Vm<'a> {
 
 /// A string from pickled bytes (UTF-8, lossily: the real loader would fail or use latin-1).
 fn text(b: &[u8]) -> Value {
-    Value::Str(Rc::from(String::from_utf8_lossy(b).as_ref()))
+    Value::Str(Rc::new(String::from_utf8_lossy(b).into_owned()))
 }
 
 fn decimal(line: &[u8]) -> Option<u64> {
@@ -731,9 +787,9 @@ fn long_from_le(b: &[u8]) -> Value {
     }
     // Keep the bytes of moderately long integers (the legacy magic number is 10 bytes).
     if b.len() <= 32 {
-        Value::BigInt(Rc::from(b))
+        Value::BigInt(Rc::new(b.to_vec()))
     } else {
-        Value::BigInt(Rc::from(Vec::new()))
+        Value::BigInt(Rc::new(Vec::new()))
     }
 }
 
@@ -753,7 +809,7 @@ fn big_from_i128(i: i128) -> Value {
             break;
         }
     }
-    Value::BigInt(Rc::from(&bytes[..n]))
+    Value::BigInt(Rc::new(bytes[..n].to_vec()))
 }
 
 /// Decodes a protocol-0 STRING argument (a Python repr in quotes).

@@ -36,7 +36,7 @@ pub struct FoundTensor {
     /// Dotted path.
     pub name: String,
     /// The first path component (the top-level key).
-    pub top: String,
+    pub top: Rc<str>,
     /// The tensor.
     pub tensor: TensorRef,
     /// Its storage, when it has one.
@@ -80,20 +80,20 @@ pub fn collect(arena: &Arena, root: &Value, limits: WalkLimits) -> Result<Walk, 
                 ));
             }
             let storage = t.storage.and_then(|s| match arena.get(s) {
-                Some(Node::Storage(st)) => Some(st.clone()),
+                Some(Node::Storage(st)) => Some((**st).clone()),
                 _ => None,
             });
             walk.tensors.push(FoundTensor {
                 name: prefix.to_string(),
-                top: top.to_string(),
-                tensor: t.clone(),
+                top: top.clone(),
+                tensor: (**t).clone(),
                 storage,
             });
             continue;
         }
         let is_container = matches!(
             node,
-            Node::Dict(_) | Node::List(_) | Node::Tuple(_) | Node::Set(_) | Node::Object { .. }
+            Node::Dict(_) | Node::List(_) | Node::Tuple(_) | Node::Set(_) | Node::Object(_)
         );
         if !is_container || !seen.insert(id) {
             continue;
@@ -123,7 +123,8 @@ pub fn collect(arena: &Arena, root: &Value, limits: WalkLimits) -> Result<Walk, 
                     kids.push((val.clone(), p, t, depth + 1));
                 }
             }
-            Node::Object { args, state, .. } => {
+            Node::Object(o) => {
+                let (args, state) = (&o.args, &o.state);
                 if let Some(s) = state {
                     kids.push((s.clone(), prefix.clone(), top.clone(), depth + 1));
                 }
@@ -145,7 +146,9 @@ pub fn collect(arena: &Arena, root: &Value, limits: WalkLimits) -> Result<Walk, 
 /// The keys of the top-level dict (through a module object's state), stringified.
 fn top_level_keys(arena: &Arena, root: &Value) -> Vec<String> {
     let mut v = root;
-    if let Some(Node::Object { state: Some(s), .. }) = arena.node(v) {
+    if let Some(Node::Object(o)) = arena.node(v)
+        && let Some(s) = &o.state
+    {
         v = s;
     }
     match arena.node(v) {
@@ -157,7 +160,9 @@ fn top_level_keys(arena: &Arena, root: &Value) -> Vec<String> {
 /// The value a top-level key maps to (through a module object's state).
 pub fn top_level_entries<'a>(arena: &'a Arena, root: &'a Value) -> Option<&'a [(Value, Value)]> {
     let mut v = root;
-    if let Some(Node::Object { state: Some(s), .. }) = arena.node(v) {
+    if let Some(Node::Object(o)) = arena.node(v)
+        && let Some(s) = &o.state
+    {
         v = s;
     }
     match arena.node(v) {
