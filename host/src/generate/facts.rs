@@ -1,0 +1,660 @@
+//! Turns what the files say into field candidates, each tagged with its source class
+//! (precedence is applied later, in `fields::decide`).
+//!
+//! Decisions worth knowing:
+//! - `paramSize` counts the weights (see `weights.rs`); the index's
+//!   `metadata.total_parameters` is a Hugging Face statement and outranks it. With no readable
+//!   weights (LFS pointers) and no `total_parameters`, it is **estimated** from bytes:
+//!   the index's `total_size` (tensor bytes) or the LFS pointers' sizes (which include each
+//!   file's small header), divided by the bytes of `torch_dtype` — only when that dtype is a
+//!   plain float type and no quantisation is declared; the note says "estimated".
+//! - With packed quantisation (GPTQ, AWQ, bitsandbytes 4-bit, MLX…) the stored dtypes and
+//!   element counts describe containers, not parameters: `precision` is left out and
+//!   `paramSize` is taken only from `total_parameters`.
+//! - `precision` from `torch_dtype`/`dtype` is a heuristic used only when no weights could be
+//!   read: config.json states the intended dtype; the tensors are authoritative.
+//! - `name`: card `model_name` / `model-index[0].name` > GGUF `general.name` > the last
+//!   component of config.json `_name_or_path` > the directory name (for a Hugging Face cache
+//!   snapshot, the repo name). `title`: the card's first `# heading`.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::Result;
+use serde_json::{Value, json};
+
+use super::fields::{Candidate, Source};
+use super::walk::Entry;
+use super::{MissingFile, card, hf, license, weights};
+use crate::inspect::FileReport;
+use crate::validate::{datetime, iso639};
+
+/// Inputs and outputs of detection.
+pub struct Context<'a> {
+    /// Canonical model root.
+    pub root: &'a Path,
+    /// Every file considered.
+    pub entries: &'a [Entry],
+    /// Reports of the files plugins read (incl. LFS pointers they recognised).
+    pub read: &'a [(String, &'a FileReport)],
+    /// Missing files (shards absent from the directory are added here).
+    pub missing: &'a mut Vec<MissingFile>,
+    /// Warnings.
+    pub warnings: &'a mut Vec<String>,
+    /// Why fields are absent.
+    pub notes: Vec<String>,
+    /// Field candidates found.
+    pub candidates: Vec<Candidate>,
+}
+
+impl Context<'_> {
+    fn add(&mut self, field: &'static str, value: Value, source: Source, from: impl Into<String>) {
+        self.candidates.push(Candidate {
+            field,
+            value,
+            source,
+            from: from.into(),
+            note: None,
+        });
+    }
+
+    fn add_noted(
+        &mut self,
+        field: &'static str,
+        value: Value,
+        source: Source,
+        from: impl Into<String>,
+        note: impl Into<String>,
+    ) {
+        self.candidates.push(Candidate {
+            field,
+            value,
+            source,
+            from: from.into(),
+            note: Some(note.into()),
+        });
+    }
+
+    fn root_file(&self, pred: impl Fn(&str) -> bool) -> Option<&Entry> {
+        self.entries
+            .iter()
+            .find(|e| !e.rel.contains('/') && pred(&e.rel))
+    }
+}
+
+/// A covered file's path relative to the root (covers name files relative to the root, or
+/// to the covering file's directory).
+pub fn resolve_cover(rel: &str, cover: &str) -> String {
+    match rel.rsplit_once('/') {
+        Some((dir, _)) if !cover.starts_with(&format!("{dir}/")) => format!("{dir}/{cover}"),
+        _ => cover.to_string(),
+    }
+}
+
+/// Collects every candidate the directory offers.
+pub fn detect(ctx: &mut Context<'_>) -> Result<()> {
+    let facts = weights::aggregate(ctx.read);
+    let hf_config = match ctx.root_file(|n| n == "config.json") {
+        Some(e) => match hf::read_config(&e.abs) {
+            Ok(c) => c,
+            Err(err) => {
+                ctx.warnings.push(format!("config.json: {err}; ignored"));
+                None
+            }
+        },
+        None => None,
+    };
+    let mut indexes = Vec::new();
+    for e in ctx
+        .entries
+        .iter()
+        .filter(|e| !e.rel.contains('/') && e.rel.to_ascii_lowercase().ends_with(".index.json"))
+    {
+        if ctx.missing.iter().any(|m| m.path == e.rel) {
+            continue;
+        }
+        match hf::read_index(&e.abs, &e.rel) {
+            Ok(i) => indexes.push(i),
+            Err(err) => ctx.warnings.push(format!("{}: {err}; ignored", e.rel)),
+        }
+    }
+    let present: BTreeSet<&str> = ctx.entries.iter().map(|e| e.rel.as_str()).collect();
+    for i in &indexes {
+        for s in &i.shards {
+            if !present.contains(s.as_str()) && !ctx.missing.iter().any(|m| &m.path == s) {
+                ctx.missing.push(MissingFile {
+                    path: s.clone(),
+                    reason: format!("named by {} but not in the directory", i.rel),
+                    lfs_oid: None,
+                    lfs_size: None,
+                });
+            }
+        }
+    }
+    ctx.missing.sort_by(|a, b| a.path.cmp(&b.path));
+
+    format_and_counts(ctx, &facts, hf_config.as_ref(), &indexes);
+    architecture(ctx, &facts, hf_config.as_ref());
+    names(ctx, &facts, hf_config.as_ref());
+    card_fields(ctx);
+    licenses_from_weights_and_text(ctx, &facts);
+    Ok(())
+}
+
+fn format_and_counts(
+    ctx: &mut Context<'_>,
+    facts: &weights::WeightFacts,
+    cfg: Option<&hf::HfConfig>,
+    indexes: &[hf::Index],
+) {
+    if let Some(f) = &facts.format {
+        let files = facts.formats.get(f).copied().unwrap_or(0);
+        let others: Vec<String> = facts
+            .formats
+            .iter()
+            .filter(|(g, _)| *g != f)
+            .map(|(g, n)| format!("{g} ({n})"))
+            .collect();
+        let mut note = format!("{files} file(s) read by the {f} plugin");
+        if !others.is_empty() {
+            note.push_str(&format!("; other formats present: {}", others.join(", ")));
+        }
+        ctx.add_noted(
+            "config.format",
+            json!(f),
+            Source::WeightHeaders,
+            "weight files",
+            note,
+        );
+    }
+    let quant = cfg.and_then(|c| c.quant.clone());
+    let packed = quant.as_ref().is_some_and(|q| q.packed);
+    if let Some(q) = &quant {
+        ctx.add(
+            "config.quantization",
+            json!(q.label),
+            Source::HfFiles,
+            format!("config.json: {}", q.key),
+        );
+    }
+    if !facts.gguf_file_types.is_empty() {
+        ctx.add(
+            "config.quantization",
+            json!(facts.gguf_file_types.join(",")),
+            Source::WeightHeaders,
+            "GGUF general.file_type",
+        );
+    } else if let Some(t) = weights::dominant_quant_type(&facts.dtypes) {
+        ctx.add_noted(
+            "config.quantization",
+            json!(t),
+            Source::WeightHeaders,
+            "tensor types",
+            "most parameters are stored in this quantised type",
+        );
+    }
+
+    for i in indexes {
+        if let Some(n) = i.total_parameters
+            && let Some(s) = weights::param_size(n)
+        {
+            ctx.add_noted(
+                "config.paramSize",
+                json!(s),
+                Source::HfFiles,
+                format!("{}: metadata.total_parameters", i.rel),
+                format!("{n} parameters"),
+            );
+        }
+    }
+    let read_any = facts.params > 0;
+    if read_any && !packed {
+        if let Some(s) = weights::param_size(facts.params) {
+            let mut note = format!(
+                "{} parameters in {} file(s)",
+                facts.params,
+                facts.units.iter().map(|u| u.files.len()).sum::<usize>()
+            );
+            if facts.copies > 1 {
+                note.push_str(&format!(
+                    "; {} copies of the same weights counted once",
+                    facts.copies
+                ));
+            }
+            if facts.left_out > 0 {
+                note.push_str(&format!(
+                    "; {} elements left out (buffers, training state, quantisation side data, shapes)",
+                    facts.left_out
+                ));
+            }
+            ctx.add_noted(
+                "config.paramSize",
+                json!(s),
+                Source::WeightHeaders,
+                "weight files",
+                note,
+            );
+        } else {
+            ctx.notes.push(format!(
+                "config.paramSize: {} parameters is too few for the spec's grammar (smallest unit 0.1K)",
+                facts.params
+            ));
+        }
+        match weights::precision(&facts.dtypes) {
+            Ok(p) => ctx.add_noted(
+                "config.precision",
+                json!(p),
+                Source::WeightHeaders,
+                "weight files",
+                format!("parameters per dtype: {}", hist(&facts.dtypes)),
+            ),
+            Err(unmapped) => ctx.notes.push(format!(
+                "config.precision: left out: {} has no word in the spec's precision list \
+                 (quantised types are described by quantization)",
+                unmapped.join(", ")
+            )),
+        }
+    } else if read_any && packed {
+        ctx.notes.push(format!(
+            "config.precision, config.paramSize: left out of the weight facts: {} packs \
+             weights into container dtypes ({})",
+            quant
+                .as_ref()
+                .map(|q| q.label.as_str())
+                .unwrap_or("quantisation"),
+            hist(&facts.dtypes)
+        ));
+    }
+    if read_any {
+        return;
+    }
+    // No weights could be read: estimates from config.json and byte sizes.
+    let dtype = cfg.and_then(|c| c.dtype.clone());
+    let Some(dtype) = dtype else {
+        return;
+    };
+    if packed {
+        ctx.notes.push(format!(
+            "config.precision: left out: torch_dtype {dtype} is the compute dtype of packed {} weights",
+            quant.as_ref().map(|q| q.label.as_str()).unwrap_or("quantised")
+        ));
+        return;
+    }
+    if let Some(word) = weights::precision_word(match dtype.as_str() {
+        "float32" => "F32",
+        "float16" => "F16",
+        "bfloat16" => "BF16",
+        "float64" => "F64",
+        other => other,
+    }) {
+        ctx.add_noted(
+            "config.precision",
+            json!(word),
+            Source::Heuristic,
+            "config.json: torch_dtype",
+            "the declared dtype; no weights could be read to confirm it",
+        );
+    }
+    let Some(per) = hf::dtype_bytes(&dtype).filter(|_| quant.is_none()) else {
+        return;
+    };
+    let (bytes, from) = if let Some(i) = indexes.iter().find(|i| i.total_size.is_some()) {
+        (
+            i.total_size.unwrap_or(0),
+            format!("{}: metadata.total_size", i.rel),
+        )
+    } else {
+        let lfs: u64 = ctx
+            .missing
+            .iter()
+            .filter(|m| is_weight_name(&m.path))
+            .filter_map(|m| m.lfs_size)
+            .sum();
+        (lfs, "Git LFS pointer sizes".to_string())
+    };
+    if bytes > 0
+        && let Some(s) = weights::param_size(bytes / per)
+    {
+        ctx.add_noted(
+            "config.paramSize",
+            json!(s),
+            Source::Heuristic,
+            from,
+            format!("estimated: {bytes} bytes / {per} bytes per {dtype} parameter"),
+        );
+    }
+}
+
+fn is_weight_name(path: &str) -> bool {
+    let l = path.to_ascii_lowercase();
+    [
+        ".safetensors",
+        ".bin",
+        ".pt",
+        ".pth",
+        ".gguf",
+        ".onnx",
+        ".ckpt",
+        ".h5",
+        ".msgpack",
+    ]
+    .iter()
+    .any(|x| l.ends_with(x))
+}
+
+fn hist(d: &std::collections::BTreeMap<String, u64>) -> String {
+    let mut v: Vec<_> = d.iter().collect();
+    v.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    v.iter()
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn gguf_text<'a>(facts: &'a weights::WeightFacts, key: &str) -> Option<&'a str> {
+    facts
+        .gguf
+        .get(key)
+        .and_then(Value::as_str)
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+}
+
+fn architecture(ctx: &mut Context<'_>, facts: &weights::WeightFacts, cfg: Option<&hf::HfConfig>) {
+    if let Some(c) = cfg {
+        let head = c.architectures.join(", ");
+        if let Some(t) = &c.model_type {
+            ctx.add(
+                "descriptor.family",
+                json!(t),
+                Source::HfFiles,
+                "config.json: model_type",
+            );
+            if let Some(word) = hf::architecture_word(t, c.transformers) {
+                let note = if head.is_empty() {
+                    format!("model_type {t}")
+                } else {
+                    format!("model_type {t}, head class {head}")
+                };
+                ctx.add_noted(
+                    "config.architecture",
+                    json!(word),
+                    Source::HfFiles,
+                    "config.json: model_type",
+                    note,
+                );
+            }
+        } else if !head.is_empty() {
+            ctx.add_noted(
+                "config.architecture",
+                json!("transformer"),
+                Source::HfFiles,
+                "config.json: architectures",
+                format!("head class {head}"),
+            );
+        }
+        if c.auto_map {
+            ctx.notes.push(
+                "config.json has auto_map: loading the model runs its own code (trust_remote_code)"
+                    .into(),
+            );
+        }
+    }
+    if let Some(arch) = gguf_text(facts, "general.architecture") {
+        let arch = arch.to_string();
+        ctx.add(
+            "descriptor.family",
+            json!(arch),
+            Source::WeightHeaders,
+            "GGUF general.architecture",
+        );
+        if let Some(word) = hf::architecture_word(&arch, true) {
+            ctx.add_noted(
+                "config.architecture",
+                json!(word),
+                Source::WeightHeaders,
+                "GGUF general.architecture",
+                format!("llama.cpp architecture {arch}"),
+            );
+        }
+    }
+    if let Some(v) = gguf_text(facts, "general.version") {
+        let v = v.to_string();
+        ctx.add(
+            "descriptor.version",
+            json!(v),
+            Source::WeightHeaders,
+            "GGUF general.version",
+        );
+    }
+    if let Some(a) = gguf_text(facts, "general.author") {
+        let a = a.to_string();
+        ctx.add(
+            "descriptor.authors",
+            json!([a]),
+            Source::WeightHeaders,
+            "GGUF general.author",
+        );
+    }
+}
+
+fn names(ctx: &mut Context<'_>, facts: &weights::WeightFacts, cfg: Option<&hf::HfConfig>) {
+    if let Some(n) = gguf_text(facts, "general.name") {
+        let n = n.to_string();
+        ctx.add(
+            "descriptor.name",
+            json!(n),
+            Source::WeightHeaders,
+            "GGUF general.name",
+        );
+    }
+    if let Some(p) = cfg.and_then(|c| c.name_or_path.as_deref()) {
+        let local =
+            p.starts_with('/') || p.starts_with('.') || p.starts_with('~') || p.contains('\\');
+        let last = p.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+        if !local && !last.is_empty() {
+            ctx.add(
+                "descriptor.name",
+                json!(last),
+                Source::Heuristic,
+                "config.json: _name_or_path",
+            );
+        }
+    }
+    let dir = dir_name(ctx.root);
+    if !dir.is_empty() {
+        ctx.add(
+            "descriptor.name",
+            json!(dir),
+            Source::Heuristic,
+            "directory name",
+        );
+    }
+}
+
+/// The directory's name; for a Hugging Face cache snapshot, the repo's name.
+fn dir_name(root: &Path) -> String {
+    let name = root
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let parent = root.parent();
+    if parent
+        .and_then(Path::file_name)
+        .is_some_and(|n| n == "snapshots")
+        && let Some(repo) = parent.and_then(Path::parent).and_then(Path::file_name)
+        && let Some(model) = repo.to_string_lossy().rsplit("--").next()
+    {
+        return model.to_string();
+    }
+    name
+}
+
+fn card_fields(ctx: &mut Context<'_>) {
+    let Some(e) = ctx.root_file(|n| n.eq_ignore_ascii_case("readme.md")) else {
+        return;
+    };
+    let rel = e.rel.clone();
+    let text = match std::fs::read(&e.abs) {
+        Ok(b) => String::from_utf8_lossy(&b[..b.len().min(1 << 20)]).into_owned(),
+        Err(err) => {
+            ctx.warnings.push(format!("{rel}: {err}"));
+            return;
+        }
+    };
+    let c = card::parse(&text);
+    ctx.warnings
+        .extend(c.warnings.iter().map(|w| format!("{rel}: {w}")));
+    if let Some((n, key)) = &c.name {
+        ctx.add(
+            "descriptor.name",
+            json!(n),
+            Source::HfFiles,
+            format!("{rel}: {key}"),
+        );
+    }
+    if let Some(t) = &c.title {
+        ctx.add(
+            "descriptor.title",
+            json!(t),
+            Source::HfFiles,
+            format!("{rel}: first heading"),
+        );
+    }
+    let mut lic = Vec::new();
+    for id in &c.licenses {
+        if let license::Mapped::Spdx(s) = license::to_spdx(id, c.license_name.as_deref())
+            && !lic.contains(&s)
+        {
+            lic.push(s);
+        }
+    }
+    if !lic.is_empty() {
+        let note = format!("license: {} mapped to SPDX", c.licenses.join(", "));
+        ctx.add_noted(
+            "descriptor.licenses",
+            json!(lic),
+            Source::HfFiles,
+            format!("{rel}: license"),
+            note,
+        );
+    }
+    if let Some(tag) = &c.pipeline_tag {
+        match card::pipeline_modalities(tag) {
+            Some((input, output)) => {
+                if let Some(i) = input {
+                    ctx.add(
+                        "config.capabilities.inputTypes",
+                        json!(i),
+                        Source::HfFiles,
+                        format!("{rel}: pipeline_tag {tag}"),
+                    );
+                }
+                if let Some(o) = output {
+                    ctx.add(
+                        "config.capabilities.outputTypes",
+                        json!(o),
+                        Source::HfFiles,
+                        format!("{rel}: pipeline_tag {tag}"),
+                    );
+                }
+            }
+            None => ctx.notes.push(format!(
+                "config.capabilities: pipeline_tag {tag} does not fix input/output types"
+            )),
+        }
+    }
+    if !c.languages.is_empty() {
+        let mut codes: Vec<String> = Vec::new();
+        let mut dropped = Vec::new();
+        for l in &c.languages {
+            let primary = l
+                .split(['-', '_'])
+                .next()
+                .unwrap_or("")
+                .to_ascii_lowercase();
+            if iso639::is_code(&primary) {
+                if !codes.contains(&primary) {
+                    codes.push(primary);
+                }
+            } else {
+                dropped.push(l.clone());
+            }
+        }
+        if !dropped.is_empty() {
+            ctx.notes.push(format!(
+                "config.capabilities.languages: not ISO 639-1, left out: {}",
+                dropped.join(", ")
+            ));
+        }
+        if !codes.is_empty() {
+            ctx.add(
+                "config.capabilities.languages",
+                json!(codes),
+                Source::HfFiles,
+                format!("{rel}: language"),
+            );
+        }
+    }
+    if let Some((t, key)) = &c.created {
+        let t = if t.len() == 10 && datetime::check(&format!("{t}T00:00:00Z")).is_ok() {
+            format!("{t}T00:00:00Z")
+        } else {
+            t.clone()
+        };
+        match datetime::check(&t) {
+            Ok(()) => ctx.add(
+                "descriptor.createdAt",
+                json!(t),
+                Source::HfFiles,
+                format!("{rel}: {key}"),
+            ),
+            Err(e) => ctx.warnings.push(format!("{rel}: {key}: {e}; ignored")),
+        }
+    }
+}
+
+fn licenses_from_weights_and_text(ctx: &mut Context<'_>, facts: &weights::WeightFacts) {
+    if let Some(l) = gguf_text(facts, "general.license") {
+        if let license::Mapped::Spdx(s) = license::to_spdx(l, None) {
+            ctx.add_noted(
+                "descriptor.licenses",
+                json!([s]),
+                Source::WeightHeaders,
+                "GGUF general.license",
+                format!("general.license {l}"),
+            );
+        }
+    }
+    let files: Vec<(String, std::path::PathBuf)> = ctx
+        .entries
+        .iter()
+        .filter(|e| !e.rel.contains('/') && license::is_license_file(&e.rel))
+        .map(|e| (e.rel.clone(), e.abs.clone()))
+        .collect();
+    let mut found = Vec::new();
+    let mut from = Vec::new();
+    let mut why = Vec::new();
+    for (rel, abs) in files {
+        let Ok(bytes) = std::fs::read(&abs) else {
+            continue;
+        };
+        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(256 << 10)]).into_owned();
+        if let Some((id, w)) = license::recognize(&text)
+            && !found.contains(&id)
+        {
+            found.push(id);
+            from.push(rel);
+            why.push(w);
+        }
+    }
+    if !found.is_empty() {
+        ctx.add_noted(
+            "descriptor.licenses",
+            json!(found),
+            Source::Heuristic,
+            from.join(", "),
+            format!("licence text recognised: {}", why.join("; ")),
+        );
+    }
+}

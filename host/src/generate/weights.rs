@@ -1,0 +1,474 @@
+//! Facts from the weight files themselves, as the format plugins reported them: format,
+//! exact parameter count, dtype histogram, GGUF metadata.
+//!
+//! What counts as a parameter: every tensor of the model's weights, **not** optimizer or
+//! other training state (PyTorch groups with role `training-state`/`other`), **not** buffers
+//! (`position_ids`, `running_mean`, `inv_freq`… by name), **not** quantisation side tensors
+//! (`*.absmax`, `*.quant_map`, `*.scales`, `*.qzeros`, `*.g_idx`, `*.weight_scale`…), and for
+//! ONNX not the INT64 tensors (shapes and indices); ONNX Constant-node data counts, since
+//! some exporters keep all weights there.
+//!
+//! Files of one model are one *unit*: an index and its shards, a split GGUF and its parts,
+//! an ONNX file and its external data. When a directory holds several formats, the format
+//! with the most parameters is the model's (`config.format`) and only its units are counted.
+//! Several units of that format with the same parameter count are copies (a GGUF in several
+//! quantisations, `consolidated.safetensors` beside shards): counted once.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::inspect::FileReport;
+
+/// Tensor-name endings of registered buffers (not parameters).
+const BUFFER_NAMES: &[&str] = &[
+    "running_mean",
+    "running_var",
+    "num_batches_tracked",
+    "position_ids",
+    "token_type_ids",
+    "inv_freq",
+    "masked_bias",
+    "relative_position_index",
+    "_float_tensor",
+];
+
+/// Tensor-name endings of quantisation side data (scales, zero points, code books).
+const QUANT_AUX: &[&str] = &[
+    "absmax",
+    "quant_map",
+    "nested_absmax",
+    "nested_quant_map",
+    "scales",
+    "qzeros",
+    "g_idx",
+    "weight_scale",
+    "input_scale",
+    "weight_zero_point",
+    "weight_global_scale",
+    "input_global_scale",
+    "weight_shape",
+    "SCB",
+    "weight_format",
+];
+
+/// Why a tensor does not count.
+fn excluded(name: &str) -> bool {
+    let last = name.rsplit('.').next().unwrap_or(name);
+    BUFFER_NAMES.contains(&last)
+        || last.ends_with("_buffer")
+        || QUANT_AUX.contains(&last)
+        || name.contains(".quant_state.")
+}
+
+/// Parameters and dtype histogram of one file's own model weights.
+#[derive(Debug, Default, Clone)]
+pub struct Counted {
+    /// Parameters counted.
+    pub params: u64,
+    /// Counted parameters per dtype (format spelling).
+    pub dtypes: BTreeMap<String, u64>,
+    /// Elements left out (buffers, training state, side tensors, shapes).
+    pub left_out: u64,
+}
+
+/// Counts the model weights of one report.
+pub fn count(r: &FileReport) -> Counted {
+    let mut c = Counted::default();
+    let onnx = r.format.as_deref() == Some("onnx");
+    for t in &r.tensors {
+        let n = t
+            .shape
+            .iter()
+            .try_fold(1u64, |a, d| a.checked_mul(*d))
+            .unwrap_or(u64::MAX);
+        let top = t.name.split('.').next().unwrap_or("");
+        let group_role = r.groups.iter().find(|g| g.name == top).map(|g| g.role);
+        let skip = excluded(&t.name)
+            || matches!(group_role, Some("training-state" | "other" | "buffers"))
+            || (onnx && t.dtype == "INT64");
+        if skip {
+            c.left_out = c.left_out.saturating_add(n);
+        } else {
+            c.params = c.params.saturating_add(n);
+            *c.dtypes.entry(t.dtype.clone()).or_default() += n;
+        }
+    }
+    if onnx && let Some(Value::Object(m)) = r.metadata.get("onnx.constant_dtype_parameters") {
+        for (dtype, n) in m {
+            let n = n.as_u64().unwrap_or(0);
+            if dtype == "INT64" {
+                c.left_out = c.left_out.saturating_add(n);
+            } else {
+                c.params = c.params.saturating_add(n);
+                *c.dtypes.entry(dtype.clone()).or_default() += n;
+            }
+        }
+    }
+    c
+}
+
+/// One model's files and what they hold.
+#[derive(Debug, Clone, Default)]
+pub struct Unit {
+    /// Relative paths, the first is the one that names the others.
+    pub files: Vec<String>,
+    /// Format of the unit.
+    pub format: String,
+    /// Counted parameters and dtypes.
+    pub counted: Counted,
+}
+
+/// What the weights say, over all weight files.
+#[derive(Debug, Default)]
+pub struct WeightFacts {
+    /// The model's format (most parameters; ties by file count, then name).
+    pub format: Option<String>,
+    /// Every format with its file count, for `--explain`.
+    pub formats: BTreeMap<String, usize>,
+    /// Units of the chosen format that count.
+    pub units: Vec<Unit>,
+    /// Parameters of the model.
+    pub params: u64,
+    /// Dtype histogram of the model.
+    pub dtypes: BTreeMap<String, u64>,
+    /// The units were copies of one model (counted once).
+    pub copies: usize,
+    /// Elements left out (buffers, training state…).
+    pub left_out: u64,
+    /// GGUF metadata of the first non-projector GGUF of the model.
+    pub gguf: BTreeMap<String, Value>,
+    /// GGUF file types of all the model's GGUF units (e.g. `Q4_K_M`), sorted.
+    pub gguf_file_types: Vec<String>,
+}
+
+/// Aggregates the reports of the weight files (`rel` → report, status ok).
+pub fn aggregate(reports: &[(String, &FileReport)]) -> WeightFacts {
+    let mut facts = WeightFacts::default();
+    let index_of: BTreeMap<&str, usize> = reports
+        .iter()
+        .enumerate()
+        .map(|(i, (rel, _))| (rel.as_str(), i))
+        .collect();
+    // unit[i] = index of the report whose unit file i belongs to; absorbed[i] = its tensors
+    // are already in the covering report.
+    let mut unit: Vec<usize> = (0..reports.len()).collect();
+    let mut absorbed = vec![false; reports.len()];
+    for (i, (rel, r)) in reports.iter().enumerate() {
+        for c in &r.covers {
+            let Some(&j) = resolve(rel, c).and_then(|p| index_of.get(p.as_str())) else {
+                continue;
+            };
+            if j != i && unit[j] == j {
+                unit[j] = unit[i];
+                absorbed[j] = !r.tensors.is_empty();
+            }
+        }
+    }
+    let mut units: BTreeMap<usize, Unit> = BTreeMap::new();
+    for (i, (rel, r)) in reports.iter().enumerate() {
+        let u = units.entry(unit[i]).or_default();
+        u.files.push(rel.clone());
+        if let Some(f) = &r.format {
+            *facts.formats.entry(f.clone()).or_default() += 1;
+            if u.format.is_empty() || unit[i] == i {
+                u.format = f.clone();
+            }
+        }
+        if !absorbed[i] {
+            let c = count(r);
+            u.counted.params = u.counted.params.saturating_add(c.params);
+            u.counted.left_out = u.counted.left_out.saturating_add(c.left_out);
+            for (d, n) in c.dtypes {
+                *u.counted.dtypes.entry(d).or_default() += n;
+            }
+        }
+    }
+    let mut by_format: BTreeMap<&str, u64> = BTreeMap::new();
+    for u in units.values() {
+        *by_format.entry(u.format.as_str()).or_default() += u.counted.params;
+    }
+    facts.format = by_format
+        .iter()
+        .filter(|(f, _)| !f.is_empty())
+        .max_by(|a, b| {
+            a.1.cmp(b.1)
+                .then(facts.formats.get(*a.0).cmp(&facts.formats.get(*b.0)))
+                .then(b.0.cmp(a.0))
+        })
+        .map(|(f, _)| f.to_string());
+    let Some(format) = facts.format.clone() else {
+        return facts;
+    };
+    let model: Vec<Unit> = units
+        .into_values()
+        .filter(|u| u.format == format && u.counted.params > 0)
+        .collect();
+    let distinct: BTreeSet<u64> = model.iter().map(|u| u.counted.params).collect();
+    facts.copies = if model.len() > 1 && distinct.len() == 1 {
+        model.len()
+    } else {
+        0
+    };
+    for (k, u) in model.iter().enumerate() {
+        if facts.copies == 0 || k == 0 {
+            facts.params = facts.params.saturating_add(u.counted.params);
+        }
+        facts.left_out = facts.left_out.saturating_add(u.counted.left_out);
+        for (d, n) in &u.counted.dtypes {
+            *facts.dtypes.entry(d.clone()).or_default() += n;
+        }
+    }
+    if format == "gguf" {
+        let mut types = BTreeSet::new();
+        for u in &model {
+            let Some((_, r)) = reports.iter().find(|(rel, _)| *rel == u.files[0]) else {
+                continue;
+            };
+            let arch = r
+                .metadata
+                .get("general.architecture")
+                .and_then(Value::as_str);
+            if facts.gguf.is_empty() && arch != Some("clip") {
+                facts.gguf = r.metadata.clone();
+            }
+            if let Some(t) = r
+                .metadata
+                .get("general.file_type_name")
+                .and_then(Value::as_str)
+                .and_then(gguf_quant_name)
+            {
+                types.insert(t);
+            }
+        }
+        facts.gguf_file_types = types.into_iter().collect();
+    }
+    facts.units = model;
+    facts
+}
+
+/// A covered file's path relative to the root: covers are relative to the root, or to the
+/// covering file's directory.
+fn resolve(rel: &str, cover: &str) -> Option<String> {
+    if cover.starts_with('/') || cover.split('/').any(|c| c == "..") {
+        return None;
+    }
+    match rel.rsplit_once('/') {
+        Some((dir, _)) if !cover.starts_with(&format!("{dir}/")) => Some(format!("{dir}/{cover}")),
+        _ => Some(cover.to_string()),
+    }
+}
+
+/// The quantisation name of a GGUF `llama_ftype` name: `MOSTLY_Q4_K_M` → `Q4_K_M`; `None`
+/// for the unquantised types (F32, F16, BF16).
+pub fn gguf_quant_name(ftype: &str) -> Option<String> {
+    let t = ftype
+        .strip_prefix("MOSTLY_")
+        .or_else(|| ftype.strip_prefix("ALL_"))
+        .unwrap_or(ftype);
+    (!matches!(t, "F32" | "F16" | "BF16" | "GUESSED")).then(|| t.to_string())
+}
+
+/// The spec's precision word for a dtype as a format spells it, if there is one.
+pub fn precision_word(dtype: &str) -> Option<&'static str> {
+    Some(match dtype.to_ascii_uppercase().as_str() {
+        "F32" | "FLOAT" | "FLOAT32" => "float32",
+        "F64" | "DOUBLE" | "FLOAT64" => "float64",
+        "F16" | "FLOAT16" => "float16",
+        "BF16" | "BFLOAT16" => "bfloat16",
+        "F8_E4M3" | "FLOAT8E4M3FN" | "FLOAT8_E4M3FN" => "float8_e4m3",
+        "F8_E5M2" | "FLOAT8E5M2" | "FLOAT8_E5M2" => "float8_e5m2",
+        "C64" | "COMPLEX64" => "complex64",
+        "C128" | "COMPLEX128" => "complex128",
+        "I8" | "INT8" => "int8",
+        "I16" | "INT16" => "int16",
+        "I32" | "INT32" => "int32",
+        "I64" | "INT64" => "int64",
+        "U8" | "UINT8" => "uint8",
+        "U16" | "UINT16" => "uint16",
+        "U32" | "UINT32" => "uint32",
+        "U64" | "UINT64" => "uint64",
+        "BOOL" => "bool",
+        _ => return None,
+    })
+}
+
+/// `precision` from a histogram: the words ordered by share (ties by name), or the dtypes
+/// that have no word.
+pub fn precision(dtypes: &BTreeMap<String, u64>) -> Result<String, Vec<String>> {
+    let mut words: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut unmapped = Vec::new();
+    for (d, n) in dtypes {
+        match precision_word(d) {
+            Some(w) => *words.entry(w).or_default() += n,
+            None => unmapped.push(d.clone()),
+        }
+    }
+    if !unmapped.is_empty() {
+        return Err(unmapped);
+    }
+    let mut v: Vec<(&str, u64)> = words.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    Ok(v.iter().map(|(w, _)| *w).collect::<Vec<_>>().join(","))
+}
+
+/// The dominant quantised dtype of a GGUF histogram (`Q4_K`), when most parameters are in
+/// quantised types.
+pub fn dominant_quant_type(dtypes: &BTreeMap<String, u64>) -> Option<String> {
+    let total: u64 = dtypes.values().sum();
+    let quant: Vec<(&String, &u64)> = dtypes
+        .iter()
+        .filter(|(d, _)| precision_word(d).is_none())
+        .collect();
+    let q_total: u64 = quant.iter().map(|(_, n)| **n).sum();
+    if total == 0 || q_total * 2 < total {
+        return None;
+    }
+    quant
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+        .map(|(d, _)| d.clone())
+}
+
+/// `paramSize` in the spec grammar: one decimal and the largest scale that keeps the number
+/// at least 1 (`2320` → `2.3K`, `6738415616` → `6.7B`). Counts under 50 round to `0.0K` and
+/// are not written (`None`).
+pub fn param_size(n: u64) -> Option<String> {
+    if n < 50 {
+        return None;
+    }
+    const SCALES: [(u128, char); 5] = [
+        (1_000_000_000_000_000, 'Q'),
+        (1_000_000_000_000, 'T'),
+        (1_000_000_000, 'B'),
+        (1_000_000, 'M'),
+        (1_000, 'K'),
+    ];
+    let n = u128::from(n);
+    for (i, (scale, letter)) in SCALES.iter().enumerate() {
+        let tenths = (n * 10 + scale / 2) / scale;
+        if tenths >= 10 || i == SCALES.len() - 1 {
+            // 999_950 rounds to 1000.0K: move up a scale instead.
+            if tenths >= 10_000 && i > 0 {
+                let (up, l) = SCALES[i - 1];
+                let t = (n * 10 + up / 2) / up;
+                return Some(format!("{}.{}{l}", t / 10, t % 10));
+            }
+            return Some(format!("{}.{}{letter}", tenths / 10, tenths % 10));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inspect::report::{GroupOut, TensorOut};
+
+    fn tensor(name: &str, dtype: &str, shape: &[u64]) -> TensorOut {
+        TensorOut {
+            name: name.into(),
+            dtype: dtype.into(),
+            shape: shape.to_vec(),
+        }
+    }
+
+    #[test]
+    fn param_sizes() {
+        assert_eq!(param_size(2320).as_deref(), Some("2.3K"));
+        assert_eq!(param_size(513_048).as_deref(), Some("513.0K"));
+        assert_eq!(param_size(6_738_415_616).as_deref(), Some("6.7B"));
+        assert_eq!(param_size(8_021_025_280).as_deref(), Some("8.0B"));
+        assert_eq!(param_size(999_950).as_deref(), Some("1.0M"));
+        assert_eq!(param_size(430).as_deref(), Some("0.4K"));
+        assert_eq!(param_size(1_000_000_000_000).as_deref(), Some("1.0T"));
+        assert_eq!(param_size(49), None);
+        for n in [50u64, 999, 1_049_999, 22_700_000, u64::MAX] {
+            let s = param_size(n).unwrap();
+            assert_eq!(crate::validate::rules::param_size(&s), Ok(()), "{n} → {s}");
+        }
+    }
+
+    #[test]
+    fn precision_by_share() {
+        let h: BTreeMap<String, u64> =
+            [("F32".to_string(), 528), ("BF16".to_string(), 1792)].into();
+        assert_eq!(precision(&h).unwrap(), "bfloat16,float32");
+        let h: BTreeMap<String, u64> =
+            [("F8_E4M3".to_string(), 10), ("BF16".to_string(), 5)].into();
+        assert_eq!(precision(&h).unwrap(), "float8_e4m3,bfloat16");
+        let h: BTreeMap<String, u64> = [("Q4_K".to_string(), 90), ("F32".to_string(), 10)].into();
+        assert_eq!(precision(&h).unwrap_err(), ["Q4_K"]);
+        assert_eq!(dominant_quant_type(&h).as_deref(), Some("Q4_K"));
+    }
+
+    #[test]
+    fn buffers_training_state_and_side_tensors_left_out() {
+        let r = FileReport {
+            format: Some("pt".into()),
+            tensors: vec![
+                tensor("model.layer.weight", "F32", &[10, 10]),
+                tensor("model.emb.position_ids", "I64", &[1, 512]),
+                tensor("optimizer.state.0.exp_avg", "F32", &[10, 10]),
+                tensor("model.q.weight.absmax", "F32", &[4]),
+            ],
+            groups: vec![
+                GroupOut {
+                    name: "model".into(),
+                    role: "weights",
+                    tensor_count: 3,
+                    parameter_count: 616,
+                },
+                GroupOut {
+                    name: "optimizer".into(),
+                    role: "training-state",
+                    tensor_count: 1,
+                    parameter_count: 100,
+                },
+            ],
+            ..FileReport::default()
+        };
+        let c = count(&r);
+        assert_eq!(c.params, 100);
+        assert_eq!(c.dtypes, [("F32".to_string(), 100)].into());
+        assert_eq!(c.left_out, 616);
+    }
+
+    #[test]
+    fn copies_counted_once_and_index_units() {
+        let a = FileReport {
+            format: Some("gguf".into()),
+            tensors: vec![tensor("w", "Q4_K", &[100])],
+            ..FileReport::default()
+        };
+        let b = FileReport {
+            format: Some("gguf".into()),
+            tensors: vec![tensor("w", "Q8_0", &[100])],
+            ..FileReport::default()
+        };
+        let f = aggregate(&[("a.gguf".into(), &a), ("b.gguf".into(), &b)]);
+        assert_eq!((f.params, f.copies), (100, 2));
+        let idx = FileReport {
+            format: Some("safetensors".into()),
+            covers: vec!["m-1.safetensors".into(), "m-2.safetensors".into()],
+            ..FileReport::default()
+        };
+        let s1 = FileReport {
+            format: Some("safetensors".into()),
+            tensors: vec![tensor("x", "BF16", &[60])],
+            ..FileReport::default()
+        };
+        let s2 = FileReport {
+            format: Some("safetensors".into()),
+            tensors: vec![tensor("y", "BF16", &[40])],
+            ..FileReport::default()
+        };
+        let f = aggregate(&[
+            ("m-1.safetensors".into(), &s1),
+            ("m-2.safetensors".into(), &s2),
+            ("m.safetensors.index.json".into(), &idx),
+        ]);
+        assert_eq!((f.params, f.copies, f.units.len()), (100, 0, 1));
+        assert_eq!(f.format.as_deref(), Some("safetensors"));
+    }
+}
