@@ -5,10 +5,28 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result, anyhow};
-use serde_json::{Map, Value};
+use serde::Serialize;
 
 use super::{GenerateArgs, Global};
-use crate::generate::{self, GenerateOptions, render_config};
+use crate::generate::{
+    self, FieldExplain, FileClass, GenerateOptions, MissingFile, PlannedLayer, render_config,
+};
+
+/// What `--plan`/`--explain` print: the config, then what each option asked for.
+#[derive(Serialize)]
+struct Document<'a> {
+    config: generate::fields::Ordered<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<&'a [FieldExplain]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notes: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<&'a [FileClass]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layers: Option<&'a [PlannedLayer]>,
+    missing: &'a [MissingFile],
+    warnings: &'a [String],
+}
 
 /// Generates the config; prints it (or the `--plan`/`--explain` document) and writes
 /// `--output`. Exit 1 when weights are missing or unreadable (the config is still written).
@@ -40,19 +58,16 @@ pub fn run(global: &Global, args: &GenerateArgs) -> Result<ExitCode> {
         write_atomic(out, text.as_bytes())?;
     }
     if args.plan || args.explain {
-        let mut doc = Map::new();
-        doc.insert("config".into(), g.config.clone());
-        if args.explain {
-            doc.insert("explain".into(), serde_json::to_value(&g.explain)?);
-            doc.insert("notes".into(), serde_json::to_value(&g.notes)?);
-            doc.insert("files".into(), serde_json::to_value(&g.classes)?);
-        }
-        if args.plan {
-            doc.insert("layers".into(), serde_json::to_value(&g.layers)?);
-        }
-        doc.insert("missing".into(), serde_json::to_value(&g.missing)?);
-        doc.insert("warnings".into(), serde_json::to_value(&g.warnings)?);
-        println!("{}", serde_json::to_string_pretty(&Value::Object(doc))?);
+        let doc = Document {
+            config: generate::fields::ordered(&g.config),
+            explain: args.explain.then_some(&g.explain[..]),
+            notes: args.explain.then_some(&g.notes[..]),
+            files: args.explain.then_some(&g.classes[..]),
+            layers: args.plan.then_some(&g.layers[..]),
+            missing: &g.missing,
+            warnings: &g.warnings,
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     } else if output.is_none() {
         print!("{text}");
     }

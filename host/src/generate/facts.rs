@@ -184,7 +184,9 @@ fn format_and_counts(
             Source::WeightHeaders,
             "GGUF general.file_type",
         );
-    } else if let Some(t) = weights::dominant_quant_type(&facts.dtypes) {
+    } else if let Some(t) = weights::dominant_quant_type(&facts.dtypes)
+        .filter(|_| facts.format.as_deref() == Some("gguf"))
+    {
         ctx.add_noted(
             "config.quantization",
             json!(t),

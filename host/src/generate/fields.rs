@@ -317,9 +317,18 @@ fn order(path: &str) -> &'static [&'static str] {
     }
 }
 
-struct Ordered<'a> {
+/// A config that serialises with its keys in the spec's struct order.
+pub struct Ordered<'a> {
     value: &'a Value,
     path: String,
+}
+
+/// Wraps a config so that it serialises in the spec's struct order (inside other documents).
+pub fn ordered(config: &Value) -> Ordered<'_> {
+    Ordered {
+        value: config,
+        path: String::new(),
+    }
 }
 
 impl Serialize for Ordered<'_> {
@@ -351,11 +360,7 @@ impl Serialize for Ordered<'_> {
 
 /// The config as pretty JSON in the spec's struct order, with a final newline.
 pub fn render_config(config: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(&Ordered {
-        value: config,
-        path: String::new(),
-    })
-    .expect("a JSON value serialises");
+    let mut s = serde_json::to_string_pretty(&ordered(config)).expect("a JSON value serialises");
     s.push('\n');
     s
 }
