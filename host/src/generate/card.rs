@@ -190,14 +190,12 @@ pub fn title(body: &str) -> Option<String> {
     None
 }
 
+/// A side of a pipeline: the modalities, or `None` when the tag leaves it open.
+pub type Modalities = Option<&'static [&'static str]>;
+
 /// Input and output modalities a `pipeline_tag` fixes; `None` on a side the tag leaves open
 /// (classification outputs labels, which no modality describes).
-pub fn pipeline_modalities(
-    tag: &str,
-) -> Option<(
-    Option<&'static [&'static str]>,
-    Option<&'static [&'static str]>,
-)> {
+pub fn pipeline_modalities(tag: &str) -> Option<(Modalities, Modalities)> {
     const T: &[&str] = &["text"];
     const I: &[&str] = &["image"];
     const A: &[&str] = &["audio"];

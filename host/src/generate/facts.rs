@@ -1,5 +1,6 @@
-//! Turns what the files say into field candidates, each tagged with its source class
-//! (precedence is applied later, in `fields::decide`).
+//! Turns what the files say about the weights into field candidates (format, counts,
+//! precision, quantisation; the descriptor side is in `describe.rs`), each tagged with its
+//! source class (precedence is applied later, in `fields::decide`).
 //!
 //! Decisions worth knowing:
 //! - `paramSize` counts the weights (see `weights.rs`); the index's
@@ -13,9 +14,6 @@
 //!   `paramSize` is taken only from `total_parameters`.
 //! - `precision` from `torch_dtype`/`dtype` is a heuristic used only when no weights could be
 //!   read: config.json states the intended dtype; the tensors are authoritative.
-//! - `name`: card `model_name` / `model-index[0].name` > GGUF `general.name` > the last
-//!   component of config.json `_name_or_path` > the directory name (for a Hugging Face cache
-//!   snapshot, the repo name). `title`: the card's first `# heading`.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -25,9 +23,8 @@ use serde_json::{Value, json};
 
 use super::fields::{Candidate, Source};
 use super::walk::Entry;
-use super::{MissingFile, card, hf, license, weights};
+use super::{MissingFile, describe, hf, weights};
 use crate::inspect::FileReport;
-use crate::validate::{datetime, iso639};
 
 /// Inputs and outputs of detection.
 pub struct Context<'a> {
@@ -48,7 +45,13 @@ pub struct Context<'a> {
 }
 
 impl Context<'_> {
-    fn add(&mut self, field: &'static str, value: Value, source: Source, from: impl Into<String>) {
+    pub(super) fn add(
+        &mut self,
+        field: &'static str,
+        value: Value,
+        source: Source,
+        from: impl Into<String>,
+    ) {
         self.candidates.push(Candidate {
             field,
             value,
@@ -58,7 +61,7 @@ impl Context<'_> {
         });
     }
 
-    fn add_noted(
+    pub(super) fn add_noted(
         &mut self,
         field: &'static str,
         value: Value,
@@ -75,19 +78,10 @@ impl Context<'_> {
         });
     }
 
-    fn root_file(&self, pred: impl Fn(&str) -> bool) -> Option<&Entry> {
+    pub(super) fn root_file(&self, pred: impl Fn(&str) -> bool) -> Option<&Entry> {
         self.entries
             .iter()
             .find(|e| !e.rel.contains('/') && pred(&e.rel))
-    }
-}
-
-/// A covered file's path relative to the root (covers name files relative to the root, or
-/// to the covering file's directory).
-pub fn resolve_cover(rel: &str, cover: &str) -> String {
-    match rel.rsplit_once('/') {
-        Some((dir, _)) if !cover.starts_with(&format!("{dir}/")) => format!("{dir}/{cover}"),
-        _ => cover.to_string(),
     }
 }
 
@@ -134,10 +128,10 @@ pub fn detect(ctx: &mut Context<'_>) -> Result<()> {
     ctx.missing.sort_by(|a, b| a.path.cmp(&b.path));
 
     format_and_counts(ctx, &facts, hf_config.as_ref(), &indexes);
-    architecture(ctx, &facts, hf_config.as_ref());
-    names(ctx, &facts, hf_config.as_ref());
-    card_fields(ctx);
-    licenses_from_weights_and_text(ctx, &facts);
+    describe::architecture(ctx, &facts, hf_config.as_ref());
+    describe::names(ctx, &facts, hf_config.as_ref());
+    describe::card_fields(ctx);
+    describe::licenses(ctx, &facts);
     Ok(())
 }
 
@@ -351,312 +345,4 @@ fn hist(d: &std::collections::BTreeMap<String, u64>) -> String {
         .map(|(k, n)| format!("{k} {n}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn gguf_text<'a>(facts: &'a weights::WeightFacts, key: &str) -> Option<&'a str> {
-    facts
-        .gguf
-        .get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
-fn architecture(ctx: &mut Context<'_>, facts: &weights::WeightFacts, cfg: Option<&hf::HfConfig>) {
-    if let Some(c) = cfg {
-        let head = c.architectures.join(", ");
-        if let Some(t) = &c.model_type {
-            ctx.add(
-                "descriptor.family",
-                json!(t),
-                Source::HfFiles,
-                "config.json: model_type",
-            );
-            if let Some(word) = hf::architecture_word(t, c.transformers) {
-                let note = if head.is_empty() {
-                    format!("model_type {t}")
-                } else {
-                    format!("model_type {t}, head class {head}")
-                };
-                ctx.add_noted(
-                    "config.architecture",
-                    json!(word),
-                    Source::HfFiles,
-                    "config.json: model_type",
-                    note,
-                );
-            }
-        } else if !head.is_empty() {
-            ctx.add_noted(
-                "config.architecture",
-                json!("transformer"),
-                Source::HfFiles,
-                "config.json: architectures",
-                format!("head class {head}"),
-            );
-        }
-        if c.auto_map {
-            ctx.notes.push(
-                "config.json has auto_map: loading the model runs its own code (trust_remote_code)"
-                    .into(),
-            );
-        }
-    }
-    if let Some(arch) = gguf_text(facts, "general.architecture") {
-        let arch = arch.to_string();
-        ctx.add(
-            "descriptor.family",
-            json!(arch),
-            Source::WeightHeaders,
-            "GGUF general.architecture",
-        );
-        if let Some(word) = hf::architecture_word(&arch, true) {
-            ctx.add_noted(
-                "config.architecture",
-                json!(word),
-                Source::WeightHeaders,
-                "GGUF general.architecture",
-                format!("llama.cpp architecture {arch}"),
-            );
-        }
-    }
-    if let Some(v) = gguf_text(facts, "general.version") {
-        let v = v.to_string();
-        ctx.add(
-            "descriptor.version",
-            json!(v),
-            Source::WeightHeaders,
-            "GGUF general.version",
-        );
-    }
-    if let Some(a) = gguf_text(facts, "general.author") {
-        let a = a.to_string();
-        ctx.add(
-            "descriptor.authors",
-            json!([a]),
-            Source::WeightHeaders,
-            "GGUF general.author",
-        );
-    }
-}
-
-fn names(ctx: &mut Context<'_>, facts: &weights::WeightFacts, cfg: Option<&hf::HfConfig>) {
-    if let Some(n) = gguf_text(facts, "general.name") {
-        let n = n.to_string();
-        ctx.add(
-            "descriptor.name",
-            json!(n),
-            Source::WeightHeaders,
-            "GGUF general.name",
-        );
-    }
-    if let Some(p) = cfg.and_then(|c| c.name_or_path.as_deref()) {
-        let local =
-            p.starts_with('/') || p.starts_with('.') || p.starts_with('~') || p.contains('\\');
-        let last = p.trim_end_matches('/').rsplit('/').next().unwrap_or("");
-        if !local && !last.is_empty() {
-            ctx.add(
-                "descriptor.name",
-                json!(last),
-                Source::Heuristic,
-                "config.json: _name_or_path",
-            );
-        }
-    }
-    let dir = dir_name(ctx.root);
-    if !dir.is_empty() {
-        ctx.add(
-            "descriptor.name",
-            json!(dir),
-            Source::Heuristic,
-            "directory name",
-        );
-    }
-}
-
-/// The directory's name; for a Hugging Face cache snapshot, the repo's name.
-fn dir_name(root: &Path) -> String {
-    let name = root
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let parent = root.parent();
-    if parent
-        .and_then(Path::file_name)
-        .is_some_and(|n| n == "snapshots")
-        && let Some(repo) = parent.and_then(Path::parent).and_then(Path::file_name)
-        && let Some(model) = repo.to_string_lossy().rsplit("--").next()
-    {
-        return model.to_string();
-    }
-    name
-}
-
-fn card_fields(ctx: &mut Context<'_>) {
-    let Some(e) = ctx.root_file(|n| n.eq_ignore_ascii_case("readme.md")) else {
-        return;
-    };
-    let rel = e.rel.clone();
-    let text = match std::fs::read(&e.abs) {
-        Ok(b) => String::from_utf8_lossy(&b[..b.len().min(1 << 20)]).into_owned(),
-        Err(err) => {
-            ctx.warnings.push(format!("{rel}: {err}"));
-            return;
-        }
-    };
-    let c = card::parse(&text);
-    ctx.warnings
-        .extend(c.warnings.iter().map(|w| format!("{rel}: {w}")));
-    if let Some((n, key)) = &c.name {
-        ctx.add(
-            "descriptor.name",
-            json!(n),
-            Source::HfFiles,
-            format!("{rel}: {key}"),
-        );
-    }
-    if let Some(t) = &c.title {
-        ctx.add(
-            "descriptor.title",
-            json!(t),
-            Source::HfFiles,
-            format!("{rel}: first heading"),
-        );
-    }
-    let mut lic = Vec::new();
-    for id in &c.licenses {
-        if let license::Mapped::Spdx(s) = license::to_spdx(id, c.license_name.as_deref())
-            && !lic.contains(&s)
-        {
-            lic.push(s);
-        }
-    }
-    if !lic.is_empty() {
-        let note = format!("license: {} mapped to SPDX", c.licenses.join(", "));
-        ctx.add_noted(
-            "descriptor.licenses",
-            json!(lic),
-            Source::HfFiles,
-            format!("{rel}: license"),
-            note,
-        );
-    }
-    if let Some(tag) = &c.pipeline_tag {
-        match card::pipeline_modalities(tag) {
-            Some((input, output)) => {
-                if let Some(i) = input {
-                    ctx.add(
-                        "config.capabilities.inputTypes",
-                        json!(i),
-                        Source::HfFiles,
-                        format!("{rel}: pipeline_tag {tag}"),
-                    );
-                }
-                if let Some(o) = output {
-                    ctx.add(
-                        "config.capabilities.outputTypes",
-                        json!(o),
-                        Source::HfFiles,
-                        format!("{rel}: pipeline_tag {tag}"),
-                    );
-                }
-            }
-            None => ctx.notes.push(format!(
-                "config.capabilities: pipeline_tag {tag} does not fix input/output types"
-            )),
-        }
-    }
-    if !c.languages.is_empty() {
-        let mut codes: Vec<String> = Vec::new();
-        let mut dropped = Vec::new();
-        for l in &c.languages {
-            let primary = l
-                .split(['-', '_'])
-                .next()
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            if iso639::is_code(&primary) {
-                if !codes.contains(&primary) {
-                    codes.push(primary);
-                }
-            } else {
-                dropped.push(l.clone());
-            }
-        }
-        if !dropped.is_empty() {
-            ctx.notes.push(format!(
-                "config.capabilities.languages: not ISO 639-1, left out: {}",
-                dropped.join(", ")
-            ));
-        }
-        if !codes.is_empty() {
-            ctx.add(
-                "config.capabilities.languages",
-                json!(codes),
-                Source::HfFiles,
-                format!("{rel}: language"),
-            );
-        }
-    }
-    if let Some((t, key)) = &c.created {
-        let t = if t.len() == 10 && datetime::check(&format!("{t}T00:00:00Z")).is_ok() {
-            format!("{t}T00:00:00Z")
-        } else {
-            t.clone()
-        };
-        match datetime::check(&t) {
-            Ok(()) => ctx.add(
-                "descriptor.createdAt",
-                json!(t),
-                Source::HfFiles,
-                format!("{rel}: {key}"),
-            ),
-            Err(e) => ctx.warnings.push(format!("{rel}: {key}: {e}; ignored")),
-        }
-    }
-}
-
-fn licenses_from_weights_and_text(ctx: &mut Context<'_>, facts: &weights::WeightFacts) {
-    if let Some(l) = gguf_text(facts, "general.license") {
-        if let license::Mapped::Spdx(s) = license::to_spdx(l, None) {
-            ctx.add_noted(
-                "descriptor.licenses",
-                json!([s]),
-                Source::WeightHeaders,
-                "GGUF general.license",
-                format!("general.license {l}"),
-            );
-        }
-    }
-    let files: Vec<(String, std::path::PathBuf)> = ctx
-        .entries
-        .iter()
-        .filter(|e| !e.rel.contains('/') && license::is_license_file(&e.rel))
-        .map(|e| (e.rel.clone(), e.abs.clone()))
-        .collect();
-    let mut found = Vec::new();
-    let mut from = Vec::new();
-    let mut why = Vec::new();
-    for (rel, abs) in files {
-        let Ok(bytes) = std::fs::read(&abs) else {
-            continue;
-        };
-        let text = String::from_utf8_lossy(&bytes[..bytes.len().min(256 << 10)]).into_owned();
-        if let Some((id, w)) = license::recognize(&text)
-            && !found.contains(&id)
-        {
-            found.push(id);
-            from.push(rel);
-            why.push(w);
-        }
-    }
-    if !found.is_empty() {
-        ctx.add_noted(
-            "descriptor.licenses",
-            json!(found),
-            Source::Heuristic,
-            from.join(", "),
-            format!("licence text recognised: {}", why.join("; ")),
-        );
-    }
 }

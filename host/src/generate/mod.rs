@@ -13,6 +13,7 @@
 
 pub mod card;
 pub mod classify;
+mod describe;
 pub mod diffids;
 mod facts;
 pub mod fields;
@@ -188,7 +189,9 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
     for (e, r) in walked.entries.iter().zip(&reports) {
         if r.status == Status::Ok {
             for c in &r.covers {
-                covered.push((facts::resolve_cover(&e.rel, c), e.rel.clone()));
+                if let Some(p) = weights::resolve(&e.rel, c) {
+                    covered.push((p, e.rel.clone()));
+                }
             }
         }
     }

@@ -10,8 +10,9 @@
 //!    `.modelpackignore` (gitignore syntax) ignores it;
 //! 3. `--include` brings back a file rule 2 skipped (not one rule 1 dropped).
 //!
-//! Symlinks are followed for content. A link whose target leaves the model directory is an
-//! error, except in a Hugging Face cache tree (`models--org--name/snapshots/<rev>/`), whose
+//! Symlinks to files are followed for content (the file is packed under the link's path). A
+//! symlink to a directory inside the model is not descended: its files are taken under their
+//! real path. A link whose target leaves the model directory is an error, except in a Hugging Face cache tree (`models--org--name/snapshots/<rev>/`), whose
 //! links point into the sibling `blobs/` directory by design.
 
 use std::collections::BTreeSet;
@@ -241,6 +242,16 @@ impl Walker<'_> {
             if meta.is_dir() {
                 // Without --include nothing under a skipped directory can come back.
                 if default_skip && self.filters.include.is_empty() {
+                    continue;
+                }
+                if lmeta.file_type().is_symlink() {
+                    // Inside the root (checked above): its files are taken under their real
+                    // path, once, whatever the order of the walk.
+                    let real = target.strip_prefix(&self.root).unwrap_or(&target);
+                    self.warnings.push(format!(
+                        "{rel}: symlink to the directory {}; its files are taken from there",
+                        real.display()
+                    ));
                     continue;
                 }
                 let canonical = target

@@ -249,7 +249,7 @@ pub fn aggregate(reports: &[(String, &FileReport)]) -> WeightFacts {
 
 /// A covered file's path relative to the root: covers are relative to the root, or to the
 /// covering file's directory.
-fn resolve(rel: &str, cover: &str) -> Option<String> {
+pub fn resolve(rel: &str, cover: &str) -> Option<String> {
     if cover.starts_with('/') || cover.split('/').any(|c| c == "..") {
         return None;
     }
