@@ -596,3 +596,35 @@ fn generate_follows_hugging_face_cache_symlinks() {
         std::fs::metadata(repo.join("blobs/aaa")).unwrap().len()
     );
 }
+
+#[test]
+fn generate_gptq_counts_unpacked_weights() {
+    if !plugins_built() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    write(
+        t.path(),
+        "model.safetensors",
+        &safetensors(&[
+            ("l.q_proj.qweight", "I32", &[64, 512]),
+            ("l.q_proj.qzeros", "I32", &[4, 64]),
+            ("l.q_proj.scales", "F16", &[4, 512]),
+            ("l.q_proj.g_idx", "I32", &[512]),
+            ("norm.weight", "F16", &[512]),
+        ]),
+    );
+    write(
+        t.path(),
+        "config.json",
+        br#"{"model_type": "llama", "torch_dtype": "float16",
+            "quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128}}"#,
+    );
+    let (code, out, err) = generate(t.path(), &[]);
+    assert_eq!(code, 0, "{err}");
+    let cfg = valid_config(&out, true);
+    // 64×512 int32 words hold 8 four-bit weights each: 262,144 + 512 norm weights.
+    assert_eq!(cfg["config"]["paramSize"], "262.7K");
+    assert_eq!(cfg["config"]["quantization"], "gptq");
+    assert!(cfg["config"].get("precision").is_none(), "packed storage has no precision");
+}

@@ -10,8 +10,10 @@
 //!   file's small header), divided by the bytes of `torch_dtype` — only when that dtype is a
 //!   plain float type and no quantisation is declared; the note says "estimated".
 //! - With packed quantisation (GPTQ, AWQ, bitsandbytes 4-bit, MLX…) the stored dtypes and
-//!   element counts describe containers, not parameters: `precision` is left out and
-//!   `paramSize` is taken only from `total_parameters`.
+//!   element counts describe containers, not parameters: `precision` is left out, and the
+//!   weights give `paramSize` only when their packing was recognised and expanded
+//!   (`weights::count`: `*.qweight`, `*.weight_packed`, bitsandbytes and MLX layouts, using
+//!   the config's bit width); otherwise only `total_parameters` does.
 //! - `precision` from `torch_dtype`/`dtype` is a heuristic used only when no weights could be
 //!   read: config.json states the intended dtype; the tensors are authoritative.
 
@@ -87,7 +89,6 @@ impl Context<'_> {
 
 /// Collects every candidate the directory offers.
 pub fn detect(ctx: &mut Context<'_>) -> Result<()> {
-    let facts = weights::aggregate(ctx.read);
     let hf_config = match ctx.root_file(|n| n == "config.json") {
         Some(e) => match hf::read_config(&e.abs) {
             Ok(c) => c,
@@ -98,6 +99,12 @@ pub fn detect(ctx: &mut Context<'_>) -> Result<()> {
         },
         None => None,
     };
+    let bits = hf_config
+        .as_ref()
+        .and_then(|c| c.quant.as_ref())
+        .filter(|q| q.packed)
+        .and_then(|q| q.bits);
+    let facts = weights::aggregate(ctx.read, bits);
     let mut indexes = Vec::new();
     for e in ctx
         .entries
@@ -204,13 +211,19 @@ fn format_and_counts(
         }
     }
     let read_any = facts.params > 0;
-    if read_any && !packed {
+    // Packed weights count only when their packing was recognised and expanded.
+    let countable = !packed || facts.unpacked > 0;
+    if read_any && countable {
         if let Some(s) = weights::param_size(facts.params) {
-            let mut note = format!(
-                "{} parameters in {} file(s)",
-                facts.params,
-                facts.units.iter().map(|u| u.files.len()).sum::<usize>()
-            );
+            let files: usize = facts.units.iter().map(|u| u.files.len()).sum();
+            let mut note = format!("{} parameters in {files} file(s)", facts.params);
+            if facts.unpacked > 0 {
+                note.push_str(&format!(
+                    "; {} of them unpacked from {} storage",
+                    facts.unpacked,
+                    quant.as_ref().map(|q| q.label.as_str()).unwrap_or("packed")
+                ));
+            }
             if facts.copies > 1 {
                 note.push_str(&format!(
                     "; {} copies of the same weights counted once",
@@ -236,6 +249,8 @@ fn format_and_counts(
                 facts.params
             ));
         }
+    }
+    if read_any && !packed {
         match weights::precision(&facts.dtypes) {
             Ok(p) => ctx.add_noted(
                 "config.precision",
@@ -250,10 +265,11 @@ fn format_and_counts(
                 unmapped.join(", ")
             )),
         }
-    } else if read_any && packed {
+    } else if read_any {
         ctx.notes.push(format!(
-            "config.precision, config.paramSize: left out of the weight facts: {} packs \
-             weights into container dtypes ({})",
+            "config.precision{}: left out of the weight facts: {} packs weights into \
+             container dtypes ({})",
+            if countable { "" } else { ", config.paramSize" },
             quant
                 .as_ref()
                 .map(|q| q.label.as_str())

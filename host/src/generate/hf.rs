@@ -40,6 +40,8 @@ pub struct Quant {
     /// Weights are packed into container dtypes (int4 in I32, nf4 in U8): the stored dtypes
     /// say nothing about precision and element counts undercount parameters.
     pub packed: bool,
+    /// Bits per quantised weight, when the config says (`bits`, `w_bit`, `num_bits`).
+    pub bits: Option<u32>,
 }
 
 /// Reads `config.json`; `Ok(None)` when it is not a model config (no `model_type`,
@@ -85,20 +87,21 @@ pub fn quantization(cfg: &Value) -> Option<Quant> {
             .map(|m| m.to_ascii_lowercase());
         match method.as_deref() {
             Some("bitsandbytes") => {
-                let (label, packed) = if truthy("load_in_4bit") || truthy("_load_in_4bit") {
+                let (label, packed, bits) = if truthy("load_in_4bit") || truthy("_load_in_4bit") {
                     let t = get("bnb_4bit_quant_type")
                         .and_then(Value::as_str)
                         .unwrap_or("fp4");
-                    (format!("bitsandbytes-{t}"), true)
+                    (format!("bitsandbytes-{t}"), true, Some(4))
                 } else if truthy("load_in_8bit") || truthy("_load_in_8bit") {
-                    ("bitsandbytes-int8".to_string(), false)
+                    ("bitsandbytes-int8".to_string(), false, Some(8))
                 } else {
-                    ("bitsandbytes".to_string(), true)
+                    ("bitsandbytes".to_string(), true, None)
                 };
                 return Some(Quant {
                     label,
                     key: "quantization_config.quant_method".into(),
                     packed,
+                    bits,
                 });
             }
             Some("compressed-tensors") => {
@@ -111,6 +114,13 @@ pub fn quantization(cfg: &Value) -> Option<Quant> {
                             .values()
                             .find_map(|g| g.get("format")?.as_str().map(String::from))
                     });
+                let bits = get("config_groups")
+                    .and_then(Value::as_object)
+                    .and_then(|g| {
+                        g.values()
+                            .find_map(|g| g.get("weights")?.get("num_bits")?.as_u64())
+                    })
+                    .and_then(|b| u32::try_from(b).ok());
                 let label = match &format {
                     Some(f) => format!("compressed-tensors-{f}"),
                     None => "compressed-tensors".into(),
@@ -119,6 +129,7 @@ pub fn quantization(cfg: &Value) -> Option<Quant> {
                     label,
                     key: "quantization_config.quant_method".into(),
                     packed: format.is_none_or(|f| f.contains("pack") || f.contains("fp4")),
+                    bits,
                 });
             }
             Some(m) if !m.is_empty() => {
@@ -127,6 +138,10 @@ pub fn quantization(cfg: &Value) -> Option<Quant> {
                     key: "quantization_config.quant_method".into(),
                     // fp8 checkpoints store real float8 tensors; the rest pack or transform.
                     packed: !matches!(m, "fp8" | "fbgemm_fp8"),
+                    bits: ["bits", "w_bit", "weight_bits"]
+                        .iter()
+                        .find_map(|k| get(k)?.as_u64())
+                        .and_then(|b| u32::try_from(b).ok()),
                 });
             }
             _ => {}
@@ -144,6 +159,7 @@ pub fn quantization(cfg: &Value) -> Option<Quant> {
                 label: format!("mlx-{bits}bit"),
                 key: format!("{key}.bits"),
                 packed: true,
+                bits: u32::try_from(bits).ok(),
             });
         }
     }
@@ -251,6 +267,9 @@ mod tests {
         assert_eq!(quantization(&int8).unwrap().label, "bitsandbytes-int8");
         let gptq = json!({"quantization_config": {"quant_method": "gptq", "bits": 4}});
         assert_eq!(quantization(&gptq).unwrap().label, "gptq");
+        assert_eq!(quantization(&gptq).unwrap().bits, Some(4));
+        let awq = json!({"quantization_config": {"quant_method": "awq", "w_bit": 4}});
+        assert_eq!(quantization(&awq).unwrap().bits, Some(4));
         let fp8 = json!({"quantization_config": {"quant_method": "fp8"}});
         assert!(!quantization(&fp8).unwrap().packed);
         let ct = json!({"quantization_config": {"quant_method": "compressed-tensors",

@@ -61,6 +61,41 @@ fn excluded(name: &str) -> bool {
         || name.contains(".quant_state.")
 }
 
+/// Storage width in bits of the integer dtypes packed quantisation uses as containers.
+fn container_bits(dtype: &str) -> Option<u32> {
+    match dtype {
+        "I32" | "U32" => Some(32),
+        "I16" | "U16" => Some(16),
+        "I8" | "U8" => Some(8),
+        _ => None,
+    }
+}
+
+/// How many weights one stored element of a tensor holds, under packed quantisation of
+/// `bits` bits: GPTQ/AWQ `*.qweight` and compressed-tensors `*.weight_packed` (int32 words),
+/// bitsandbytes 4-bit weights (uint8 bytes with an `.absmax`/`.quant_state.*` sibling), MLX
+/// weights (uint32 words with a `.scales` sibling). 1 for everything else.
+fn packing_factor(name: &str, dtype: &str, bits: u32, names: &BTreeSet<&str>) -> u64 {
+    let Some(width) = container_bits(dtype) else {
+        return 1;
+    };
+    if bits == 0 || bits >= width {
+        return 1;
+    }
+    let factor = u64::from(width / bits);
+    let sibling = |suffix: &str| names.contains(format!("{name}{suffix}").as_str());
+    let mlx = name
+        .strip_suffix(".weight")
+        .is_some_and(|p| names.contains(format!("{p}.scales").as_str()));
+    let packed = name.ends_with(".qweight")
+        || name.ends_with(".weight_packed")
+        || sibling(".absmax")
+        || sibling(".quant_state.bitsandbytes__nf4")
+        || sibling(".quant_state.bitsandbytes__fp4")
+        || mlx;
+    if packed { factor } else { 1 }
+}
+
 /// Parameters and dtype histogram of one file's own model weights.
 #[derive(Debug, Default, Clone)]
 pub struct Counted {
@@ -70,12 +105,19 @@ pub struct Counted {
     pub dtypes: BTreeMap<String, u64>,
     /// Elements left out (buffers, training state, side tensors, shapes).
     pub left_out: u64,
+    /// Weights counted inside packed tensors (after expanding them).
+    pub unpacked: u64,
 }
 
-/// Counts the model weights of one report.
-pub fn count(r: &FileReport) -> Counted {
+/// Counts the model weights of one report; `bits` is the width of packed quantised weights,
+/// when the config declares packed quantisation.
+pub fn count(r: &FileReport, bits: Option<u32>) -> Counted {
     let mut c = Counted::default();
     let onnx = r.format.as_deref() == Some("onnx");
+    let names: BTreeSet<&str> = match bits {
+        Some(_) => r.tensors.iter().map(|t| t.name.as_str()).collect(),
+        None => BTreeSet::new(),
+    };
     for t in &r.tensors {
         let n = t
             .shape
@@ -89,10 +131,15 @@ pub fn count(r: &FileReport) -> Counted {
             || (onnx && t.dtype == "INT64");
         if skip {
             c.left_out = c.left_out.saturating_add(n);
-        } else {
-            c.params = c.params.saturating_add(n);
-            *c.dtypes.entry(t.dtype.clone()).or_default() += n;
+            continue;
         }
+        let factor = bits.map_or(1, |b| packing_factor(&t.name, &t.dtype, b, &names));
+        let n = n.saturating_mul(factor);
+        if factor > 1 {
+            c.unpacked = c.unpacked.saturating_add(n);
+        }
+        c.params = c.params.saturating_add(n);
+        *c.dtypes.entry(t.dtype.clone()).or_default() += n;
     }
     if onnx && let Some(Value::Object(m)) = r.metadata.get("onnx.constant_dtype_parameters") {
         for (dtype, n) in m {
@@ -136,14 +183,17 @@ pub struct WeightFacts {
     pub copies: usize,
     /// Elements left out (buffers, training state…).
     pub left_out: u64,
+    /// Weights counted inside packed quantised tensors.
+    pub unpacked: u64,
     /// GGUF metadata of the first non-projector GGUF of the model.
     pub gguf: BTreeMap<String, Value>,
     /// GGUF file types of all the model's GGUF units (e.g. `Q4_K_M`), sorted.
     pub gguf_file_types: Vec<String>,
 }
 
-/// Aggregates the reports of the weight files (`rel` → report, status ok).
-pub fn aggregate(reports: &[(String, &FileReport)]) -> WeightFacts {
+/// Aggregates the reports of the weight files (`rel` → report, status ok); `bits` as for
+/// [`count`].
+pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> WeightFacts {
     let mut facts = WeightFacts::default();
     let index_of: BTreeMap<&str, usize> = reports
         .iter()
@@ -176,9 +226,10 @@ pub fn aggregate(reports: &[(String, &FileReport)]) -> WeightFacts {
             }
         }
         if !absorbed[i] {
-            let c = count(r);
+            let c = count(r, bits);
             u.counted.params = u.counted.params.saturating_add(c.params);
             u.counted.left_out = u.counted.left_out.saturating_add(c.left_out);
+            u.counted.unpacked = u.counted.unpacked.saturating_add(c.unpacked);
             for (d, n) in c.dtypes {
                 *u.counted.dtypes.entry(d).or_default() += n;
             }
@@ -215,6 +266,9 @@ pub fn aggregate(reports: &[(String, &FileReport)]) -> WeightFacts {
             facts.params = facts.params.saturating_add(u.counted.params);
         }
         facts.left_out = facts.left_out.saturating_add(u.counted.left_out);
+        if facts.copies == 0 || k == 0 {
+            facts.unpacked = facts.unpacked.saturating_add(u.counted.unpacked);
+        }
         for (d, n) in &u.counted.dtypes {
             *facts.dtypes.entry(d.clone()).or_default() += n;
         }
@@ -428,10 +482,55 @@ mod tests {
             ],
             ..FileReport::default()
         };
-        let c = count(&r);
+        let c = count(&r, None);
         assert_eq!(c.params, 100);
         assert_eq!(c.dtypes, [("F32".to_string(), 100)].into());
         assert_eq!(c.left_out, 616);
+    }
+
+    #[test]
+    fn packed_quantised_tensors_expanded() {
+        let gptq = FileReport {
+            format: Some("safetensors".into()),
+            tensors: vec![
+                tensor("l.q_proj.qweight", "I32", &[512, 4096]),
+                tensor("l.q_proj.qzeros", "I32", &[32, 512]),
+                tensor("l.q_proj.scales", "F16", &[32, 4096]),
+                tensor("l.q_proj.g_idx", "I32", &[4096]),
+                tensor("embed.weight", "F16", &[100, 4096]),
+            ],
+            ..FileReport::default()
+        };
+        let c = count(&gptq, Some(4));
+        assert_eq!(c.params, 4096 * 4096 + 100 * 4096);
+        assert_eq!(c.unpacked, 4096 * 4096);
+        let bnb = FileReport {
+            format: Some("safetensors".into()),
+            tensors: vec![
+                tensor("l.w.weight", "U8", &[8192, 1]),
+                tensor("l.w.weight.absmax", "F32", &[256]),
+                tensor("l.w.weight.quant_map", "F32", &[16]),
+                tensor("l.w.weight.quant_state.bitsandbytes__nf4", "U8", &[100]),
+                tensor("norm.weight", "F16", &[128]),
+            ],
+            ..FileReport::default()
+        };
+        assert_eq!(count(&bnb, Some(4)).params, 16384 + 128);
+        assert_eq!(
+            count(&bnb, None).params,
+            8192 + 128,
+            "no packing without a config"
+        );
+        let mlx = FileReport {
+            format: Some("safetensors".into()),
+            tensors: vec![
+                tensor("l.weight", "U32", &[64, 8]),
+                tensor("l.scales", "BF16", &[64, 1]),
+                tensor("l.biases", "BF16", &[64, 1]),
+            ],
+            ..FileReport::default()
+        };
+        assert_eq!(count(&mlx, Some(4)).params, 64 * 64 + 64);
     }
 
     #[test]
@@ -446,7 +545,7 @@ mod tests {
             tensors: vec![tensor("w", "Q8_0", &[100])],
             ..FileReport::default()
         };
-        let f = aggregate(&[("a.gguf".into(), &a), ("b.gguf".into(), &b)]);
+        let f = aggregate(&[("a.gguf".into(), &a), ("b.gguf".into(), &b)], None);
         assert_eq!((f.params, f.copies), (100, 2));
         let idx = FileReport {
             format: Some("safetensors".into()),
@@ -463,11 +562,14 @@ mod tests {
             tensors: vec![tensor("y", "BF16", &[40])],
             ..FileReport::default()
         };
-        let f = aggregate(&[
-            ("m-1.safetensors".into(), &s1),
-            ("m-2.safetensors".into(), &s2),
-            ("m.safetensors.index.json".into(), &idx),
-        ]);
+        let f = aggregate(
+            &[
+                ("m-1.safetensors".into(), &s1),
+                ("m-2.safetensors".into(), &s2),
+                ("m.safetensors.index.json".into(), &idx),
+            ],
+            None,
+        );
         assert_eq!((f.params, f.copies, f.units.len()), (100, 0, 1));
         assert_eq!(f.format.as_deref(), Some("safetensors"));
     }
