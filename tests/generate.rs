@@ -626,5 +626,74 @@ fn generate_gptq_counts_unpacked_weights() {
     // 64×512 int32 words hold 8 four-bit weights each: 262,144 + 512 norm weights.
     assert_eq!(cfg["config"]["paramSize"], "262.7K");
     assert_eq!(cfg["config"]["quantization"], "gptq");
-    assert!(cfg["config"].get("precision").is_none(), "packed storage has no precision");
+    assert!(
+        cfg["config"].get("precision").is_none(),
+        "packed storage has no precision"
+    );
+}
+
+#[test]
+fn generate_sharded_checkpoint_with_a_consolidated_copy() {
+    if !plugins_built() {
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    write(
+        d,
+        "model-00001-of-00002.safetensors",
+        &safetensors(&[("a.weight", "BF16", &[100, 10])]),
+    );
+    write(
+        d,
+        "model-00002-of-00002.safetensors",
+        &safetensors(&[("b.weight", "BF16", &[50, 10])]),
+    );
+    write(
+        d,
+        "model.safetensors.index.json",
+        br#"{"metadata": {"total_size": 3000}, "weight_map": {
+              "a.weight": "model-00001-of-00002.safetensors",
+              "b.weight": "model-00002-of-00002.safetensors"}}"#,
+    );
+    // Mistral-style repos ship the same weights once more in one file.
+    write(
+        d,
+        "consolidated.safetensors",
+        &safetensors(&[
+            ("a.weight", "BF16", &[100, 10]),
+            ("b.weight", "BF16", &[50, 10]),
+        ]),
+    );
+    let (code, out, err) = generate(d, &["--plan", "--explain"]);
+    assert_eq!(code, 0, "{err}");
+    let doc: Value = serde_json::from_str(&out).unwrap();
+    let cfg = valid_config(&doc["config"].to_string(), true);
+    assert_eq!(cfg["config"]["paramSize"], "1.5K", "copies counted once");
+    assert_eq!(cfg["config"]["precision"], "bfloat16");
+    let files = doc["files"].as_array().unwrap();
+    let kind = |p: &str| {
+        let f = files.iter().find(|f| f["path"] == p).unwrap();
+        (
+            f["kind"].as_str().unwrap().to_string(),
+            f["untested"].as_bool().unwrap(),
+        )
+    };
+    assert_eq!(
+        kind("model.safetensors.index.json"),
+        ("weight.config".into(), false)
+    );
+    assert_eq!(
+        kind("model-00002-of-00002.safetensors"),
+        ("weight".into(), false)
+    );
+    assert_eq!(kind("consolidated.safetensors"), ("weight".into(), false));
+    let note = doc["explain"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["field"] == "config.paramSize")
+        .unwrap()["note"]
+        .to_string();
+    assert!(note.contains("2 copies"), "{note}");
 }

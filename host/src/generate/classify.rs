@@ -4,7 +4,7 @@
 //! 1. a file a weight report names as part of itself (index shards, ONNX external data,
 //!    split GGUF parts) is a **weight**, confirmed;
 //! 2. a file a format plugin read is a **weight**, confirmed; except a weight index
-//!    (`*.index.json`: tensor names → shard files, no tensors of its own), which is
+//!    (`*.index.json`: tensor names → shard files; it holds no tensor data), which is
 //!    **weight.config**, and a claimed file in which the plugin found no tensors but whose
 //!    name an exact rule below knows (`training_args.bin` → weight.config);
 //! 3. a file a plugin claimed but could not read is a **weight**, guessed;

@@ -217,6 +217,9 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
             continue;
         }
         let c = if let Some((_, by)) = covered.iter().find(|(c, _)| *c == e.rel) {
+            if r.status == Status::Ok {
+                read.push((e.rel.clone(), r));
+            }
             classify::Classified {
                 kind: LayerKind::Weight,
                 untested: false,
@@ -225,16 +228,23 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         } else {
             match r.status {
                 Status::Ok => {
-                    read.push((e.rel.clone(), r));
                     let fmt = r.format.clone().unwrap_or_default();
                     let no_tensors = r.tensors.is_empty() && r.parameter_count == 0;
-                    if no_tensors && name.to_ascii_lowercase().ends_with(".index.json") {
+                    let exact = classify::exact(name).filter(|_| no_tensors);
+                    if exact.is_none() {
+                        // Weights and indexes feed the weight facts; a claimed file that an
+                        // exact name rule takes (training_args.bin) does not.
+                        read.push((e.rel.clone(), r));
+                    }
+                    // An index maps tensor names to shard files (its report may list the
+                    // shards' tensors too): it configures the weights, it holds none.
+                    if name.to_ascii_lowercase().ends_with(".index.json") {
                         classify::Classified {
                             kind: LayerKind::WeightConfig,
                             untested: false,
                             rule: format!("{fmt} weight index read by {plugin}"),
                         }
-                    } else if let Some(exact) = classify::exact(name).filter(|_| no_tensors) {
+                    } else if let Some(exact) = exact {
                         exact
                     } else {
                         classify::Classified {

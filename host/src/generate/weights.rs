@@ -204,24 +204,43 @@ pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> Weight
     // are already in the covering report.
     let mut unit: Vec<usize> = (0..reports.len()).collect();
     let mut absorbed = vec![false; reports.len()];
+    // Shards named `<stem>-00001-of-00004.<ext>` are one model even without an index (or
+    // when the index's names cannot be matched, as in a Hugging Face cache tree).
+    let mut first_of: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, (rel, _)) in reports.iter().enumerate() {
+        if let Some(key) = shard_key(rel) {
+            unit[i] = *first_of.entry(key).or_insert(i);
+        }
+    }
     for (i, (rel, r)) in reports.iter().enumerate() {
         for c in &r.covers {
             let Some(&j) = resolve(rel, c).and_then(|p| index_of.get(p.as_str())) else {
                 continue;
             };
-            if j != i && unit[j] == j {
+            if j != i && (unit[j] == j || unit[j] == unit[i] || shard_key(&reports[j].0).is_some())
+            {
                 unit[j] = unit[i];
                 absorbed[j] = !r.tensors.is_empty();
             }
         }
     }
+    let root = |mut k: usize| {
+        // Follow the links (a shard grouped by name, then under its index), bounded.
+        for _ in 0..reports.len() {
+            if unit[k] == k {
+                break;
+            }
+            k = unit[k];
+        }
+        k
+    };
     let mut units: BTreeMap<usize, Unit> = BTreeMap::new();
     for (i, (rel, r)) in reports.iter().enumerate() {
-        let u = units.entry(unit[i]).or_default();
+        let u = units.entry(root(i)).or_default();
         u.files.push(rel.clone());
         if let Some(f) = &r.format {
             *facts.formats.entry(f.clone()).or_default() += 1;
-            if u.format.is_empty() || unit[i] == i {
+            if u.format.is_empty() || root(i) == i {
                 u.format = f.clone();
             }
         }
@@ -239,12 +258,20 @@ pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> Weight
     for u in units.values() {
         *by_format.entry(u.format.as_str()).or_default() += u.counted.params;
     }
+    // Most parameters; then most files; then the safer, more common format.
+    let preference = |f: &str| {
+        ["safetensors", "gguf", "onnx", "pt"]
+            .iter()
+            .position(|p| *p == f)
+            .map_or(0, |i| 4 - i)
+    };
     facts.format = by_format
         .iter()
         .filter(|(f, _)| !f.is_empty())
         .max_by(|a, b| {
             a.1.cmp(b.1)
                 .then(facts.formats.get(*a.0).cmp(&facts.formats.get(*b.0)))
+                .then(preference(a.0).cmp(&preference(b.0)))
                 .then(b.0.cmp(a.0))
         })
         .map(|(f, _)| f.to_string());
@@ -299,6 +326,16 @@ pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> Weight
     }
     facts.units = model;
     facts
+}
+
+/// `dir/model-of.safetensors` for `dir/model-00002-of-00003.safetensors`: what the shards of
+/// one checkpoint share.
+fn shard_key(rel: &str) -> Option<String> {
+    let (stem, ext) = rel.rsplit_once('.')?;
+    let (before, total) = stem.rsplit_once("-of-")?;
+    let (prefix, part) = before.rsplit_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(part) && digits(total)).then(|| format!("{prefix}-of-{total}.{ext}"))
 }
 
 /// A covered file's path relative to the root: covers are relative to the root, or to the
@@ -572,5 +609,19 @@ mod tests {
         );
         assert_eq!((f.params, f.copies, f.units.len()), (100, 0, 1));
         assert_eq!(f.format.as_deref(), Some("safetensors"));
+        // Equal shards without an index are one model, not copies.
+        let f = aggregate(
+            &[
+                ("model-00001-of-00002.safetensors".into(), &s1),
+                ("model-00002-of-00002.safetensors".into(), &s1),
+            ],
+            None,
+        );
+        assert_eq!((f.params, f.copies, f.units.len()), (120, 0, 1));
+        assert_eq!(
+            shard_key("a/m-00001-of-00002.gguf").as_deref(),
+            Some("a/m-of-00002.gguf")
+        );
+        assert_eq!(shard_key("model.safetensors"), None);
     }
 }
