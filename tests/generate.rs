@@ -695,5 +695,5 @@ fn generate_sharded_checkpoint_with_a_consolidated_copy() {
         .find(|e| e["field"] == "config.paramSize")
         .unwrap()["note"]
         .to_string();
-    assert!(note.contains("2 copies"), "{note}");
+    assert!(note.contains("2 files hold copies"), "{note}");
 }

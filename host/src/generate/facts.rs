@@ -226,7 +226,7 @@ fn format_and_counts(
             }
             if facts.copies > 1 {
                 note.push_str(&format!(
-                    "; {} copies of the same weights counted once",
+                    "; {} files hold copies of the same weights, counted once",
                     facts.copies
                 ));
             }

@@ -196,6 +196,8 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         }
     }
 
+    let present: std::collections::BTreeSet<&str> =
+        walked.entries.iter().map(|e| e.rel.as_str()).collect();
     let mut files = Vec::new();
     let mut classes = Vec::new();
     let mut missing = Vec::new();
@@ -216,7 +218,9 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
             }
             continue;
         }
-        let c = if let Some((_, by)) = covered.iter().find(|(c, _)| *c == e.rel) {
+        let c = if let Some(c) = classify::openvino_pair(&e.rel, &|p| present.contains(p)) {
+            c
+        } else if let Some((_, by)) = covered.iter().find(|(c, _)| *c == e.rel) {
             if r.status == Status::Ok {
                 read.push((e.rel.clone(), r));
             }

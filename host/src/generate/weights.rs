@@ -8,11 +8,15 @@
 //! ONNX not the INT64 tensors (shapes and indices); ONNX Constant-node data counts, since
 //! some exporters keep all weights there.
 //!
-//! Files of one model are one *unit*: an index and its shards, a split GGUF and its parts,
-//! an ONNX file and its external data. When a directory holds several formats, the format
-//! with the most parameters is the model's (`config.format`) and only its units are counted.
-//! Several units of that format with the same parameter count are copies (a GGUF in several
-//! quantisations, `consolidated.safetensors` beside shards): counted once.
+//! Files of one model are one *unit*: an index and its shards (or shards named
+//! `-0000N-of-0000M` without an index), a split GGUF and its parts, an ONNX file and its
+//! external data. When a directory holds several formats (Hugging Face repos often ship
+//! safetensors, a `pytorch_model.bin` and ONNX exports of the same model), the model's format
+//! (`config.format`) is the first with readable weights in the order safetensors, GGUF, ONNX,
+//! PyTorch, others (by parameters among the others), and only its units are counted. Units of
+//! that format whose counts are within 2% of each other are copies (a GGUF in several
+//! quantisations, `consolidated.safetensors` beside shards, `model.fp16.safetensors`,
+//! optimised ONNX re-exports): counted once, at the largest.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -179,7 +183,7 @@ pub struct WeightFacts {
     pub params: u64,
     /// Dtype histogram of the model.
     pub dtypes: BTreeMap<String, u64>,
-    /// The units were copies of one model (counted once).
+    /// Units that are copies of another unit's model (counted once), 0 when none.
     pub copies: usize,
     /// Elements left out (buffers, training state…).
     pub left_out: u64,
@@ -258,48 +262,60 @@ pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> Weight
     for u in units.values() {
         *by_format.entry(u.format.as_str()).or_default() += u.counted.params;
     }
-    // Most parameters; then most files; then the safer, more common format.
-    let preference = |f: &str| {
-        ["safetensors", "gguf", "onnx", "pt"]
-            .iter()
-            .position(|p| *p == f)
-            .map_or(0, |i| 4 - i)
-    };
     facts.format = by_format
         .iter()
         .filter(|(f, _)| !f.is_empty())
         .max_by(|a, b| {
-            a.1.cmp(b.1)
-                .then(facts.formats.get(*a.0).cmp(&facts.formats.get(*b.0)))
+            // Formats with weights first; then the canonical one; then most parameters.
+            (*a.1 > 0)
+                .cmp(&(*b.1 > 0))
                 .then(preference(a.0).cmp(&preference(b.0)))
+                .then(a.1.cmp(b.1))
+                .then(facts.formats.get(*a.0).cmp(&facts.formats.get(*b.0)))
                 .then(b.0.cmp(a.0))
         })
         .map(|(f, _)| f.to_string());
     let Some(format) = facts.format.clone() else {
         return facts;
     };
-    let model: Vec<Unit> = units
+    let mut model: Vec<Unit> = units
         .into_values()
         .filter(|u| u.format == format && u.counted.params > 0)
         .collect();
-    let distinct: BTreeSet<u64> = model.iter().map(|u| u.counted.params).collect();
-    facts.copies = if model.len() > 1 && distinct.len() == 1 {
-        model.len()
-    } else {
-        0
-    };
-    for (k, u) in model.iter().enumerate() {
-        if facts.copies == 0 || k == 0 {
-            facts.params = facts.params.saturating_add(u.counted.params);
+    // Copies: units within 2% of each other's count (the same weights in other dtypes or
+    // quantisations, re-exported graphs) form one cluster, counted once at its largest.
+    model.sort_by(|a, b| {
+        b.counted
+            .params
+            .cmp(&a.counted.params)
+            .then(a.files.cmp(&b.files))
+    });
+    let mut clusters: Vec<(u64, usize)> = Vec::new();
+    for u in &model {
+        let p = u.counted.params;
+        match clusters
+            .iter_mut()
+            .find(|(m, _)| p.saturating_mul(100) >= m.saturating_mul(98))
+        {
+            Some((_, n)) => *n += 1,
+            None => {
+                clusters.push((p, 1));
+                facts.params = facts.params.saturating_add(p);
+                facts.unpacked = facts.unpacked.saturating_add(u.counted.unpacked);
+            }
         }
         facts.left_out = facts.left_out.saturating_add(u.counted.left_out);
-        if facts.copies == 0 || k == 0 {
-            facts.unpacked = facts.unpacked.saturating_add(u.counted.unpacked);
-        }
         for (d, n) in &u.counted.dtypes {
             *facts.dtypes.entry(d.clone()).or_default() += n;
         }
     }
+    // Files (units) that hold a model some other unit holds too.
+    facts.copies = clusters
+        .iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(_, n)| n)
+        .sum();
+    model.sort_by(|a, b| a.files.cmp(&b.files));
     if format == "gguf" {
         let mut types = BTreeSet::new();
         for u in &model {
@@ -326,6 +342,15 @@ pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> Weight
     }
     facts.units = model;
     facts
+}
+
+/// Rank of a format when a directory holds several: safetensors (the canonical Hugging Face
+/// format), GGUF, ONNX, PyTorch, then the rest.
+fn preference(format: &str) -> usize {
+    ["safetensors", "gguf", "onnx", "pt"]
+        .iter()
+        .position(|p| *p == format)
+        .map_or(0, |i| 4 - i)
 }
 
 /// `dir/model-of.safetensors` for `dir/model-00002-of-00003.safetensors`: what the shards of
@@ -582,8 +607,41 @@ mod tests {
             tensors: vec![tensor("w", "Q8_0", &[100])],
             ..FileReport::default()
         };
+        let proj = FileReport {
+            format: Some("gguf".into()),
+            tensors: vec![tensor("p", "F16", &[30])],
+            ..FileReport::default()
+        };
         let f = aggregate(&[("a.gguf".into(), &a), ("b.gguf".into(), &b)], None);
         assert_eq!((f.params, f.copies), (100, 2));
+        let f = aggregate(
+            &[
+                ("a.gguf".into(), &a),
+                ("b.gguf".into(), &b),
+                ("mmproj.gguf".into(), &proj),
+            ],
+            None,
+        );
+        assert_eq!(
+            (f.params, f.copies),
+            (130, 2),
+            "quantisations once, projector added"
+        );
+        let pt = FileReport {
+            format: Some("pt".into()),
+            tensors: vec![tensor("w", "F32", &[500])],
+            ..FileReport::default()
+        };
+        let st = FileReport {
+            format: Some("safetensors".into()),
+            tensors: vec![tensor("w", "F32", &[100])],
+            ..FileReport::default()
+        };
+        let f = aggregate(
+            &[("a.bin".into(), &pt), ("b.safetensors".into(), &st)],
+            None,
+        );
+        assert_eq!((f.format.as_deref(), f.params), (Some("safetensors"), 100));
         let idx = FileReport {
             format: Some("safetensors".into()),
             covers: vec!["m-1.safetensors".into(), "m-2.safetensors".into()],
