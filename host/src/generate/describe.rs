@@ -112,6 +112,7 @@ pub(super) fn names(
     ctx: &mut Context<'_>,
     facts: &weights::WeightFacts,
     cfg: Option<&hf::HfConfig>,
+    card: Option<&(String, card::Card)>,
 ) {
     if let Some(n) = gguf_text(facts, "general.name") {
         let n = n.to_string();
@@ -120,6 +121,29 @@ pub(super) fn names(
             json!(n),
             Source::WeightHeaders,
             "GGUF general.name",
+        );
+    }
+    // Heuristics, in this order: a telling directory name (a clone is named after its
+    // repo), the card's title, `_name_or_path` (often the *base* model's id, so late), and
+    // any directory name as the last resort.
+    let dir = dir_name(ctx.root);
+    let generic = is_generic_dir_name(&dir);
+    if !dir.is_empty() && !generic {
+        ctx.add(
+            "descriptor.name",
+            json!(dir),
+            Source::Heuristic,
+            "directory name",
+        );
+    }
+    if let Some((rel, c)) = card
+        && let Some(t) = &c.title
+    {
+        ctx.add(
+            "descriptor.name",
+            json!(t),
+            Source::Heuristic,
+            format!("{rel}: first heading"),
         );
     }
     if let Some(p) = cfg.and_then(|c| c.name_or_path.as_deref()) {
@@ -135,8 +159,7 @@ pub(super) fn names(
             );
         }
     }
-    let dir = dir_name(ctx.root);
-    if !dir.is_empty() {
+    if !dir.is_empty() && generic {
         ctx.add(
             "descriptor.name",
             json!(dir),
@@ -144,6 +167,45 @@ pub(super) fn names(
             "directory name",
         );
     }
+}
+
+/// Directory names that say nothing about the model (`model`, `checkpoint-500`, a commit
+/// hash…).
+fn is_generic_dir_name(name: &str) -> bool {
+    let l = name.to_ascii_lowercase();
+    const GENERIC: &[&str] = &[
+        "model",
+        "models",
+        "weights",
+        "checkpoint",
+        "checkpoints",
+        "output",
+        "outputs",
+        "export",
+        "exported",
+        "final",
+        "latest",
+        "best",
+        "hf",
+        "huggingface",
+        "snapshot",
+        "main",
+        "src",
+        "tmp",
+        "temp",
+        "artifacts",
+        "artifact",
+        "saved_model",
+        "pretrained",
+    ];
+    let hash = l.len() >= 7 && l.bytes().all(|b| b.is_ascii_hexdigit());
+    let numbered = l
+        .trim_start_matches(|c: char| c.is_ascii_alphabetic() || c == '-' || c == '_')
+        .chars()
+        .all(|c| c.is_ascii_digit())
+        && l.chars().any(|c| c.is_ascii_digit())
+        && (l.starts_with("checkpoint") || l.starts_with("step") || l.starts_with("epoch"));
+    GENERIC.contains(&l.as_str()) || hash || numbered
 }
 
 /// The directory's name; for a Hugging Face cache snapshot, the repo's name.
@@ -164,21 +226,30 @@ fn dir_name(root: &Path) -> String {
     name
 }
 
-pub(super) fn card_fields(ctx: &mut Context<'_>) {
-    let Some(e) = ctx.root_file(|n| n.eq_ignore_ascii_case("readme.md")) else {
-        return;
-    };
-    let rel = e.rel.clone();
-    let text = match std::fs::read(&e.abs) {
-        Ok(b) => String::from_utf8_lossy(&b[..b.len().min(1 << 20)]).into_owned(),
+/// Reads the model card at the root (`README.md`, any case), if there is one.
+pub(super) fn read_card(ctx: &mut Context<'_>) -> Option<(String, card::Card)> {
+    let e = ctx.root_file(|n| n.eq_ignore_ascii_case("readme.md"))?;
+    let (rel, abs) = (e.rel.clone(), e.abs.clone());
+    match std::fs::read(&abs) {
+        Ok(b) => {
+            let text = String::from_utf8_lossy(&b[..b.len().min(1 << 20)]).into_owned();
+            let c = card::parse(&text);
+            ctx.warnings
+                .extend(c.warnings.iter().map(|w| format!("{rel}: {w}")));
+            Some((rel, c))
+        }
         Err(err) => {
             ctx.warnings.push(format!("{rel}: {err}"));
-            return;
+            None
         }
+    }
+}
+
+pub(super) fn card_fields(ctx: &mut Context<'_>, card: Option<&(String, card::Card)>) {
+    let Some((rel, c)) = card else {
+        return;
     };
-    let c = card::parse(&text);
-    ctx.warnings
-        .extend(c.warnings.iter().map(|w| format!("{rel}: {w}")));
+    let rel = rel.clone();
     if let Some((n, key)) = &c.name {
         ctx.add(
             "descriptor.name",
@@ -330,5 +401,27 @@ pub(super) fn licenses(ctx: &mut Context<'_>, facts: &weights::WeightFacts) {
             from.join(", "),
             format!("licence text recognised: {}", why.join("; ")),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generic_directory_names() {
+        for g in ["model", "Checkpoint-500", "step_1000", "0123abcdef", "hf", "weights"] {
+            assert!(is_generic_dir_name(g), "{g}");
+        }
+        for n in ["granite-3.1-1b-a400m-instruct", "pygmalion-7b", "tiny-model", "bert-base"] {
+            assert!(!is_generic_dir_name(n), "{n}");
+        }
+    }
+
+    #[test]
+    fn hugging_face_cache_names() {
+        let p = Path::new("/c/models--ibm-granite--granite-3.1/snapshots/0123abc");
+        assert_eq!(dir_name(p), "granite-3.1");
+        assert_eq!(dir_name(Path::new("/x/pygmalion-7b")), "pygmalion-7b");
     }
 }

@@ -136,8 +136,9 @@ pub fn detect(ctx: &mut Context<'_>) -> Result<()> {
 
     format_and_counts(ctx, &facts, hf_config.as_ref(), &indexes);
     describe::architecture(ctx, &facts, hf_config.as_ref());
-    describe::names(ctx, &facts, hf_config.as_ref());
-    describe::card_fields(ctx);
+    let card = describe::read_card(ctx);
+    describe::names(ctx, &facts, hf_config.as_ref(), card.as_ref());
+    describe::card_fields(ctx, card.as_ref());
     describe::licenses(ctx, &facts);
     Ok(())
 }
