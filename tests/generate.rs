@@ -93,6 +93,9 @@ fn tiny_bert() -> tempfile::TempDir {
     );
     write(d, "tokenizer.json", b"{}");
     write(d, "data/train.jsonl", b"{\"text\": \"hi\"}\n");
+    // A .tar is claimed by the PyTorch plugin (torch.save's old format), which cannot read
+    // this one; in a data folder it is a dataset, not an unreadable weight.
+    write(d, "data/images.tar", b"not a checkpoint");
     write(d, "extra.unknownext", b"?");
     write(d, "notes/scratch.md", b"ignored");
     write(d, ".modelpackignore", b"notes/\n");
@@ -420,6 +423,7 @@ fn generate_built_safetensors_model() {
             "tokenizer.json",
             "README.md",
             "extra.unknownext",
+            "data/images.tar",
             "data/train.jsonl"
         ],
         "ignored, hidden and VCS files left out; layers by kind then path"
@@ -441,7 +445,11 @@ fn generate_built_safetensors_model() {
 
     let (_, out, _) = generate(t.path(), &["--exclude", "data", "--include", ".git/HEAD"]);
     let cfg = valid_config(&out, false);
-    assert_eq!(cfg["modelfs"]["diffIds"].as_array().unwrap().len(), 6);
+    assert_eq!(
+        cfg["modelfs"]["diffIds"].as_array().unwrap().len(),
+        6,
+        "data/ out, .git/HEAD in"
+    );
 }
 
 #[test]

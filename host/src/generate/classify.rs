@@ -8,7 +8,9 @@
 //!    (`*.index.json`: tensor names → shard files; it holds no tensor data), which is
 //!    **weight.config**, and a claimed file in which the plugin found no tensors but whose
 //!    name an exact rule below knows (`training_args.bin` → weight.config);
-//! 3. a file a plugin claimed but could not read is a **weight**, guessed;
+//! 3. a file a plugin claimed but could not read goes by a confirmed name rule below if one
+//!    knows it (`data/shards.tar` is a dataset), else it is a **weight**, guessed (and a
+//!    warning says it could not be read);
 //! 4. name rules on the base name, case-insensitive ([`by_name`]): exact names and
 //!    single-meaning extensions are confirmed; a file under a data-like folder (`data/`,
 //!    `datasets/`, `train/`…) is a **dataset**, confirmed for data formats (parquet, arrow,

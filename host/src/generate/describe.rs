@@ -410,10 +410,22 @@ mod tests {
 
     #[test]
     fn generic_directory_names() {
-        for g in ["model", "Checkpoint-500", "step_1000", "0123abcdef", "hf", "weights"] {
+        for g in [
+            "model",
+            "Checkpoint-500",
+            "step_1000",
+            "0123abcdef",
+            "hf",
+            "weights",
+        ] {
             assert!(is_generic_dir_name(g), "{g}");
         }
-        for n in ["granite-3.1-1b-a400m-instruct", "pygmalion-7b", "tiny-model", "bert-base"] {
+        for n in [
+            "granite-3.1-1b-a400m-instruct",
+            "pygmalion-7b",
+            "tiny-model",
+            "bert-base",
+        ] {
             assert!(!is_generic_dir_name(n), "{n}");
         }
     }

@@ -221,8 +221,10 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         let c = if let Some(c) = classify::openvino_pair(&e.rel, &|p| present.contains(p)) {
             c
         } else if let Some((_, by)) = covered.iter().find(|(c, _)| *c == e.rel) {
-            if r.status == Status::Ok {
-                read.push((e.rel.clone(), r));
+            match r.status {
+                Status::Ok => read.push((e.rel.clone(), r)),
+                Status::Error => unreadable.push(r.error.clone().unwrap_or_default()),
+                Status::Unrecognised => {}
             }
             classify::Classified {
                 kind: LayerKind::Weight,
@@ -258,13 +260,29 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                         }
                     }
                 }
+                Status::Error if r.plugin.is_none() => {
+                    // Not a plugin's verdict: the file itself could not be opened or read.
+                    bail!(
+                        "{}",
+                        r.error
+                            .clone()
+                            .unwrap_or_else(|| format!("{}: unreadable", e.rel))
+                    );
+                }
                 Status::Error => {
-                    let err = r.error.clone().unwrap_or_default();
-                    unreadable.push(err.clone());
-                    classify::Classified {
-                        kind: LayerKind::Weight,
-                        untested: true,
-                        rule: format!("claimed by {plugin} but unreadable"),
+                    // A plugin claimed it (by extension or magic) but could not read it. A
+                    // name rule that knows the file (a .tar in a data folder) wins; otherwise
+                    // it is a weight nobody could confirm, and a warning says why.
+                    let by_name = classify::by_name(&e.rel, e.size);
+                    if by_name.untested {
+                        unreadable.push(r.error.clone().unwrap_or_default());
+                        classify::Classified {
+                            kind: LayerKind::Weight,
+                            untested: true,
+                            rule: format!("claimed by {plugin} but unreadable"),
+                        }
+                    } else {
+                        by_name
                     }
                 }
                 Status::Unrecognised => classify::by_name(&e.rel, e.size),
