@@ -5,6 +5,8 @@ mod util;
 
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
+/// `generate`: configs from fixtures and built model directories, validated and checked.
+mod generate;
 /// The plugin crates' own native tests, run from here so one `cargo test` covers them.
 mod plugin_crates;
 /// Plugin discovery, listing, WIT version refusal and the compiled-code cache.

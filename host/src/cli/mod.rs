@@ -1,6 +1,7 @@
 //! Command-line interface: flags as clap parses them; one file per command runs it.
 
 mod check;
+mod generate;
 mod inspect;
 mod plugins;
 
@@ -52,6 +53,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Run policy plugins over a model directory, an OCI layout or a config file.
     Check(CheckArgs),
+    /// Write a ModelPack config (and layer plan) for a model directory from what its files say.
+    Generate(GenerateArgs),
     /// Manage plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
@@ -109,6 +112,51 @@ pub struct InspectArgs {
     /// List every tensor (text output; JSON always has them).
     #[arg(long)]
     pub tensors: bool,
+}
+
+/// `generate` arguments.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Exit codes: 0 config written; 1 config written, but weights are missing \
+(Git LFS pointers, absent shards) or unreadable; 2 usage or I/O error, or the config would be \
+invalid (nothing is written)."
+)]
+pub struct GenerateArgs {
+    /// The model directory.
+    pub dir: PathBuf,
+    /// Write the config to FILE (atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// descriptor.name.
+    #[arg(long, value_name = "N")]
+    pub name: Option<String>,
+    /// Set a field, e.g. descriptor.version=1.0, config.paramSize=7B,
+    /// capabilities.reasoning=true, licenses=MIT,Apache-2.0; FIELD= leaves it out. Repeatable.
+    #[arg(long, value_name = "FIELD=VALUE")]
+    pub set: Vec<String>,
+    /// A partial ModelPack config in JSON ({"descriptor": {...}, "config": {...}}) whose
+    /// fields override detected ones (flags override it).
+    #[arg(long, value_name = "FILE")]
+    pub config_override: Option<PathBuf>,
+    /// descriptor.createdAt (RFC 3339); default: SOURCE_DATE_EPOCH, the model card, or none.
+    #[arg(long, value_name = "RFC3339")]
+    pub created: Option<String>,
+    /// Print a JSON document with the config, each field's value and source, and how each
+    /// file was classified.
+    #[arg(long)]
+    pub explain: bool,
+    /// Print a JSON document with the config and the planned layers (path, kind, media type,
+    /// size, diffId, annotations).
+    #[arg(long)]
+    pub plan: bool,
+    /// Also take files matching GLOB that are skipped by default (hidden, .modelpackignore).
+    /// Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Leave out files and directories matching GLOB (a name without `/` matches at any
+    /// depth). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub exclude: Vec<String>,
 }
 
 /// `plugins` subcommands.
@@ -175,6 +223,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Inspect(args) => inspect::run(&cli.global, args),
         Command::Check(args) => check::run(&cli.global, args),
+        Command::Generate(args) => generate::run(&cli.global, args),
         Command::Plugins(PluginsCommand::List { format }) => plugins::list(&cli.global, *format),
     }
 }

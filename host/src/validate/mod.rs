@@ -1,6 +1,9 @@
 //! `modelpack validate`: ModelPack configs, manifests and OCI image layouts.
 
 pub mod config;
+pub mod datetime;
+pub mod iso639;
+pub mod rules;
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -23,4 +26,15 @@ pub struct Problem {
     pub keyword: String,
     /// One readable line.
     pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = if self.pointer.is_empty() {
+            "(document)"
+        } else {
+            &self.pointer
+        };
+        write!(f, "{at}: {} ({})", self.message, self.keyword)
+    }
 }

@@ -1,0 +1,113 @@
+//! `modelpack generate`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, anyhow};
+use serde::Serialize;
+
+use super::{GenerateArgs, Global};
+use crate::generate::{
+    self, FieldExplain, FileClass, GenerateOptions, MissingFile, PlannedLayer, render_config,
+};
+
+/// What `--plan`/`--explain` print: the config, then what each option asked for.
+#[derive(Serialize)]
+struct Document<'a> {
+    config: generate::fields::Ordered<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explain: Option<&'a [FieldExplain]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notes: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    files: Option<&'a [FileClass]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    layers: Option<&'a [PlannedLayer]>,
+    missing: &'a [MissingFile],
+    warnings: &'a [String],
+}
+
+/// Generates the config; prints it (or the `--plan`/`--explain` document) and writes
+/// `--output`. Exit 1 when weights are missing or unreadable (the config is still written).
+pub fn run(global: &Global, args: &GenerateArgs) -> Result<ExitCode> {
+    if std::fs::metadata(&args.dir).is_err() {
+        anyhow::bail!("{}: no such directory", args.dir.display());
+    }
+    let output = args.output.as_deref().map(absolute).transpose()?;
+    let opts = GenerateOptions {
+        name: args.name.clone(),
+        sets: args.set.clone(),
+        override_file: args.config_override.clone(),
+        include: args.include.clone(),
+        exclude: args.exclude.clone(),
+        created: args.created.clone(),
+        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .filter(|v| !v.is_empty()),
+        leave_out: output.iter().cloned().collect(),
+        ..GenerateOptions::default()
+    };
+    let plugins = global.plugins()?;
+    let g = generate::generate(&args.dir, &opts, &plugins)?;
+    for w in &g.warnings {
+        eprintln!("warning: {w}");
+    }
+    let text = render_config(&g.config);
+    if let Some(out) = &output {
+        write_atomic(out, text.as_bytes())?;
+    }
+    if args.plan || args.explain {
+        let doc = Document {
+            config: generate::fields::ordered(&g.config),
+            explain: args.explain.then_some(&g.explain[..]),
+            notes: args.explain.then_some(&g.notes[..]),
+            files: args.explain.then_some(&g.classes[..]),
+            layers: args.plan.then_some(&g.layers[..]),
+            missing: &g.missing,
+            warnings: &g.warnings,
+        };
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else if output.is_none() {
+        print!("{text}");
+    }
+    Ok(if g.missing.is_empty() && g.unreadable.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// An absolute path for a file that may not exist yet (its directory must).
+fn absolute(p: &Path) -> Result<PathBuf> {
+    let name = p
+        .file_name()
+        .ok_or_else(|| anyhow!("--output {}: not a file name", p.display()))?;
+    let parent = p
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let dir = parent
+        .canonicalize()
+        .map_err(|e| anyhow!("--output {}: {}: {e}", p.display(), parent.display()))?;
+    Ok(dir.join(name))
+}
+
+/// Writes through a temporary file in the same directory, then renames it into place.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("{}: cannot create a temporary file", dir.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|_| tmp.as_file().sync_all())
+        .with_context(|| format!("{}: write failed", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("{}: chmod failed", path.display()))?;
+    }
+    tmp.persist(path)
+        .map_err(|e| anyhow!("{}: {}", path.display(), e.error))?;
+    Ok(())
+}
