@@ -24,10 +24,18 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 
 /// Runs check and returns (exit code, JSON report).
 fn check(args: &[&str]) -> (i32, Value) {
-    let out = modelpack().arg("check").args(args).args(["--format", "json"]).output().unwrap();
+    let out = modelpack()
+        .arg("check")
+        .args(args)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let json = serde_json::from_str(&stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "not JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
     });
     (out.status.code().unwrap(), json)
 }
@@ -55,15 +63,30 @@ fn license_allowlist_passes_and_fails() {
     let mut cfg = pygmalion_config();
     cfg["descriptor"]["licenses"] = json!(["apache-2.0"]);
     let ok = write(dir.path(), "ok.json", &cfg.to_string());
-    let policy = write(dir.path(), "p.yaml", "policies:\n  license-allowlist:\n    allow: [Apache-2.0, MIT]\n");
-    let (code, r) = check(&[ok.to_str().unwrap(), "--policy-config", policy.to_str().unwrap()]);
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "policies:\n  license-allowlist:\n    allow: [Apache-2.0, MIT]\n",
+    );
+    let (code, r) = check(&[
+        ok.to_str().unwrap(),
+        "--policy-config",
+        policy.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{r}");
     assert_eq!(r["summary"]["passed"], 1);
     let bad = write(dir.path(), "bad.json", &pygmalion_config().to_string());
-    let (code, r) = check(&[bad.to_str().unwrap(), "--policy-config", policy.to_str().unwrap()]);
+    let (code, r) = check(&[
+        bad.to_str().unwrap(),
+        "--policy-config",
+        policy.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1, "{r}");
     assert_eq!(r["result"], "fail");
-    assert!(finding_ids(&r, "license-allowlist").contains(&"license-unknown".to_string()), "{r}");
+    assert!(
+        finding_ids(&r, "license-allowlist").contains(&"license-unknown".to_string()),
+        "{r}"
+    );
 }
 
 #[test]
@@ -73,22 +96,37 @@ fn required_metadata_and_precision_and_size_limits_fail_on_a_real_config() {
     }
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = pygmalion_config();
-    cfg["descriptor"].as_object_mut().unwrap().remove("licenses");
+    cfg["descriptor"]
+        .as_object_mut()
+        .unwrap()
+        .remove("licenses");
     let cfg = write(dir.path(), "c.json", &cfg.to_string());
     let policy = write(
         dir.path(),
         "p.toml",
         "[policies.required-metadata]\nfields = [\"/descriptor/name\", \"/descriptor/licenses\"]\n\n[policies.precision-allowlist]\nallow = [\"float16\"]\n\n[policies.size-limits]\nmax_parameters = \"1B\"\n",
     );
-    let (code, r) = check(&[cfg.to_str().unwrap(), "--policy-config", policy.to_str().unwrap()]);
+    let (code, r) = check(&[
+        cfg.to_str().unwrap(),
+        "--policy-config",
+        policy.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1, "{r}");
     assert_eq!(r["summary"]["failures"], 3, "{r}");
     assert!(finding_ids(&r, "required-metadata").contains(&"metadata-missing".to_string()));
     assert!(finding_ids(&r, "precision-allowlist").contains(&"precision-not-allowed".to_string()));
     assert!(finding_ids(&r, "size-limits").contains(&"size-limit-exceeded".to_string()));
     // The same settings with generous limits pass.
-    let relaxed = write(dir.path(), "r.json", r#"{"policies":{"precision-allowlist":{"allow":["bfloat16"]},"size-limits":{"max_parameters":"8B"}}}"#);
-    let (code, r) = check(&[cfg.to_str().unwrap(), "--policy-config", relaxed.to_str().unwrap()]);
+    let relaxed = write(
+        dir.path(),
+        "r.json",
+        r#"{"policies":{"precision-allowlist":{"allow":["bfloat16"]},"size-limits":{"max_parameters":"8B"}}}"#,
+    );
+    let (code, r) = check(&[
+        cfg.to_str().unwrap(),
+        "--policy-config",
+        relaxed.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{r}");
 }
 
@@ -99,10 +137,24 @@ fn policy_by_name_uses_its_settings_from_the_config_file() {
     }
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "c.json", &pygmalion_config().to_string());
-    let policy = write(dir.path(), "p.yaml", "policies:\n  size-limits:\n    max_parameters: 1B\n  license-allowlist:\n    allow: [MIT]\n");
-    let (code, r) = check(&[cfg.to_str().unwrap(), "--policy", "size-limits", "--policy-config", policy.to_str().unwrap()]);
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "policies:\n  size-limits:\n    max_parameters: 1B\n  license-allowlist:\n    allow: [MIT]\n",
+    );
+    let (code, r) = check(&[
+        cfg.to_str().unwrap(),
+        "--policy",
+        "size-limits",
+        "--policy-config",
+        policy.to_str().unwrap(),
+    ]);
     assert_eq!(code, 1);
-    assert_eq!(r["policies"].as_array().unwrap().len(), 1, "only the named policy runs: {r}");
+    assert_eq!(
+        r["policies"].as_array().unwrap().len(),
+        1,
+        "only the named policy runs: {r}"
+    );
 }
 
 #[test]
@@ -117,11 +169,26 @@ fn a_misbehaving_policy_is_an_error_outcome_not_a_crash() {
         ("loop", "exceeded its CPU deadline"),
         ("panic", "panicked: policy panicked on purpose"),
         ("alloc", "exceeded its memory cap"),
-        ("bad-settings", "could not run: setting `mode` is bad on purpose"),
+        (
+            "bad-settings",
+            "could not run: setting `mode` is bad on purpose",
+        ),
     ] {
-        let p = write(dir.path(), "p.yaml", &format!("policies:\n  evil-policy:\n    mode: {mode}\n  required-metadata:\n"));
+        let p = write(
+            dir.path(),
+            "p.yaml",
+            &format!("policies:\n  evil-policy:\n    mode: {mode}\n  required-metadata:\n"),
+        );
         let out = modelpack()
-            .args(["check", cfg.to_str().unwrap(), "--policy", &evil, "--policy", "required-metadata", "--policy-config"])
+            .args([
+                "check",
+                cfg.to_str().unwrap(),
+                "--policy",
+                &evil,
+                "--policy",
+                "required-metadata",
+                "--policy-config",
+            ])
             .arg(&p)
             .args(["--plugin-timeout", "1", "--format", "json"])
             .output()
@@ -130,14 +197,38 @@ fn a_misbehaving_policy_is_an_error_outcome_not_a_crash() {
         assert_eq!(out.status.code(), Some(1), "{mode}: {r}");
         let evil_result = &r["policies"][0];
         assert_eq!(evil_result["outcome"], "error", "{mode}: {r}");
-        assert!(evil_result["error"].as_str().unwrap().contains(expected), "{mode}: {r}");
-        assert_eq!(r["policies"][1]["outcome"], "pass", "{mode}: the other policy still ran: {r}");
+        assert!(
+            evil_result["error"].as_str().unwrap().contains(expected),
+            "{mode}: {r}"
+        );
+        assert_eq!(
+            r["policies"][1]["outcome"], "pass",
+            "{mode}: the other policy still ran: {r}"
+        );
     }
     // --fail-on warning turns the harmless warning into a failure.
-    let p = write(dir.path(), "p.yaml", "policies:\n  evil-policy:\n    mode: warn\n");
-    let (code, _) = check(&[cfg.to_str().unwrap(), "--policy", &evil, "--policy-config", p.to_str().unwrap()]);
+    let p = write(
+        dir.path(),
+        "p.yaml",
+        "policies:\n  evil-policy:\n    mode: warn\n",
+    );
+    let (code, _) = check(&[
+        cfg.to_str().unwrap(),
+        "--policy",
+        &evil,
+        "--policy-config",
+        p.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0);
-    let (code, r) = check(&[cfg.to_str().unwrap(), "--policy", &evil, "--policy-config", p.to_str().unwrap(), "--fail-on", "warning"]);
+    let (code, r) = check(&[
+        cfg.to_str().unwrap(),
+        "--policy",
+        &evil,
+        "--policy-config",
+        p.to_str().unwrap(),
+        "--fail-on",
+        "warning",
+    ]);
     assert_eq!(code, 1, "{r}");
 }
 
@@ -148,16 +239,29 @@ fn usage_errors_exit_2() {
     }
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "c.json", &pygmalion_config().to_string());
-    let out = modelpack().args(["check", cfg.to_str().unwrap()]).output().unwrap();
+    let out = modelpack()
+        .args(["check", cfg.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no policies to run"));
-    let out = modelpack().args(["check", cfg.to_str().unwrap(), "--policy", "no-such-policy"]).output().unwrap();
+    let out = modelpack()
+        .args(["check", cfg.to_str().unwrap(), "--policy", "no-such-policy"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown policy \"no-such-policy\""));
-    let out = modelpack().args(["check", cfg.to_str().unwrap(), "--policy", "safetensors"]).output().unwrap();
+    let out = modelpack()
+        .args(["check", cfg.to_str().unwrap(), "--policy", "safetensors"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let bad = write(dir.path(), "p.yaml", "policies: [a, b]\n");
-    let out = modelpack().args(["check", cfg.to_str().unwrap(), "--policy-config"]).arg(&bad).output().unwrap();
+    let out = modelpack()
+        .args(["check", cfg.to_str().unwrap(), "--policy-config"])
+        .arg(&bad)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
 
@@ -166,7 +270,9 @@ fn usage_errors_exit_2() {
 fn sarif_schema() -> Option<Value> {
     match std::env::var_os("MODELPACK_SARIF_SCHEMA") {
         Some(p) => Some(serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()),
-        None if std::env::var("CI").is_ok_and(|v| v == "true") => panic!("MODELPACK_SARIF_SCHEMA must be set under CI"),
+        None if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("MODELPACK_SARIF_SCHEMA must be set under CI")
+        }
         None => {
             eprintln!("skipping SARIF schema validation: MODELPACK_SARIF_SCHEMA not set");
             None
@@ -181,9 +287,21 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
     }
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "c.json", &pygmalion_config().to_string());
-    let policy = write(dir.path(), "p.yaml", "policies:\n  license-allowlist:\n    allow: [MIT]\n  required-metadata:\n    fields: [/descriptor/version]\n  evil-policy:\n    mode: panic\n");
+    let policy = write(
+        dir.path(),
+        "p.yaml",
+        "policies:\n  license-allowlist:\n    allow: [MIT]\n  required-metadata:\n    fields: [/descriptor/version]\n  evil-policy:\n    mode: panic\n",
+    );
     let out = modelpack()
-        .args(["check", cfg.to_str().unwrap(), "--policy-config", policy.to_str().unwrap(), "--format", "sarif", "--plugin"])
+        .args([
+            "check",
+            cfg.to_str().unwrap(),
+            "--policy-config",
+            policy.to_str().unwrap(),
+            "--format",
+            "sarif",
+            "--plugin",
+        ])
         .arg(test_plugin("evil-policy"))
         .output()
         .unwrap();
@@ -191,14 +309,27 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
     let sarif: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
     let results = sarif["runs"][0]["results"].as_array().unwrap();
-    assert!(results.iter().any(|r| r["ruleId"] == "license-allowlist/license-unknown" && r["level"] == "error"), "{sarif}");
-    assert!(results.iter().any(|r| r["ruleId"] == "required-metadata/metadata-missing"), "{sarif}");
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "license-allowlist/license-unknown" && r["level"] == "error"),
+        "{sarif}"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|r| r["ruleId"] == "required-metadata/metadata-missing"),
+        "{sarif}"
+    );
     assert_eq!(sarif["runs"][0]["invocations"][0]["exitCode"], 1);
     let Some(schema) = sarif_schema() else { return };
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft4)
         .build(&schema)
         .expect("SARIF schema compiles");
-    let errors: Vec<String> = validator.iter_errors(&sarif).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
     assert!(errors.is_empty(), "SARIF invalid:\n{}", errors.join("\n"));
 }

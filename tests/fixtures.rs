@@ -173,9 +173,18 @@ fn check_valid(fixture: &str, reference: &Value, got: &Value) -> Vec<String> {
     }
     // The split by top-level key is checked for nested checkpoints ({"model": …, "optimizer": …});
     // for a flat state dict the plugin groups weights vs buffers instead of by layer name.
-    let keys = reference["top_level_keys"].as_array().cloned().unwrap_or_default();
-    let nested = !keys.is_empty() && keys.iter().all(|k| !k.as_str().unwrap_or(".").contains('.'));
-    if let Some(by_key) = reference["parameters_by_top_level_key"].as_object().filter(|_| nested) {
+    let keys = reference["top_level_keys"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let nested = !keys.is_empty()
+        && keys
+            .iter()
+            .all(|k| !k.as_str().unwrap_or(".").contains('.'));
+    if let Some(by_key) = reference["parameters_by_top_level_key"]
+        .as_object()
+        .filter(|_| nested)
+    {
         for (key, n) in by_key {
             let group = got["groups"]
                 .as_array()

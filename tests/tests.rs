@@ -3,6 +3,8 @@
 
 mod util;
 
+/// Policies and `modelpack check`.
+mod check;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
 /// `generate`: configs from fixtures and built model directories, validated and checked.
@@ -13,5 +15,3 @@ mod plugin_crates;
 mod plugins;
 /// Misbehaving plugins are contained; good files in the same run still work.
 mod sandbox;
-/// Policies and `modelpack check`.
-mod check;

@@ -1,6 +1,6 @@
 //! `modelpack check`: run policies over a model directory, an OCI layout or a config file.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -113,12 +113,5 @@ fn load_input(arg: &str, plugins: &PluginSet, log: &dyn Fn(&str)) -> Result<Chec
     if meta.is_file() {
         return input::from_config_file(&path);
     }
-    from_directory(&path)
-}
-
-fn from_directory(path: &Path) -> Result<CheckInput> {
-    bail!(
-        "{}: checking a model directory needs `generate` (not available yet); pack it or check its config",
-        path.display()
-    )
+    input::from_directory(&path, plugins)
 }

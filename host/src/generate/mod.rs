@@ -177,7 +177,11 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         .map(|e| Target {
             path: e.path.clone(),
             display: e.rel.clone(),
-            name: e.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            name: e
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
             root: confine.clone(),
         })
         .collect();

@@ -5,11 +5,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use serde_json::Value;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use super::{CheckInput, FileFacts};
+use crate::generate::{GenerateOptions, generate, render_config};
 use crate::inspect::{FileReport, Status, Target, inspect_one};
-use crate::model::{ANNOTATION_FILEPATH, LayerFormat, parse_layer_media_type};
+use crate::model::{
+    ANNOTATION_FILEPATH, ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, LayerFormat, MANIFEST_MEDIA_TYPE,
+    parse_layer_media_type,
+};
 use crate::plugin::PluginSet;
 
 /// Facts from an `inspect` report plus the layer the file goes to.
@@ -184,6 +189,61 @@ pub fn from_layout(
             None => layout.display().to_string(),
         },
         config,
+        manifest,
+        files,
+    })
+}
+
+/// A model directory: what `generate` would write, the manifest `pack` would write (layer
+/// digests of raw layers are their diffIds), and the facts the format plugins found.
+pub fn from_directory(dir: &Path, plugins: &PluginSet) -> Result<CheckInput> {
+    let generated = generate(dir, &GenerateOptions::default(), plugins)?;
+    let config_bytes = render_config(&generated.config);
+    let layers: Vec<Value> = generated
+        .layers
+        .iter()
+        .map(|l| {
+            json!({
+                "mediaType": l.media_type,
+                "digest": l.diff_id,
+                "size": l.size,
+                "annotations": l.annotations,
+            })
+        })
+        .collect();
+    let manifest = json!({
+        "schemaVersion": 2,
+        "mediaType": MANIFEST_MEDIA_TYPE,
+        "artifactType": ARTIFACT_TYPE,
+        "config": {
+            "mediaType": CONFIG_MEDIA_TYPE,
+            "digest": format!("sha256:{}", hex::encode(Sha256::digest(config_bytes.as_bytes()))),
+            "size": config_bytes.len(),
+        },
+        "layers": layers,
+    });
+    let mut files: Vec<FileFacts> = generated
+        .layers
+        .iter()
+        .map(|l| {
+            let report = generated.reports.iter().find(|r| r.path == l.path);
+            facts_from_report(&l.path, &l.kind, &l.media_type, report, l.size)
+        })
+        .collect();
+    // Weights that are not there (LFS pointers, absent shards) still count for policies.
+    for m in &generated.missing {
+        let mut f = facts_from_report(&m.path, "weight", "", None, m.lfs_size.unwrap_or(0));
+        f.findings.push((
+            "missing-weights".into(),
+            "error".into(),
+            format!("{}: {}", m.path, m.reason),
+            None,
+        ));
+        files.push(f);
+    }
+    Ok(CheckInput {
+        target: dir.display().to_string(),
+        config: generated.config,
         manifest,
         files,
     })
