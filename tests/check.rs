@@ -322,7 +322,15 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
         "{sarif}"
     );
     assert_eq!(sarif["runs"][0]["invocations"][0]["exitCode"], 1);
-    let Some(schema) = sarif_schema() else { return };
+    let Some(mut schema) = sarif_schema() else {
+        return;
+    };
+    // The published schema's `run.language` pattern has a stray `]` that ECMA-262 regex engines
+    // (the one this validator uses) reject; replace it with what it evidently means.
+    let language = &mut schema["definitions"]["run"]["properties"]["language"]["pattern"];
+    if language.as_str() == Some("^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$") {
+        *language = json!("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$");
+    }
     let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft4)
         .build(&schema)
@@ -332,4 +340,137 @@ fn sarif_output_validates_against_the_sarif_2_1_0_schema() {
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
     assert!(errors.is_empty(), "SARIF invalid:\n{}", errors.join("\n"));
+}
+
+fn fixture_dir(name: &str) -> String {
+    crate::util::fixtures()
+        .join("hf-lfs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Copies a fixture directory so a test can add files to it.
+fn copy_dir(from: &str, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+#[test]
+fn policies_pass_and_fail_on_real_fixture_directories() {
+    if !plugins_built() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let team = write(
+        dir.path(),
+        "team.yaml",
+        "policies:\n  license-allowlist:\n    allow: [Apache-2.0, MIT]\n  size-limits:\n    max_parameters: 8B\n  precision-allowlist:\n    allow: [bfloat16]\n  required-metadata:\n    fields: [/descriptor/name, /config/paramSize]\n  no-unsafe-code:\n",
+    );
+    // granite: Apache-2.0, 1.3B bfloat16, safetensors: everything passes.
+    let (code, r) = check(&[
+        &fixture_dir("granite-3.1-1b-a400m-instruct"),
+        "--policy-config",
+        team.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{r}");
+    assert_eq!(r["summary"]["passed"], 5, "{r}");
+    // pygmalion: no licence in its card.
+    let (code, r) = check(&[
+        &fixture_dir("pygmalion-7b"),
+        "--policy-config",
+        team.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(
+        finding_ids(&r, "license-allowlist"),
+        vec!["license-missing".to_string()]
+    );
+    assert_eq!(r["summary"]["failures"], 1, "{r}");
+    // A 1B limit fails pygmalion's 6.7B; float16-only fails its bfloat16.
+    let strict = write(
+        dir.path(),
+        "strict.yaml",
+        "policies:\n  size-limits:\n    max_parameters: 1B\n  precision-allowlist:\n    allow: [float16]\n",
+    );
+    let (code, r) = check(&[
+        &fixture_dir("pygmalion-7b"),
+        "--policy-config",
+        strict.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{r}");
+    assert!(
+        finding_ids(&r, "size-limits").contains(&"size-limit-exceeded".to_string()),
+        "{r}"
+    );
+    assert!(
+        finding_ids(&r, "precision-allowlist").contains(&"precision-not-allowed".to_string()),
+        "{r}"
+    );
+}
+
+/// A protocol-2 pickle whose `__reduce__` calls `os.system("true")`, as `pickle.dumps` writes it.
+const MALICIOUS_PICKLE: &[u8] =
+    b"\x80\x02cos\nsystem\nq\x00X\x04\x00\x00\x00trueq\x01\x85q\x02Rq\x03.";
+
+#[test]
+fn no_unsafe_code_fails_on_a_malicious_pickle_and_a_code_layer() {
+    if !plugins_built() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("model");
+    std::fs::create_dir(&model).unwrap();
+    copy_dir(&fixture_dir("granite-3.1-1b-a400m-instruct"), &model);
+    std::fs::write(model.join("pytorch_model.bin"), MALICIOUS_PICKLE).unwrap();
+    std::fs::write(model.join("train.py"), "print('training')\n").unwrap();
+    let (code, r) = check(&[model.to_str().unwrap(), "--policy", "no-unsafe-code"]);
+    assert_eq!(code, 1, "{r}");
+    let findings = &r["policies"][0]["findings"];
+    let unsafe_code = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["id"] == "unsafe-code")
+        .unwrap_or_else(|| panic!("{r}"));
+    assert!(
+        unsafe_code["message"]
+            .as_str()
+            .unwrap()
+            .contains("os.system"),
+        "{r}"
+    );
+    assert_eq!(unsafe_code["file"], "pytorch_model.bin");
+    assert!(
+        findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["id"] == "code-layer" && f["file"] == "train.py"),
+        "{r}"
+    );
+    // Allowing code layers leaves the pickle failure.
+    let allow = write(
+        dir.path(),
+        "a.yaml",
+        "policies:\n  no-unsafe-code:\n    allow_code_layers: true\n",
+    );
+    let (code, r) = check(&[
+        model.to_str().unwrap(),
+        "--policy-config",
+        allow.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        !finding_ids(&r, "no-unsafe-code").contains(&"code-layer".to_string())
+            || r.to_string().contains("\"info\"")
+    );
+    // Without the pickle and the script, the granite directory passes.
+    let (code, r) = check(&[
+        &fixture_dir("granite-3.1-1b-a400m-instruct"),
+        "--policy",
+        "no-unsafe-code",
+    ]);
+    assert_eq!(code, 0, "{r}");
 }

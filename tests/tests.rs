@@ -15,3 +15,5 @@ mod plugin_crates;
 mod plugins;
 /// Misbehaving plugins are contained; good files in the same run still work.
 mod sandbox;
+/// Plugin templates build out of tree and run.
+mod templates;

@@ -1,0 +1,114 @@
+//! The policy template builds out of tree, as a vendor would build it, and runs in `check`.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::{modelpack, plugins_built};
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            if e.file_name() != "target" {
+                copy_tree(&src, &dst);
+            }
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+#[test]
+fn policy_template_builds_out_of_tree_and_runs_with_policy_file() {
+    if !plugins_built() {
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let crate_dir = work.path().join("my-policy");
+    copy_tree(&repo.join("templates/policy-plugin"), &crate_dir);
+    // A vendor points the SDK dependency at their copy of modelpack's plugins/sdk.
+    let manifest = crate_dir.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let sdk = repo.join("plugins/sdk");
+    let text = text.replace(
+        "path = \"../../plugins/sdk\"",
+        &format!("path = {:?}", sdk.display().to_string()),
+    );
+    assert!(
+        text.contains(&sdk.display().to_string()),
+        "template no longer depends on the SDK by path"
+    );
+    std::fs::write(&manifest, text).unwrap();
+    // Reuse the plugins' compiled dependencies (wit-bindgen and friends) to keep this fast.
+    let target = repo.join("plugins/target/template-test");
+    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(&crate_dir)
+        .args(["build", "--target", "wasm32-wasip2", "--release"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "template build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wasm = target.join("wasm32-wasip2/release/max_tensor_count.wasm");
+    assert!(wasm.exists(), "{} missing", wasm.display());
+
+    let cfg = work.path().join("config.json");
+    std::fs::write(&cfg, r#"{"descriptor":{"name":"m"},"config":{"format":"safetensors"},"modelfs":{"type":"layers","diffIds":["sha256:2222222222222222222222222222222222222222222222222222222222222222"]}}"#).unwrap();
+    let generous = work.path().join("generous.yaml");
+    std::fs::write(
+        &generous,
+        "policies:\n  max-tensor-count:\n    max_tensors: 1000\n",
+    )
+    .unwrap();
+    let out = modelpack()
+        .args(["check"])
+        .arg(&cfg)
+        .arg("--policy")
+        .arg(&wasm)
+        .arg("--policy-config")
+        .arg(&generous)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("max-tensor-count"), "{stdout}");
+    // The same policy fails a model directory with more tensors than its settings allow.
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tiny-model");
+    let settings = work.path().join("p.yaml");
+    std::fs::write(
+        &settings,
+        "policies:\n  max-tensor-count:\n    max_tensors: 2\n",
+    )
+    .unwrap();
+    let out = modelpack()
+        .arg("check")
+        .arg(&model)
+        .arg("--policy")
+        .arg(&wasm)
+        .arg("--policy-config")
+        .arg(&settings)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
