@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod inspect;
 pub mod model;
+pub mod oci;
 pub mod plugin;
 pub mod units;
 pub mod validate;

@@ -1,6 +1,8 @@
 //! `modelpack validate`: ModelPack configs, manifests and OCI image layouts.
 
 pub mod config;
+pub mod layout;
+pub mod manifest;
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
