@@ -5,9 +5,15 @@ mod util;
 
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
+/// pack and unpack round trips, reproducibility, atomicity, appending to a layout.
+mod pack;
 /// The plugin crates' own native tests, run from here so one `cargo test` covers them.
 mod plugin_crates;
 /// Plugin discovery, listing, WIT version refusal and the compiled-code cache.
 mod plugins;
 /// Misbehaving plugins are contained; good files in the same run still work.
 mod sandbox;
+/// unpack on hand-made layouts: traversal refused, blobs verified while streaming.
+mod unpack;
+/// validate finds every planted defect; JSON report and exit codes.
+mod validate;

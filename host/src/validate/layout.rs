@@ -588,6 +588,15 @@ pub fn validate_layout(root: &Path, strict: bool, jobs: usize) -> Result<Vec<Loc
     )
     .unwrap_or_else(|never| match never {});
     ctx.report_layers(&checks);
+    if ctx.manifests.is_empty() && !ctx.out.iter().any(|l| l.problem.level == Level::Error) {
+        ctx.one(
+            INDEX_FILE,
+            Level::Error,
+            "/manifests",
+            "manifests",
+            "the layout holds no ModelPack manifest".into(),
+        );
+    }
     ctx.check_diff_ids(&checks);
     Ok(ctx.out)
 }

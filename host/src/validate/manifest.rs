@@ -53,15 +53,28 @@ pub fn pointer_key(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
-/// Whether a manifest declares itself a ModelPack artifact (artifactType or config media
-/// type, current or legacy): consumers accept either signal.
+/// Whether a manifest looks like a ModelPack artifact: its artifactType, its config media
+/// type or any layer media type says so (current or legacy spelling). Consumers accept any
+/// of these signals, so a manifest with one of them wrong is a broken ModelPack manifest,
+/// not some other artifact.
 pub fn is_modelpack(manifest: &Value) -> bool {
     let at = manifest.get("artifactType").and_then(Value::as_str);
     let cmt = manifest
         .pointer("/config/mediaType")
         .and_then(Value::as_str);
+    let layer = manifest
+        .get("layers")
+        .and_then(Value::as_array)
+        .is_some_and(|ls| {
+            ls.iter().any(|l| {
+                l.get("mediaType")
+                    .and_then(Value::as_str)
+                    .is_some_and(|mt| parse_layer_media_type(mt).is_some())
+            })
+        });
     matches!(at, Some(ARTIFACT_TYPE | LEGACY_ARTIFACT_TYPE))
         || matches!(cmt, Some(CONFIG_MEDIA_TYPE | LEGACY_CONFIG_MEDIA_TYPE))
+        || layer
 }
 
 /// Validates a ModelPack manifest.
