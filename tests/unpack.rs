@@ -110,8 +110,11 @@ pub fn tar_entry(out: &mut Vec<u8>, name: &str, kind: tar::EntryType, link: &str
     out.resize(out.len().div_ceil(512) * 512, 0);
 }
 
+/// A hand-written tar entry: name, type, link target, content.
+pub type Entry<'a> = (&'a str, tar::EntryType, &'a str, &'a [u8]);
+
 /// A tar layer of kind `doc` made of hand-written entries.
-pub fn tar_layer(entries: &[(&str, tar::EntryType, &str, &[u8])]) -> Layer {
+pub fn tar_layer(entries: &[Entry<'_>]) -> Layer {
     let mut bytes = Vec::new();
     for (name, kind, link, data) in entries {
         tar_entry(&mut bytes, name, *kind, link, data);
@@ -162,7 +165,7 @@ fn unpack_refuses_path_traversal_in_filepath() {
 #[test]
 fn unpack_refuses_tar_entries_leading_out() {
     use tar::EntryType::{Directory, Link, Regular, Symlink};
-    let cases: Vec<(Vec<(&str, tar::EntryType, &str, &[u8])>, &str)> = vec![
+    let cases: Vec<(Vec<Entry<'_>>, &str)> = vec![
         (vec![("../evil", Regular, "", b"x")], "refusing"),
         (vec![("/evil", Regular, "", b"x")], "refusing"),
         (
