@@ -5,6 +5,8 @@ mod util;
 
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
+/// skopeo through a real registry and back; Python jsonschema on packed configs.
+mod interop;
 /// pack and unpack round trips, reproducibility, atomicity, appending to a layout.
 mod pack;
 /// The plugin crates' own native tests, run from here so one `cargo test` covers them.
