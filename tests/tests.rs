@@ -9,6 +9,10 @@ mod check;
 mod fixtures;
 /// `generate`: configs from fixtures and built model directories, validated and checked.
 mod generate;
+/// skopeo through a real registry and back; Python jsonschema on packed configs.
+mod interop;
+/// pack and unpack round trips, reproducibility, atomicity, appending to a layout.
+mod pack;
 /// The plugin crates' own native tests, run from here so one `cargo test` covers them.
 mod plugin_crates;
 /// Plugin discovery, listing, WIT version refusal and the compiled-code cache.
@@ -17,3 +21,7 @@ mod plugins;
 mod sandbox;
 /// Plugin templates build out of tree and run.
 mod templates;
+/// unpack on hand-made layouts: traversal refused, blobs verified while streaming.
+mod unpack;
+/// validate finds every planted defect; JSON report and exit codes.
+mod validate;

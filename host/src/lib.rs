@@ -7,6 +7,7 @@ pub mod cli;
 pub mod generate;
 pub mod inspect;
 pub mod model;
+pub mod oci;
 pub mod plugin;
 pub mod policy;
 pub mod units;

@@ -3,7 +3,10 @@
 mod check;
 mod generate;
 mod inspect;
+pub mod pack;
 mod plugins;
+pub mod unpack;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +61,12 @@ pub enum Command {
     /// Manage plugins.
     #[command(subcommand)]
     Plugins(PluginsCommand),
+    /// Pack a model directory into an OCI image layout (ModelPack artifact).
+    Pack(pack::PackArgs),
+    /// Validate a ModelPack config, manifest or OCI image layout.
+    Validate(validate::ValidateArgs),
+    /// Write the files of a ModelPack artifact in an OCI image layout back to a directory.
+    Unpack(unpack::UnpackArgs),
 }
 
 /// `check` output formats.
@@ -225,5 +234,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Generate(args) => generate::run(&cli.global, args),
         Command::Plugins(PluginsCommand::List { format }) => plugins::list(&cli.global, *format),
+        Command::Pack(args) => pack::run(&cli.global, args),
+        Command::Validate(args) => validate::run(&cli.global, args),
+        Command::Unpack(args) => unpack::run(&cli.global, args),
     }
 }

@@ -4,6 +4,8 @@ pub mod config;
 pub mod datetime;
 pub mod iso639;
 pub mod rules;
+pub mod layout;
+pub mod manifest;
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
