@@ -297,6 +297,22 @@ pub fn describe_layers(
     build_layers(plans, settings, Sink::Discard, jobs, progress)
 }
 
+/// Plans and describes in one call: what `generate` uses to write the diffIds `pack` will
+/// write for the same files (no blob is written).
+pub fn describe_files(
+    files: &[PlannedFile],
+    format: LayerFormat,
+    settings: &LayerSettings,
+    jobs: usize,
+) -> Result<Vec<BuiltLayer>> {
+    describe_layers(
+        &plan_layers(files, format)?,
+        settings,
+        jobs,
+        &Progress::hidden(),
+    )
+}
+
 /// Builds every layer on `jobs` threads, biggest first; results in plan order.
 pub fn build_layers(
     plans: &[LayerPlan],
