@@ -1,6 +1,7 @@
 //! `modelpack validate`: ModelPack configs, manifests and OCI image layouts.
 
 pub mod config;
+pub mod descriptor;
 pub mod layout;
 pub mod manifest;
 
