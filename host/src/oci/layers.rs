@@ -297,6 +297,22 @@ pub fn describe_layers(
     build_layers(plans, settings, Sink::Discard, jobs, progress)
 }
 
+/// Plans and describes in one call: what `generate` uses to write the diffIds `pack` will
+/// write for the same files (no blob is written).
+pub fn describe_files(
+    files: &[PlannedFile],
+    format: LayerFormat,
+    settings: &LayerSettings,
+    jobs: usize,
+) -> Result<Vec<BuiltLayer>> {
+    describe_layers(
+        &plan_layers(files, format)?,
+        settings,
+        jobs,
+        &Progress::hidden(),
+    )
+}
+
 /// Builds every layer on `jobs` threads, biggest first; results in plan order.
 pub fn build_layers(
     plans: &[LayerPlan],
@@ -389,6 +405,62 @@ mod tests {
         }
         let dup = [pf("a", LayerKind::Doc), pf("a", LayerKind::Code)];
         assert!(plan_layers(&dup, LayerFormat::Raw).is_err());
+    }
+
+    #[test]
+    fn describing_gives_what_building_stores() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for (path, kind, data) in [
+            ("w.bin", LayerKind::Weight, vec![1u8; 300_000]),
+            ("README.md", LayerKind::Doc, b"# hi\n".repeat(100)),
+            ("docs/x.md", LayerKind::Doc, b"x".to_vec()),
+            ("config.json", LayerKind::WeightConfig, b"{}".to_vec()),
+        ] {
+            let abs = dir.path().join(path.replace('/', "_"));
+            std::fs::write(&abs, &data).unwrap();
+            files.push(PlannedFile {
+                path: path.into(),
+                abs,
+                kind,
+                size: data.len() as u64,
+                mode: 0o644,
+                untested: false,
+            });
+        }
+        let settings = LayerSettings { mtime: 7 };
+        let progress = Progress::hidden();
+        for format in [
+            LayerFormat::Raw,
+            LayerFormat::Tar,
+            LayerFormat::TarGzip,
+            LayerFormat::TarZstd,
+        ] {
+            let plans = plan_layers(&files, format).unwrap();
+            let described = describe_layers(&plans, &settings, 2, &progress).unwrap();
+            let store = BlobDir::create(&dir.path().join(format.as_str())).unwrap();
+            let built = build_layers(
+                &plans,
+                &settings,
+                Sink::Store(&store, LinkMode::Copy),
+                2,
+                &progress,
+            )
+            .unwrap();
+            assert_eq!(described.len(), built.len());
+            for (d, b) in described.iter().zip(&built) {
+                assert_eq!(d.descriptor, b.descriptor, "{format:?}");
+                assert_eq!(d.diff_id, b.diff_id, "{format:?}");
+                let stored = std::fs::read(store.path_of(&b.descriptor.digest)).unwrap();
+                assert_eq!(Digest::of(&stored), b.descriptor.digest);
+                assert_eq!(stored.len() as u64, b.descriptor.size);
+                if matches!(format, LayerFormat::Raw | LayerFormat::Tar) {
+                    assert_eq!(b.diff_id, b.descriptor.digest);
+                } else if b.descriptor.media_type.contains(".doc.") {
+                    assert_ne!(b.diff_id, b.descriptor.digest, "{format:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -13,7 +13,8 @@ use anyhow::{Result, bail};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::manifest::{Problems, check_descriptor, is_modelpack, validate_manifest};
+use super::descriptor::{Problems, check_descriptor};
+use super::manifest::{is_modelpack, validate_manifest};
 use super::{Level, Problem, config::validate_config};
 use crate::model::{INDEX_MEDIA_TYPE, LayerFormat, MANIFEST_MEDIA_TYPE, parse_layer_media_type};
 use crate::oci::archive::decompressor;

@@ -4,6 +4,7 @@ pub mod config;
 pub mod datetime;
 pub mod iso639;
 pub mod rules;
+pub mod descriptor;
 pub mod layout;
 pub mod manifest;
 
