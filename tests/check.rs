@@ -284,7 +284,8 @@ fn fix_language_patterns(v: &mut Value) {
     match v {
         Value::Object(m) => {
             for (k, x) in m.iter_mut() {
-                if k == "pattern" && x.as_str() == Some("^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$") {
+                if k == "pattern" && x.as_str() == Some("^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$")
+                {
                     *x = json!("^[a-zA-Z]{2}(-[a-zA-Z]{2})?$");
                 } else {
                     fix_language_patterns(x);

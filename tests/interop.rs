@@ -82,7 +82,17 @@ fn skopeo_copies_through_a_registry_and_back() {
     );
     for format in FORMATS {
         let tag = format.replace('+', "-");
-        let summary = pack(&src, &layout, &["--layer-format", format, "--tag", &tag]);
+        let summary = pack(
+            &src,
+            &layout,
+            &[
+                "--layer-format",
+                format,
+                "--tag",
+                &tag,
+                "--allow-missing-weights",
+            ],
+        );
         let digest = summary["manifest"]["digest"].as_str().unwrap().to_string();
         let remote = format!("docker://{registry}/{repo}:{tag}");
         sh(Command::new("skopeo").args([
@@ -168,7 +178,11 @@ fn packed_configs_pass_the_upstream_schema_in_python_jsonschema() {
     let mut configs = Vec::new();
     for (i, dir) in dirs.iter().enumerate() {
         let layout = work.path().join(format!("l{i}"));
-        let summary = pack(dir, &layout, &["--layer-format", "tar+zstd"]);
+        let summary = pack(
+            dir,
+            &layout,
+            &["--layer-format", "tar+zstd", "--allow-missing-weights"],
+        );
         let hex = &summary["config"]["digest"].as_str().unwrap()["sha256:".len()..];
         configs.push(layout.join("blobs/sha256").join(hex));
     }

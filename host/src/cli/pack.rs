@@ -1,18 +1,17 @@
 //! `modelpack pack`: a model directory into an OCI image layout.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use super::{Global, OutputFormat};
-use crate::model::{LayerFormat, LayerKind, PlannedFile};
+use crate::generate::{GenerateOptions, generate};
+use crate::model::LayerFormat;
 use crate::oci::blob::{LinkMode, Placed};
 use crate::oci::pack::{PackOptions, PackOutcome, pack};
-use crate::plugin::PluginSet;
 use crate::units::human_bytes;
 
 /// `pack` arguments.
@@ -39,6 +38,10 @@ pub struct PackArgs {
     /// Output format of the summary.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Pack even when weight files are missing (Git LFS pointers, absent shards); the missing
+    /// files are left out of the artifact.
+    #[arg(long)]
+    pub allow_missing_weights: bool,
 }
 
 /// `--layer-format` values.
@@ -100,7 +103,24 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
         bail!("--jobs must be at least 1");
     }
     let plugins = global.plugins()?;
-    let (files, config) = standin_classify(&args.dir, &args.output, &plugins)?;
+    let opts = GenerateOptions {
+        leave_out: vec![args.output.clone()],
+        layer_format: args.layer_format.into(),
+        ..GenerateOptions::default()
+    };
+    let generated = generate(&args.dir, &opts, &plugins)?;
+    for w in &generated.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !generated.missing.is_empty() && !args.allow_missing_weights {
+        let names: Vec<&str> = generated.missing.iter().map(|m| m.path.as_str()).collect();
+        bail!(
+            "{}: weights missing ({}); fetch them (e.g. `git lfs pull`) or pass --allow-missing-weights",
+            args.dir.display(),
+            names.join(", ")
+        );
+    }
+    let (files, config) = (generated.files, generated.config);
     let mut opts = PackOptions::new(&args.output)?;
     opts.tag = args.tag.clone();
     opts.layer_format = args.layer_format.into();
@@ -181,107 +201,4 @@ fn print_text(o: &PackOutcome) {
     if let Some(r) = &o.replaced {
         println!("  the tag previously named {r}");
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// STAND-IN for `generate` (issue 5). The lead replaces this one function with
-// `crate::generate::generate(dir, &GenerateOptions, &PluginSet)` at merge: generate owns
-// classification (weight.config/code/dataset, .mpignore…) and the real config.
-// ---------------------------------------------------------------------------------------
-
-/// Temporary classifier: every regular file under `dir` (sorted, hidden names and the output
-/// layout skipped, symlinks to files followed); files a format plugin claims are weights,
-/// the rest docs (marked untested). Config: descriptor.name = the directory name,
-/// config.format = the first weight's plugin.
-fn standin_classify(
-    dir: &Path,
-    output: &Path,
-    plugins: &PluginSet,
-) -> Result<(Vec<PlannedFile>, Value)> {
-    let root = dir
-        .canonicalize()
-        .with_context(|| format!("{}", dir.display()))?;
-    let skip = output.canonicalize().ok();
-    let mut files = Vec::new();
-    let mut format = None;
-    let mut stack = vec![(root.clone(), String::new())];
-    while let Some((path, rel)) = stack.pop() {
-        let mut entries: Vec<_> = std::fs::read_dir(&path)
-            .with_context(|| format!("{}", path.display()))?
-            .collect::<std::io::Result<_>>()
-            .with_context(|| format!("{}", path.display()))?;
-        entries.sort_by_key(|e| std::cmp::Reverse(e.file_name()));
-        for e in entries {
-            let Some(name) = e.file_name().to_str().map(str::to_string) else {
-                bail!("{}: file name is not UTF-8", e.path().display());
-            };
-            if crate::inspect::skipped_name(&name) {
-                continue;
-            }
-            let p = e.path();
-            let rel_path = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            if skip.as_deref() == Some(p.as_path()) {
-                continue;
-            }
-            let lmeta =
-                std::fs::symlink_metadata(&p).with_context(|| format!("{}", p.display()))?;
-            if lmeta.is_dir() {
-                stack.push((p, rel_path));
-                continue;
-            }
-            let Ok(meta) = std::fs::metadata(&p) else {
-                continue;
-            };
-            if !meta.is_file() {
-                continue;
-            }
-            let abs = p
-                .canonicalize()
-                .with_context(|| format!("{}", p.display()))?;
-            let mut head = Vec::new();
-            std::fs::File::open(&abs)
-                .and_then(|f| {
-                    f.take(crate::inspect::HEAD_LEN as u64)
-                        .read_to_end(&mut head)
-                })
-                .with_context(|| format!("{}", p.display()))?;
-            let claimants = plugins.claimants(&name, &head);
-            let kind = if let Some(first) = claimants.first() {
-                format.get_or_insert_with(|| match first.info.name.as_str() {
-                    "pytorch" => "pt".to_string(),
-                    other => other.to_string(),
-                });
-                LayerKind::Weight
-            } else {
-                LayerKind::Doc
-            };
-            use std::os::unix::fs::PermissionsExt;
-            files.push(PlannedFile {
-                path: rel_path,
-                abs,
-                kind,
-                size: meta.len(),
-                mode: meta.permissions().mode() & 0o7777,
-                untested: kind != LayerKind::Weight,
-            });
-        }
-    }
-    files.sort_by(|a, b| a.path.cmp(&b.path));
-    let name = root
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
-    let mut config = json!({
-        "descriptor": {"name": name},
-        "config": {},
-        "modelfs": {"type": "layers", "diffIds": []},
-    });
-    if let Some(f) = format {
-        config["config"]["format"] = json!(f);
-    }
-    Ok((files, config))
 }

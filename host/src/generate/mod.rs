@@ -5,7 +5,7 @@
 //! `inspect` does) → classify each file into a layer kind ([`classify`]) → gather facts from
 //! the weights ([`weights`]), Hugging Face files ([`hf`], [`card`], [`license`]) and the user
 //! (flags, override file) → pick each field by precedence ([`fields`]) → hash the layers
-//! ([`diffids`], in [`plan`] order) → validate against the schema before anything is written.
+//! ([`plan`]: pack's own layer code, without writing blobs) → validate against the schema before anything is written.
 //!
 //! Files that are Git LFS pointers (a clone without `git lfs pull`) or shards an index names
 //! but the directory lacks are **missing**: they are not planned as layers, a warning names
@@ -14,7 +14,6 @@
 pub mod card;
 pub mod classify;
 mod describe;
-pub mod diffids;
 mod facts;
 pub mod fields;
 pub mod hf;
@@ -338,10 +337,8 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
     }
 
     let (mut config, explain) = fields::decide(&candidates);
-    let ordered = plan::layer_order(&files);
-    let ordered_files: Vec<PlannedFile> = ordered.iter().map(|f| (*f).clone()).collect();
-    let diff_ids = diffids::diff_ids(&ordered_files, opts.layer_format)?;
-    let layers = plan::layers(&ordered, &diff_ids, opts.layer_format);
+    let layers = plan::layers(&files, opts.layer_format)?;
+    let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
     config.as_object_mut().expect("config is an object").insert(
         "modelfs".into(),
         serde_json::json!({"type": "layers", "diffIds": diff_ids}),

@@ -1,72 +1,63 @@
-//! The layer plan: which layers `pack` will write for the classified files, in which order.
+//! The layer plan: which layers `pack` will write for the classified files, in which order,
+//! with their diffIds.
 //!
-//! One layer per file (weights, and by default every weight.config, doc, code and dataset
-//! file too): one file per layer lets registries and containerd reuse unchanged files, and
-//! `org.cncf.model.filepath` then names exactly one file. Order: by kind (weight,
-//! weight.config, doc, code, dataset, as [`LayerKind::ALL`]), then by path — stable, so the
-//! same directory always gives the same manifest. `modelfs.diffIds` follow this order.
+//! There is one code path: the plan comes from `oci::layers` — the same functions `pack`
+//! uses — run without writing blobs, so the diffIds `generate` prints are the ones `pack`
+//! writes. Weights are one raw layer per file; with `--layer-format raw` every other file is
+//! too, otherwise each other kind is one tar. Order: by kind (weight, weight.config, doc,
+//! code, dataset), then by path — stable, so the same directory always gives the same manifest.
 
 use std::collections::BTreeMap;
 
+use anyhow::Result;
 use serde::Serialize;
 
-use crate::model::{
-    ANNOTATION_FILEPATH, ANNOTATION_UNTESTED, LayerFormat, LayerKind, PlannedFile, layer_media_type,
-};
+use crate::model::{ANNOTATION_FILEPATH, LayerFormat, PlannedFile, parse_layer_media_type};
+use crate::oci::layers::{LayerSettings, describe_files};
 
 /// One planned layer.
 #[derive(Debug, Clone, Serialize)]
 pub struct PlannedLayer {
-    /// The file's path relative to the model root.
+    /// The layer's `org.cncf.model.filepath` (a directory for a multi-file tar layer).
     pub path: String,
     /// Layer kind (`weight`, `weight.config`, …).
     pub kind: String,
     /// Layer media type.
     #[serde(rename = "mediaType")]
     pub media_type: String,
-    /// Size of the file in bytes (the layer size for raw layers).
+    /// Size of the layer in bytes (the file size for raw layers).
     pub size: u64,
     /// The layer's diffId.
     #[serde(rename = "diffId")]
     pub diff_id: String,
-    /// Layer annotations: the file path, and `untested` for guessed kinds.
+    /// Layer annotations, exactly as `pack` writes them.
     pub annotations: BTreeMap<String, String>,
 }
 
-/// The files in layer order.
-pub fn layer_order(files: &[PlannedFile]) -> Vec<&PlannedFile> {
-    let rank = |k: LayerKind| LayerKind::ALL.iter().position(|x| *x == k).unwrap_or(0);
-    let mut v: Vec<&PlannedFile> = files.iter().collect();
-    v.sort_by(|a, b| rank(a.kind).cmp(&rank(b.kind)).then(a.path.cmp(&b.path)));
-    v
-}
-
-/// Annotations of a file's layer.
-pub fn annotations(f: &PlannedFile) -> BTreeMap<String, String> {
-    let mut a = BTreeMap::new();
-    a.insert(ANNOTATION_FILEPATH.to_string(), f.path.clone());
-    if f.untested {
-        a.insert(ANNOTATION_UNTESTED.to_string(), "true".to_string());
-    }
-    a
-}
-
-/// The planned layers for files already in layer order, with their diffIds.
-pub fn layers(
-    ordered: &[&PlannedFile],
-    diff_ids: &[String],
-    format: LayerFormat,
-) -> Vec<PlannedLayer> {
-    ordered
-        .iter()
-        .zip(diff_ids)
-        .map(|(f, id)| PlannedLayer {
-            path: f.path.clone(),
-            kind: f.kind.as_str().to_string(),
-            media_type: layer_media_type(f.kind, format),
-            size: f.size,
-            diff_id: id.clone(),
-            annotations: annotations(f),
+/// The layers `pack` would write for `files`, in manifest order, hashed but not stored.
+pub fn layers(files: &[PlannedFile], format: LayerFormat) -> Result<Vec<PlannedLayer>> {
+    let jobs = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let built = describe_files(files, format, &LayerSettings::from_env()?, jobs)?;
+    Ok(built
+        .into_iter()
+        .map(|b| {
+            let d = b.descriptor;
+            PlannedLayer {
+                path: d
+                    .annotations
+                    .get(ANNOTATION_FILEPATH)
+                    .cloned()
+                    .unwrap_or_default(),
+                kind: parse_layer_media_type(&d.media_type)
+                    .map(|(k, _, _)| k.as_str().to_string())
+                    .unwrap_or_default(),
+                media_type: d.media_type,
+                size: d.size,
+                diff_id: b.diff_id.to_string(),
+                annotations: d.annotations,
+            }
         })
-        .collect()
+        .collect())
 }

@@ -174,6 +174,10 @@ pub fn pack(files: &[PlannedFile], config: Value, opts: &PackOptions) -> Result<
     );
     progress.finish();
     let built = built?;
+    // Test hook: fail once every layer is stored, to prove a failed pack leaves nothing behind.
+    if std::env::var_os("MODELPACK_TEST_FAIL_AFTER_LAYERS").is_some() {
+        bail!("injected failure after storing the layers (MODELPACK_TEST_FAIL_AFTER_LAYERS)");
+    }
 
     let config_json = with_diff_ids(config, &built)?;
     let config_bytes = canonical_json(&config_json);

@@ -2,11 +2,11 @@
 
 pub mod config;
 pub mod datetime;
-pub mod iso639;
-pub mod rules;
 pub mod descriptor;
+pub mod iso639;
 pub mod layout;
 pub mod manifest;
+pub mod rules;
 
 /// How bad a problem is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
