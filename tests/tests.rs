@@ -11,6 +11,8 @@ mod fixtures;
 mod generate;
 /// skopeo through a real registry and back; Python jsonschema on packed configs.
 mod interop;
+/// Malicious pickles are flagged, never executed.
+mod malicious;
 /// pack and unpack round trips, reproducibility, atomicity, appending to a layout.
 mod pack;
 /// The plugin crates' own native tests, run from here so one `cargo test` covers them.
