@@ -190,7 +190,19 @@ fn describe(e: OciDistributionError) -> anyhow::Error {
             auth::PASSWORD_ENV
         ),
         Some(403) => anyhow!("the registry denied access (403 Forbidden)"),
-        _ => anyhow!(e.to_string().replace('\n', " ")),
+        _ => {
+            // reqwest's top-level text ("error sending request") hides the cause; add the chain.
+            let mut text = e.to_string();
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                let c = cause.to_string();
+                if !text.contains(&c) {
+                    text = format!("{text}: {c}");
+                }
+                source = cause.source();
+            }
+            anyhow!(text.replace('\n', " "))
+        }
     }
 }
 
