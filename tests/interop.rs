@@ -132,7 +132,10 @@ fn skopeo_copies_through_a_registry_and_back() {
             out.to_str().unwrap(),
         ]);
         assert_eq!(code, 0, "{stderr}");
-        assert_eq!(tree(&out), tree(&src), "{format}");
+        // Git LFS pointers are left out by pack (--allow-missing-weights), as in tests/pack.rs.
+        let mut want = tree(&src);
+        want.retain(|_, (bytes, _)| !bytes.starts_with(b"version https://git-lfs"));
+        assert_eq!(tree(&out), want, "{format}");
     }
 }
 
