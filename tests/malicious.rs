@@ -15,7 +15,7 @@ fn reduce_to_os_system(marker: &str) -> Vec<u8> {
 /// A version-1.0 `.npy` of dtype object whose payload is the given pickle.
 fn object_npy(payload: &[u8]) -> Vec<u8> {
     let mut header = "{'descr': '|O', 'fortran_order': False, 'shape': (1,), }".to_string();
-    while (10 + header.len() + 1) % 64 != 0 {
+    while !(10 + header.len() + 1).is_multiple_of(64) {
         header.push(' ');
     }
     header.push('\n');

@@ -19,6 +19,8 @@ mod pack;
 mod plugin_crates;
 /// Plugin discovery, listing, WIT version refusal and the compiled-code cache.
 mod plugins;
+/// push and pull against real registries (with and without auth), corruption caught.
+mod registry;
 /// Misbehaving plugins are contained; good files in the same run still work.
 mod sandbox;
 /// Plugin templates build out of tree and run.

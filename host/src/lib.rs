@@ -10,5 +10,6 @@ pub mod model;
 pub mod oci;
 pub mod plugin;
 pub mod policy;
+pub mod registry;
 pub mod units;
 pub mod validate;

@@ -5,6 +5,8 @@ mod generate;
 mod inspect;
 pub mod pack;
 mod plugins;
+pub mod pull;
+pub mod push;
 pub mod unpack;
 pub mod validate;
 
@@ -67,6 +69,10 @@ pub enum Command {
     Validate(validate::ValidateArgs),
     /// Write the files of a ModelPack artifact in an OCI image layout back to a directory.
     Unpack(unpack::UnpackArgs),
+    /// Push an artifact from an OCI image layout to a registry.
+    Push(push::PushArgs),
+    /// Pull an artifact from a registry into a new OCI image layout (and optionally unpack it).
+    Pull(pull::PullArgs),
 }
 
 /// `check` output formats.
@@ -237,5 +243,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Pack(args) => pack::run(&cli.global, args),
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Unpack(args) => unpack::run(&cli.global, args),
+        Command::Push(args) => push::run(&cli.global, args),
+        Command::Pull(args) => pull::run(&cli.global, args),
     }
 }

@@ -1,0 +1,67 @@
+//! `modelpack push`: an artifact from an OCI image layout to a registry.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::Args;
+use serde_json::json;
+
+use super::{Global, OutputFormat};
+use crate::oci::layout::split_reference;
+use crate::registry::{RegistryOptions, push};
+use crate::units::human_bytes;
+
+/// `push` arguments.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Credentials: MODELPACK_REGISTRY_USERNAME / MODELPACK_REGISTRY_PASSWORD, else the \
+registry's `auths` entry in ~/.docker/config.json, else anonymous. Plain HTTP is used only for \
+loopback registries (localhost, 127.0.0.0/8, ::1) or with --plain-http."
+)]
+pub struct PushArgs {
+    /// The layout, optionally with a tag: LAYOUT[:TAG] (default: `latest`, or the only
+    /// manifest).
+    #[arg(value_name = "LAYOUT[:TAG]")]
+    pub layout: String,
+    /// Where to push: REGISTRY/REPO:TAG.
+    #[arg(value_name = "REGISTRY/REPO:TAG")]
+    pub target: String,
+    /// Talk plain HTTP to a non-loopback registry.
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// Pushes and prints a summary.
+pub fn run(global: &Global, args: &PushArgs) -> Result<ExitCode> {
+    let (layout, tag) = split_reference(&args.layout);
+    let opts = RegistryOptions {
+        plain_http: args.plain_http,
+        progress: true,
+        verbose: global.verbose,
+    };
+    let out = push(&layout, tag.as_deref(), &args.target, &opts)?;
+    match args.format {
+        OutputFormat::Text => println!(
+            "pushed {} to {}: {} blobs uploaded ({}), {} already there",
+            out.manifest,
+            args.target,
+            out.uploaded,
+            human_bytes(out.bytes),
+            out.skipped
+        ),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({
+                "manifest": out.manifest.to_string(),
+                "target": args.target,
+                "uploaded": out.uploaded,
+                "skipped": out.skipped,
+                "bytesUploaded": out.bytes,
+            }))?
+        ),
+    }
+    Ok(ExitCode::SUCCESS)
+}
