@@ -152,15 +152,7 @@ pub fn pack(files: &[PlannedFile], config: Value, opts: &PackOptions) -> Result<
     {
         bail!("{} is inside the output layout {}", f.path, out.display());
     }
-    let parent = match opts.output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".modelpack-pack-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
+    let staging = super::staging::beside(&opts.output, "pack")?;
     let blobs = BlobDir::create(staging.path())?;
 
     let total: u64 = plans.iter().map(|p| p.content_size()).sum();

@@ -7,7 +7,7 @@
 //! created last, so no file write ever goes through a link.
 
 use std::fs::OpenOptions;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -94,21 +94,8 @@ pub fn unpack(
             .context("manifest config")?;
     }
 
-    match std::fs::symlink_metadata(output) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("{}", output.display())),
-        Ok(m) if m.is_dir() && std::fs::read_dir(output)?.next().is_none() => {}
-        Ok(_) => bail!("{} exists and is not an empty directory", output.display()),
-    }
-    let parent = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".modelpack-unpack-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
+    super::staging::require_absent_or_empty(output)?;
+    let staging = super::staging::beside(output, "unpack")?;
     let root = staging.path();
 
     let total: u64 = layers.iter().map(|l| l.size).sum();

@@ -10,7 +10,7 @@
 pub mod auth;
 
 use std::future::Future;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -366,21 +366,8 @@ pub fn pull(source: &str, output: &Path, opts: &RegistryOptions) -> Result<PullO
         .unwrap_or(crate::oci::layout::DEFAULT_TAG)
         .to_string();
     check_tag(&tag)?;
-    match std::fs::symlink_metadata(output) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).with_context(|| format!("{}", output.display())),
-        Ok(m) if m.is_dir() && std::fs::read_dir(output)?.next().is_none() => {}
-        Ok(_) => bail!("{} exists and is not an empty directory", output.display()),
-    }
-    let parent = match output.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    std::fs::create_dir_all(&parent).with_context(|| format!("creating {}", parent.display()))?;
-    let staging = tempfile::Builder::new()
-        .prefix(".modelpack-pull-")
-        .tempdir_in(&parent)
-        .with_context(|| format!("creating a temporary directory in {}", parent.display()))?;
+    crate::oci::staging::require_absent_or_empty(output)?;
+    let staging = crate::oci::staging::beside(output, "pull")?;
     let blob_dir = staging.path().join("blobs").join("sha256");
     std::fs::create_dir_all(&blob_dir)?;
 
