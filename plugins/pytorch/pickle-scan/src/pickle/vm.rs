@@ -253,6 +253,15 @@ impl<'a> Vm<'a> {
         self.marks.last().copied().unwrap_or(0)
     }
 
+    /// The items of an argument tuple (empty when the value is not a sequence).
+    fn seq_items(&self, args: &Value) -> Vec<Value> {
+        self.scan
+            .arena
+            .seq(args)
+            .map(<[Value]>::to_vec)
+            .unwrap_or_default()
+    }
+
     fn pop(&mut self, at: usize, opc: u8) -> R<Value> {
         if self.stack.len() <= self.floor() {
             return Err(self.malformed(at, format!("stack underflow in {}", op::name(opc))));
@@ -666,40 +675,21 @@ impl<'a> Vm<'a> {
                     let v = self.instantiate(class, items, opc, at)?;
                     self.push(v)?;
                 }
-                op::NEWOBJ => {
+                op::NEWOBJ | op::NEWOBJ_EX => {
+                    if opc == op::NEWOBJ_EX {
+                        // Keyword arguments never change which class is instantiated.
+                        let _kwargs = self.pop(at, opc)?;
+                    }
                     let args = self.pop(at, opc)?;
                     let class = self.pop(at, opc)?;
-                    let args = self
-                        .scan
-                        .arena
-                        .seq(&args)
-                        .map(<[Value]>::to_vec)
-                        .unwrap_or_default();
-                    let v = self.instantiate(class, args, opc, at)?;
-                    self.push(v)?;
-                }
-                op::NEWOBJ_EX => {
-                    let _kwargs = self.pop(at, opc)?;
-                    let args = self.pop(at, opc)?;
-                    let class = self.pop(at, opc)?;
-                    let args = self
-                        .scan
-                        .arena
-                        .seq(&args)
-                        .map(<[Value]>::to_vec)
-                        .unwrap_or_default();
+                    let args = self.seq_items(&args);
                     let v = self.instantiate(class, args, opc, at)?;
                     self.push(v)?;
                 }
                 op::REDUCE => {
                     let args = self.pop(at, opc)?;
                     let func = self.pop(at, opc)?;
-                    let args = self
-                        .scan
-                        .arena
-                        .seq(&args)
-                        .map(<[Value]>::to_vec)
-                        .unwrap_or_default();
+                    let args = self.seq_items(&args);
                     let v = self.call(func, args, opc, at, 0)?;
                     self.push(v)?;
                 }
