@@ -7,11 +7,11 @@ use modelpack_plugin_sdk::policy_prelude::*;
 struct EvilPolicy;
 
 impl PolicyPlugin for EvilPolicy {
-    const INFO: &'static str =
-        r#"{"name":"evil-policy","version":"0.1.0","description":"misbehaves on purpose (tests only)"}"#;
+    const INFO: &'static str = r#"{"name":"evil-policy","version":"0.1.0","description":"misbehaves on purpose (tests only)"}"#;
 
     fn evaluate(input: PolicyInput) -> Result<Vec<Finding>, String> {
-        let settings: serde_json::Value = serde_json::from_str(&input.settings).map_err(|e| e.to_string())?;
+        let settings: serde_json::Value =
+            serde_json::from_str(&input.settings).map_err(|e| e.to_string())?;
         match settings["mode"].as_str().unwrap_or("") {
             "loop" => {
                 let mut x: u64 = 0;
@@ -32,7 +32,10 @@ impl PolicyPlugin for EvilPolicy {
                 id: "evil-warning".into(),
                 severity: Severity::Warning,
                 message: format!("saw {} files", input.files.len()),
-                location: Location { file: None, field: Some("/descriptor/name".into()) },
+                location: Location {
+                    file: None,
+                    field: Some("/descriptor/name".into()),
+                },
             }]),
         }
     }

@@ -68,7 +68,11 @@ impl FormatPlugin for Evil {
                 let name = "x".repeat(64 << 10);
                 let mut r = report("big".into());
                 r.tensors = (0..16 << 10)
-                    .map(|_| Tensor { name: name.clone(), dtype: "F32".into(), shape: vec![1] })
+                    .map(|_| Tensor {
+                        name: name.clone(),
+                        dtype: "F32".into(),
+                        shape: vec![1],
+                    })
                     .collect();
                 Ok(r)
             }

@@ -57,8 +57,14 @@ pub fn lfs_pointer_report(src: &dyn Source, format: &str) -> Result<Option<Model
         inputs: vec![],
         outputs: vec![],
         metadata: vec![
-            MetaEntry { key: "lfs.oid".into(), value: MetaValue::Text(p.oid.clone()) },
-            MetaEntry { key: "lfs.size".into(), value: MetaValue::Uint(p.size) },
+            MetaEntry {
+                key: "lfs.oid".into(),
+                value: MetaValue::Text(p.oid.clone()),
+            },
+            MetaEntry {
+                key: "lfs.size".into(),
+                value: MetaValue::Uint(p.size),
+            },
         ],
         findings: vec![crate::finding(
             "git-lfs-pointer",
@@ -81,7 +87,8 @@ mod tests {
 
     #[test]
     fn parses_a_real_pointer() {
-        let text = b"version https://git-lfs.github.com/spec/v1\noid sha256:4f1c\nsize 2015434520\n";
+        let text =
+            b"version https://git-lfs.github.com/spec/v1\noid sha256:4f1c\nsize 2015434520\n";
         let p = parse_pointer(text).unwrap();
         assert_eq!(p.size, 2015434520);
         assert_eq!(p.oid, "sha256:4f1c");

@@ -190,7 +190,9 @@ impl<T: FormatPlugin> fh::Guest for __FormatAdapter<T> {
     fn detect(name: String, head: Vec<u8>) -> f32 {
         T::detect(&name, &head).clamp(0.0, 1.0)
     }
-    fn inspect(inputs: Vec<format::modelpack::plugin::source::Blob>) -> Result<fh::ModelReport, fh::Error> {
+    fn inspect(
+        inputs: Vec<format::modelpack::plugin::source::Blob>,
+    ) -> Result<fh::ModelReport, fh::Error> {
         let blobs: Vec<&dyn Source> = inputs.iter().map(|b| b as &dyn Source).collect();
         T::inspect(&blobs)
     }
@@ -218,7 +220,7 @@ macro_rules! export_format_plugin {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             type __Export = $crate::__FormatAdapter<$plugin>;
-            $crate::format::__export_format_world!(__Export with_types_in $crate::format);
+    $crate::format::__export_format_world!(__Export with_types_in $crate::format);
             #[unsafe(link_section = "modelpack-plugin-info")]
             #[used]
             static __MODELPACK_PLUGIN_INFO: [u8; <$plugin as $crate::FormatPlugin>::INFO.len()] =
@@ -234,7 +236,7 @@ macro_rules! export_policy_plugin {
         #[cfg(target_arch = "wasm32")]
         const _: () = {
             type __Export = $crate::__PolicyAdapter<$plugin>;
-            $crate::policy::__export_policy_world!(__Export with_types_in $crate::policy);
+    $crate::policy::__export_policy_world!(__Export with_types_in $crate::policy);
             #[unsafe(link_section = "modelpack-plugin-info")]
             #[used]
             static __MODELPACK_PLUGIN_INFO: [u8; <$plugin as $crate::PolicyPlugin>::INFO.len()] =

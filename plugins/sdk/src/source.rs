@@ -57,7 +57,12 @@ pub fn read_at(src: &dyn Source, offset: u64, len: u64) -> Result<Vec<u8>, Error
 }
 
 /// Reads exactly `len` bytes at `offset` or fails with a `malformed` error naming `what`.
-pub fn read_exact_at(src: &dyn Source, offset: u64, len: u64, what: &str) -> Result<Vec<u8>, Error> {
+pub fn read_exact_at(
+    src: &dyn Source,
+    offset: u64,
+    len: u64,
+    what: &str,
+) -> Result<Vec<u8>, Error> {
     let size = src.size();
     if offset.checked_add(len).is_none_or(|end| end > size) {
         return Err(Error::Malformed(format!(
@@ -178,12 +183,15 @@ impl Source for FileSource {
         }
         let n = (self.size - offset).min(len as u64) as usize;
         let mut buf = vec![0u8; n];
-        read_exact_at_file(&self.file, &mut buf, offset).map_err(|e| IoError::Other(e.to_string()))?;
+        read_exact_at_file(&self.file, &mut buf, offset)
+            .map_err(|e| IoError::Other(e.to_string()))?;
         Ok(buf)
     }
     fn open_related(&self, path: &str) -> Result<Box<dyn Source>, IoError> {
         if path.starts_with('/') || path.split('/').any(|c| c == "..") {
-            return Err(IoError::NotFound(format!("{path}: outside the model directory")));
+            return Err(IoError::NotFound(format!(
+                "{path}: outside the model directory"
+            )));
         }
         let dir = self.path.parent().unwrap_or(std::path::Path::new("."));
         FileSource::open(dir.join(path))
