@@ -169,6 +169,11 @@ pub(crate) async fn idle<T>(
     }
 }
 
+/// rustls is built without a default provider (no aws-lc C build): ring, installed once.
+fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 fn parse_challenge(header: &str) -> Challenge {
     let mut basic = false;
     for c in http_auth::parser::ChallengeParser::new(header).flatten() {
@@ -247,6 +252,7 @@ impl Session {
         let scheme = if plain_http { "http" } else { "https" };
         let base = Url::parse(&format!("{scheme}://{registry}/"))
             .with_context(|| format!("invalid registry address {registry:?}"))?;
+        install_crypto();
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .read_timeout(timeout)
@@ -385,8 +391,7 @@ impl Session {
     }
 
     async fn build_client(&self, grant: &Grant) -> Client {
-        // rustls is built without a default provider (no aws-lc C build): install ring once.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto();
         let registry = self.reference.resolve_registry().to_string();
         let protocol = if self.plain_http {
             ClientProtocol::HttpsExcept(vec![registry.clone()])
