@@ -9,6 +9,11 @@ mod check;
 mod fixtures;
 /// `generate`: configs from fixtures and built model directories, validated and checked.
 mod generate;
+/// Hostile layouts: blobs linked out of the layout or to devices, shared manifests, and
+/// everything unpack refuses, which validate must report.
+mod hostile_layouts;
+/// Hostile registries: token realms elsewhere, huge manifests, silence.
+mod hostile_registries;
 /// skopeo through a real registry and back; Python jsonschema on packed configs.
 mod interop;
 /// Malicious pickles are flagged, never executed.

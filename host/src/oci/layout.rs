@@ -131,7 +131,10 @@ fn open_flags(path: &Path, shown: &str, follow: bool) -> Result<File, OpenError>
         .metadata()
         .map_err(|e| OpenError::Io(shown.into(), e))?;
     if !meta.is_file() {
-        return Err(OpenError::NotRegular(shown.into(), kind_of(meta.file_type())));
+        return Err(OpenError::NotRegular(
+            shown.into(),
+            kind_of(meta.file_type()),
+        ));
     }
     Ok(file)
 }
@@ -151,7 +154,10 @@ pub fn open_blob_file(root: &Path, digest: &Digest) -> Result<File, OpenError> {
         dir.push(part);
         match std::fs::symlink_metadata(&dir) {
             Ok(m) if m.file_type().is_symlink() => {
-                return Err(OpenError::Symlink(format!("{} (holding {shown})", dir.display())));
+                return Err(OpenError::Symlink(format!(
+                    "{} (holding {shown})",
+                    dir.display()
+                )));
             }
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -118,7 +118,10 @@ pub fn unpack(
     );
     progress.finish();
     result?;
-    let links = tree.into_inner().unwrap_or_else(|p| p.into_inner()).finish()?;
+    let links = tree
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .finish()?;
     files.fetch_add(create_links(root, links)?, Ordering::Relaxed);
 
     set_dir_mode(root)?;
@@ -197,7 +200,12 @@ fn extract_tar(
         let raw_path = entry.path_bytes().into_owned();
         let link = entry.link_name_bytes().map(|b| b.into_owned());
         let mode = entry.header().mode().unwrap_or(0o644);
-        let action = rules::tar_entry(&raw_path, entry.header().entry_type(), link.as_deref(), mode)?;
+        let action = rules::tar_entry(
+            &raw_path,
+            entry.header().entry_type(),
+            link.as_deref(),
+            mode,
+        )?;
         add(&action)?;
         match action {
             Action::File { path, mode } => {
@@ -260,6 +268,9 @@ mod tests {
     fn confinement() {
         assert!(confined(Path::new("/r"), "../x").is_err());
         assert!(confined(Path::new("/r"), "/etc/x").is_err());
-        assert_eq!(confined(Path::new("/r"), "a/b").unwrap(), Path::new("/r/a/b"));
+        assert_eq!(
+            confined(Path::new("/r"), "a/b").unwrap(),
+            Path::new("/r/a/b")
+        );
     }
 }

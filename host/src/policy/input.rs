@@ -15,9 +15,7 @@ use crate::model::{
     ANNOTATION_FILEPATH, ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, LayerFormat, MANIFEST_MEDIA_TYPE,
     parse_layer_media_type,
 };
-use crate::oci::layout::{
-    Layout, MAX_JSON_SIZE, MAX_MANIFEST_SIZE, open_blob_file, read_capped,
-};
+use crate::oci::layout::{Layout, MAX_JSON_SIZE, MAX_MANIFEST_SIZE, open_blob_file, read_capped};
 use crate::oci::rules::descriptor_digest;
 use crate::plugin::PluginSet;
 
@@ -153,7 +151,8 @@ pub fn from_layout(
         if let Some((_, LayerFormat::Raw, _)) = parsed {
             // Plugins read the blob itself: it must be the regular file of the descriptor's
             // size inside the layout (never a FIFO, a device, or a link out of the layout).
-            let (digest, claimed) = descriptor_digest(layer).with_context(|| format!("layer {path:?}"))?;
+            let (digest, claimed) =
+                descriptor_digest(layer).with_context(|| format!("layer {path:?}"))?;
             let len = open_blob_file(layout, &digest)?
                 .metadata()
                 .with_context(|| format!("blob {digest}"))?

@@ -33,8 +33,8 @@ use session::{Activity, Session, idle};
 use crate::model::MANIFEST_MEDIA_TYPE;
 use crate::oci::digest::{Digest, Hasher};
 use crate::oci::layout::{
-    INDEX_FILE, Layout, MAX_MANIFEST_SIZE, OCI_LAYOUT_FILE, check_tag, index_with, open_blob_file,
-    oci_layout_bytes,
+    INDEX_FILE, Layout, MAX_MANIFEST_SIZE, OCI_LAYOUT_FILE, check_tag, index_with,
+    oci_layout_bytes, open_blob_file,
 };
 use crate::oci::progress::Progress;
 use crate::oci::{Descriptor, canonical_json};
@@ -433,7 +433,9 @@ impl Upload {
                 .await
                 .map_err(|e| format!("blob {d}: {e}"))?;
             if n == 0 {
-                return Err(format!("blob {d}: the file ended before the descriptor's size"));
+                return Err(format!(
+                    "blob {d}: the file ended before the descriptor's size"
+                ));
             }
             got += n;
         }
@@ -441,8 +443,16 @@ impl Upload {
         self.remaining -= want as u64;
         if self.remaining == 0 {
             let mut probe = [0u8; 1];
-            if self.file.read(&mut probe).await.map_err(|e| e.to_string())? != 0 {
-                return Err(format!("blob {d}: the file is longer than its descriptor says"));
+            if self
+                .file
+                .read(&mut probe)
+                .await
+                .map_err(|e| e.to_string())?
+                != 0
+            {
+                return Err(format!(
+                    "blob {d}: the file is longer than its descriptor says"
+                ));
             }
             let (got, _) = self.hasher.clone().finish();
             if got != d {

@@ -46,7 +46,10 @@ const USER_AGENT: &str = concat!("modelpack/", env!("CARGO_PKG_VERSION"));
 enum Challenge {
     None,
     Basic,
-    Bearer { realm: String, service: Option<String> },
+    Bearer {
+        realm: String,
+        service: Option<String>,
+    },
 }
 
 /// What oci-client is given.
@@ -352,26 +355,29 @@ impl Session {
         creds: &Option<(String, String)>,
     ) -> Result<(String, Instant)> {
         let scope = self.scope();
-        let body = super::retry("fetching a token from the registry's token service", || async {
-            let mut query = vec![("scope", scope.as_str())];
-            if let Some(s) = service {
-                query.push(("service", s.as_str()));
-            }
-            let mut req = self.http.get(realm.clone()).query(&query);
-            if let Some((u, p)) = creds {
-                req = req.basic_auth(u, Some(p));
-            }
-            let resp = req
-                .send()
-                .await
-                .map_err(|e| with_timeout_text(e.into(), self.timeout))?;
-            if !resp.status().is_success() {
-                return Err(status_error(&resp));
-            }
-            read_capped(resp, MAX_TOKEN_RESPONSE, "the token response")
-                .await
-                .map_err(|e| with_timeout_text(e, self.timeout))
-        })
+        let body = super::retry(
+            "fetching a token from the registry's token service",
+            || async {
+                let mut query = vec![("scope", scope.as_str())];
+                if let Some(s) = service {
+                    query.push(("service", s.as_str()));
+                }
+                let mut req = self.http.get(realm.clone()).query(&query);
+                if let Some((u, p)) = creds {
+                    req = req.basic_auth(u, Some(p));
+                }
+                let resp = req
+                    .send()
+                    .await
+                    .map_err(|e| with_timeout_text(e.into(), self.timeout))?;
+                if !resp.status().is_success() {
+                    return Err(status_error(&resp));
+                }
+                read_capped(resp, MAX_TOKEN_RESPONSE, "the token response")
+                    .await
+                    .map_err(|e| with_timeout_text(e, self.timeout))
+            },
+        )
         .await?;
         let v: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| anyhow!("the token service {realm} answered something not JSON: {e}"))?;

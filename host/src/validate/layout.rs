@@ -19,12 +19,12 @@ use super::{Level, Problem, config::validate_config};
 use crate::model::{INDEX_MEDIA_TYPE, LayerFormat, MANIFEST_MEDIA_TYPE, parse_layer_media_type};
 use crate::oci::archive::decompressor;
 use crate::oci::digest::{Digest, HashReader};
-use crate::oci::rules::{self, Action, Tree, layer_ref};
 use crate::oci::layout::{
-    IMAGE_LAYOUT_VERSION, INDEX_FILE, MAX_JSON_SIZE, MAX_MANIFEST_SIZE, OCI_LAYOUT_FILE,
-    OpenError, REF_NAME, open_blob_file, read_capped,
+    IMAGE_LAYOUT_VERSION, INDEX_FILE, MAX_JSON_SIZE, MAX_MANIFEST_SIZE, OCI_LAYOUT_FILE, OpenError,
+    REF_NAME, open_blob_file, read_capped,
 };
 use crate::oci::pool;
+use crate::oci::rules::{self, Action, Tree, layer_ref};
 
 /// How deep nested indexes are followed.
 const MAX_INDEX_DEPTH: usize = 8;
@@ -212,7 +212,13 @@ impl Ctx<'_> {
         let (len, wrong, not_json) = match &self.json_seen[&digest] {
             JsonSeen::Unreadable(msg) => {
                 let msg = msg.clone();
-                self.one(doc, Level::Error, &format!("{ptr}/digest"), "blob-missing", msg);
+                self.one(
+                    doc,
+                    Level::Error,
+                    &format!("{ptr}/digest"),
+                    "blob-missing",
+                    msg,
+                );
                 return None;
             }
             JsonSeen::Read { len, parsed } => (
@@ -275,7 +281,8 @@ impl Ctx<'_> {
         // The value goes to its first user only (later ones were already validated through
         // it); taking it out also bounds memory to the blob being checked.
         match self.json_seen.get_mut(&digest) {
-            Some(JsonSeen::Read { parsed, .. }) => match std::mem::replace(parsed, Parsed::Pending) {
+            Some(JsonSeen::Read { parsed, .. }) => match std::mem::replace(parsed, Parsed::Pending)
+            {
                 Parsed::Json(v) => Some((digest, v)),
                 _ => None,
             },
@@ -550,10 +557,9 @@ impl Ctx<'_> {
             for (i, layer) in m.tree.iter().enumerate() {
                 let result = match layer {
                     TreeLayer::Raw(a) => tree.add(a),
-                    TreeLayer::Tar(Some(job)) => checks[*job]
-                        .actions
-                        .iter()
-                        .try_for_each(|a| tree.add(a)),
+                    TreeLayer::Tar(Some(job)) => {
+                        checks[*job].actions.iter().try_for_each(|a| tree.add(a))
+                    }
                     TreeLayer::Tar(None) | TreeLayer::Refused => Ok(()),
                 };
                 if let Err(e) = result {
