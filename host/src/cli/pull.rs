@@ -55,6 +55,7 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
         progress: true,
         verbose: global.verbose,
         timeout: std::time::Duration::from_secs(args.timeout),
+        chunk_size: None,
     };
     let out = pull(&args.source, &args.output, &opts)?;
     let unpacked = match &args.unpack {
@@ -71,8 +72,16 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
     };
     match args.format {
         OutputFormat::Text => {
+            let resumed = if out.fetched < out.bytes {
+                format!(
+                    ", {} downloaded, the rest resumed",
+                    human_bytes(out.fetched)
+                )
+            } else {
+                String::new()
+            };
             println!(
-                "pulled {} ({} blobs, {}) into {}",
+                "pulled {} ({} blobs, {}{resumed}) into {}",
                 out.manifest,
                 out.blobs,
                 human_bytes(out.bytes),
@@ -96,6 +105,7 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
                 "tag": out.tag,
                 "blobs": out.blobs,
                 "bytes": out.bytes,
+                "bytesDownloaded": out.fetched,
                 "unpackedFiles": unpacked.as_ref().map(|u| u.files),
             }))?
         ),
