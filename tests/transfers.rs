@@ -533,6 +533,8 @@ fn uploads_fall_back_when_a_registry_refuses_a_mode() {
     assert_eq!(code, 0, "{stderr}");
     s.assert_pulled(&out);
 
+    // Each phase uploads afresh, not mounting from the one before.
+    std::fs::remove_file(s.cache.join("blob-locations.json")).unwrap();
     // Requests over 1.5 MiB refused (413): the monolithic upload of the big blob is, and so
     // are 8, 4 and 2 MiB chunks; 1 MiB chunks go through.
     *s.proxy.faults() = Faults {
@@ -553,6 +555,7 @@ fn uploads_fall_back_when_a_registry_refuses_a_mode() {
     s.assert_pulled(&out);
 
     // A chunk size the registry accepts from the start: no refusal at all.
+    std::fs::remove_file(s.cache.join("blob-locations.json")).unwrap();
     s.proxy.faults().max_body = Some(1 << 20);
     let target = format!("{}/{}:v1", s.proxy.addr, repo("chunked"));
     s.push(&target, &["--chunk-size", "1MiB"]);

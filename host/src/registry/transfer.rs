@@ -175,7 +175,18 @@ async fn fetch(
         let mut fetched = 0u64;
         let mut s = resp.bytes_stream();
         while let Some(chunk) = s.next().await {
-            let chunk = chunk?;
+            // A connection cut mid-body is worth another attempt (which resumes); reqwest
+            // calls it a decode error, which `transient` does not retry.
+            let chunk = chunk.map_err(|e| {
+                if e.is_timeout() {
+                    e.into()
+                } else {
+                    OciDistributionError::IoError(std::io::Error::new(
+                        std::io::ErrorKind::UnexpectedEof,
+                        format!("blob {d}: the download broke off: {e}"),
+                    ))
+                }
+            })?;
             activity.touch();
             h.update(&chunk);
             fetched += chunk.len() as u64;
