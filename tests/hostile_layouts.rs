@@ -289,20 +289,21 @@ fn a_blob_that_is_dev_zero_or_a_fifo_is_one_line_for_every_command() {
 
 #[test]
 fn a_blob_longer_than_its_descriptor_is_not_read_to_its_end() {
-    // 70 bytes claimed, 64 MiB on disk: every command reports the size without hashing it all.
+    // 70 bytes claimed, 1 TiB on disk (sparse): reading it to its end would take hours, so
+    // finishing at all shows that no command reads past the descriptor's size.
     let work = tempfile::tempdir().unwrap();
     let layout = work.path().join("layout");
     craft_layout(&layout, &[raw("w.bin", &[7u8; 70])]);
     let p = blob_file(&layout, &layer_digest(&layout, 0));
     std::fs::remove_file(&p).unwrap();
     let f = std::fs::File::create(&p).unwrap();
-    f.set_len(64 << 20).unwrap();
+    f.set_len(1 << 40).unwrap();
     let (code, errors) = validate_errors(&layout);
     assert_eq!(code, 1);
     assert!(
         errors
             .iter()
-            .any(|e| e.contains("size is 70") && e.contains("67108864 bytes")),
+            .any(|e| e.contains("size is 70") && e.contains("1099511627776 bytes")),
         "{errors:?}"
     );
     let out = work.path().join("out");
@@ -315,9 +316,23 @@ fn a_blob_longer_than_its_descriptor_is_not_read_to_its_end() {
     assert_eq!(code, 2, "{stderr}");
     one_line(&stderr);
     assert!(
-        stderr.contains("67108864 bytes on disk, descriptor says 70"),
+        stderr.contains("1099511627776 bytes on disk, descriptor says 70"),
         "{stderr}"
     );
+    // push and check stop at the same size check.
+    let registry = accepting_registry();
+    let target = format!("{}/models/x:v1", registry.addr);
+    let (code, _, stderr) = run(&["push", layout.to_str().unwrap(), &target]);
+    assert_eq!(code, 2, "{stderr}");
+    one_line(&stderr);
+    assert!(stderr.contains("descriptor says 70"), "{stderr}");
+    if plugins_built() {
+        let l = layout.to_str().unwrap();
+        let (code, _, stderr) = run(&["check", l, "--policy", "required-metadata"]);
+        assert_eq!(code, 2, "{stderr}");
+        one_line(&stderr);
+        assert!(stderr.contains("descriptor says 70"), "{stderr}");
+    }
 }
 
 #[test]
