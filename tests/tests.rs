@@ -9,6 +9,8 @@ mod check;
 mod fixtures;
 /// `generate`: configs from fixtures and built model directories, validated and checked.
 mod generate;
+/// Interruptions: SIGKILL at random moments, SIGINT/SIGTERM/SIGHUP, crashes inside an append.
+mod hostile_signals;
 /// skopeo through a real registry and back; Python jsonschema on packed configs.
 mod interop;
 /// Malicious pickles are flagged, never executed.
