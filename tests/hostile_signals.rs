@@ -169,7 +169,7 @@ fn big() -> &'static Big {
 /// and no two regions are alike), an index and a config.
 fn write_big_model(dir: &Path) {
     use std::io::{Seek, SeekFrom, Write};
-    let mut rng = Rng(0x5eed_0f_b1e);
+    let mut rng = Rng(0x5eed_0fb1e);
     let mut weight_map = serde_json::Map::new();
     for i in 1..=SHARDS {
         let name = format!("model-{i:05}-of-{SHARDS:05}.safetensors");
@@ -180,7 +180,7 @@ fn write_big_model(dir: &Path) {
             serde_json::json!({"dtype": "F32", "shape": [SHARD_DATA / 4], "data_offsets": [0, SHARD_DATA]}),
         );
         let mut header = Value::Object(entries).to_string();
-        while header.len() % 8 != 0 {
+        while !header.len().is_multiple_of(8) {
             header.push(' ');
         }
         let mut f = std::fs::File::create(dir.join(&name)).unwrap();
