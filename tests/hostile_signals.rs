@@ -299,7 +299,7 @@ fn kill_at_random_moments(s: &Scenario) {
     (s.reset)();
     let t0 = Instant::now();
     let (status, _, stderr) = finish((s.command)());
-    let full = t0.elapsed();
+    let mut full = t0.elapsed();
     assert!(
         status.success(),
         "{}: an uninterrupted run failed: {stderr}",
@@ -338,7 +338,10 @@ fn kill_at_random_moments(s: &Scenario) {
             assert!(!s.kept, "{ctx}: the layout added to disappeared");
         }
         // The next run of the same command succeeds and leaves nothing hidden.
+        let t = Instant::now();
         let (status, _, stderr) = finish((s.command)());
+        // The machine's load changes: the next kills scale with the recent full runs.
+        full = (full + t.elapsed()) / 2;
         assert!(status.success(), "{ctx}: the next run failed: {stderr}");
         let left = hidden_leftovers(s.output);
         assert!(left.is_empty(), "{ctx}: left after the next run: {left:?}");
@@ -347,7 +350,7 @@ fn kill_at_random_moments(s: &Scenario) {
         }
     }
     eprintln!(
-        "{}: {} kills ({} mid-run, {} after exit), one run ~{} ms, {:.1} s in all",
+        "{}: {} kills ({} mid-run, {} after exit), last full run ~{} ms, {:.1} s in all",
         s.name,
         kills(),
         stats[1],
@@ -357,7 +360,7 @@ fn kill_at_random_moments(s: &Scenario) {
     );
     assert!(
         stats[1] >= kills() / 3,
-        "{}: most kills must land mid-run (seed {seed})",
+        "{}: too few kills landed mid-run (seed {seed})",
         s.name
     );
 }
