@@ -17,6 +17,8 @@ const BUNDLED: &[&str] = &[
     "onnx",
     "pytorch",
     "numpy",
+    "tflite",
+    "openvino",
     "policy-license-allowlist",
     "policy-no-unsafe-code",
     "policy-size-limits",
