@@ -32,17 +32,26 @@
 //! * `weights-out-of-range` (error): a constant's `offset + size` lies beyond the `.bin`.
 //! * `const-size-mismatch` (warning): a constant's `size` disagrees with shape × element type.
 //!
+//! # The weights file
+//! The plugin also claims `.bin`, shared with PyTorch, so that the `.bin` of a pair is not read
+//! as a broken pickle: see [`weights`]. Its report has no tensors (the `.xml` counts them) and
+//! names its topology in `openvino.topology`.
+//!
 //! # Detection
-//! 1.0 for a head whose root element is `<net>`; 0.5 for a `.xml` name
-//! whose head is too short to tell or an LFS pointer; 0.0 otherwise (other XML files).
+//! 1.0 for a head whose root element is `<net>`; 0.5 for a `.xml` name whose head is too short
+//! to tell or an LFS pointer; 0.0 otherwise (other XML files). For `.bin`, see [`weights`].
 
 pub mod ir;
 pub mod report;
+pub mod weights;
 
 use modelpack_plugin_sdk::prelude::*;
 
-/// Confidence in `[0, 1]` that `name` / `head` is an OpenVINO IR topology file.
+/// Confidence in `[0, 1]` that `name` / `head` is an OpenVINO IR topology or weights file.
 pub fn detect(name: &str, head: &[u8]) -> f32 {
+    if name.to_ascii_lowercase().ends_with(".bin") {
+        return weights::detect(head);
+    }
     let text = String::from_utf8_lossy(&head[..head.len().min(64 << 10)]);
     if root_start(&text).is_some_and(|r| {
         r.starts_with("<net") && !r[4..].starts_with(|c: char| c.is_alphanumeric())
@@ -81,6 +90,9 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
         return Ok(r);
     }
     let name = src.name();
+    if name.to_ascii_lowercase().ends_with(".bin") {
+        return weights::inspect(src);
+    }
     let size = src.size();
     if size > ir::MAX_XML {
         return Err(Error::TooLarge(format!(
@@ -102,7 +114,7 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
 struct Plugin;
 
 impl FormatPlugin for Plugin {
-    const INFO: &'static str = r#"{"name":"openvino","version":"0.1.0","description":"OpenVINO IR (.xml + .bin): constants, element types, Parameter/Result shapes and rt_info, read header-only","extensions":["xml"],"file_names":[],"magic":[]}"#;
+    const INFO: &'static str = r#"{"name":"openvino","version":"0.1.0","description":"OpenVINO IR (.xml + .bin): constants, element types, Parameter/Result shapes and rt_info, read header-only","extensions":["xml","bin"],"file_names":[],"magic":[]}"#;
 
     fn detect(name: &str, head: &[u8]) -> f32 {
         detect(name, head)

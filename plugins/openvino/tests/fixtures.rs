@@ -276,3 +276,42 @@ fn truncations_and_byte_flips_never_panic() {
         let _ = inspect_pair(b, Some(23992));
     }
 }
+
+#[test]
+fn the_weights_file_is_recognised_beside_its_topology_only() {
+    let bin = std::fs::read(fixtures().join("openvino/mnist-cntk.bin")).unwrap();
+    assert_eq!(
+        openvino::detect("mnist-cntk.bin", &bin),
+        openvino::weights::RAW_SCORE
+    );
+    // Heads the PyTorch plugin reads stay with it.
+    assert_eq!(
+        openvino::detect("pytorch_model.bin", b"PK\x03\x04\x14\0"),
+        0.0
+    );
+    assert_eq!(
+        openvino::detect("pytorch_model.bin", b"\x80\x02\x8a\x0al"),
+        0.0
+    );
+    assert_eq!(openvino::detect("m.bin", b""), 0.0);
+    let r = inspect_path("openvino/mnist-cntk.bin");
+    assert_eq!(r.format, "openvino");
+    assert!(r.tensors.is_empty() && r.parameter_count == 0);
+    assert!(matches!(&r.metadata[0].value, MetaValue::Text(t) if t == "mnist-cntk.xml"));
+    let lone = MemSource::new("m.bin", bin.clone());
+    match openvino::inspect(&[&lone as &dyn Source]) {
+        Err(Error::Unsupported(m)) => assert_eq!(
+            m,
+            "m.bin: not a weights file this plugin knows: no m.xml beside it (OpenVINO IR) and no pickle or zip header (PyTorch)"
+        ),
+        other => panic!("{other:?}"),
+    }
+    let beside =
+        MemSource::with_siblings("m.bin", bin, vec![("m.xml".into(), b"<config/>".to_vec())]);
+    match openvino::inspect(&[&beside as &dyn Source]) {
+        Err(Error::Unsupported(m)) => {
+            assert!(m.contains("m.xml beside it is not an OpenVINO IR"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
