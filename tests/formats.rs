@@ -89,7 +89,7 @@ fn inspect_agrees_with_the_official_readers() {
         ] {
             let ours = got
                 .get(ours)
-                .or_else(|| got.get(&camel(ours)))
+                .or_else(|| got.get(camel(ours)))
                 .unwrap_or(&Value::Null);
             if ours != &r[theirs] {
                 errs.push(format!(
