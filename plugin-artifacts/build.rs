@@ -26,7 +26,7 @@ const BUNDLED: &[&str] = &[
     "policy-precision-allowlist",
 ];
 /// Plugins built for tests only.
-const TEST_ONLY: &[&str] = &["evil", "evil-policy", "future-wit"];
+const TEST_ONLY: &[&str] = &["evil", "evil-policy", "future-wit", "old-wit"];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());

@@ -16,6 +16,7 @@
 //!   shape). `outputs`: `Result` layers (name from `output_names` or the producing port, shape
 //!   from the input port, element type from the producing port's precision).
 //! * `covers`: the `.bin`, when it exists.
+//! * Meaning (roles, precision words, quantisation): see [`meaning`].
 //!
 //! # Metadata keys
 //! | key | value |
@@ -42,6 +43,7 @@
 //! to tell or an LFS pointer; 0.0 otherwise (other XML files). For `.bin`, see [`weights`].
 
 pub mod ir;
+pub mod meaning;
 pub mod report;
 pub mod weights;
 
@@ -114,7 +116,7 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
 struct Plugin;
 
 impl FormatPlugin for Plugin {
-    const INFO: &'static str = r#"{"name":"openvino","version":"0.1.0","description":"OpenVINO IR (.xml + .bin): constants, element types, Parameter/Result shapes and rt_info, read header-only","extensions":["xml","bin"],"file_names":[],"magic":[]}"#;
+    const INFO: &'static str = r#"{"name":"openvino","version":"0.2.0","description":"OpenVINO IR (.xml + .bin): constants, element types, Parameter/Result shapes and rt_info, read header-only","extensions":["xml","bin"],"file_names":[],"magic":[]}"#;
 
     fn detect(name: &str, head: &[u8]) -> f32 {
         detect(name, head)

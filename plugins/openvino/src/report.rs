@@ -1,6 +1,7 @@
 //! Turns a parsed [`Ir`] plus the size of its weights file into the host's report.
 
 use crate::ir::{Ir, element_bits};
+use crate::meaning;
 use modelpack_plugin_sdk::prelude::*;
 use serde_json::Value;
 
@@ -54,11 +55,9 @@ pub fn build(file: &str, ir: Ir, bin_file: &str, bin: Option<u64>) -> Result<Mod
         {
             mismatched.push(c.name.as_str());
         }
-        tensors.push(Tensor {
-            name: c.name.clone(),
-            dtype: c.element_type.clone(),
-            shape: c.shape.clone(),
-        });
+        let mut tensor = weight_tensor(c.name.clone(), c.element_type.clone(), c.shape.clone());
+        tensor.role = meaning::role(&c.element_type);
+        tensors.push(tensor);
     }
     match bin {
         None if needed > 0 => findings.push(finding(
@@ -134,10 +133,15 @@ pub fn build(file: &str, ir: Ir, bin_file: &str, bin: Option<u64>) -> Result<Mod
             MetaValue::Text(v.clone()),
         ));
     }
-    Ok(ModelReport {
+    let quantization = meaning::quantization(&ir);
+    let mut r = ModelReport {
         format: FORMAT.into(),
         tensors,
         parameter_count,
+        weight_parameters: 0,
+        dtypes: vec![],
+        quantization,
+        candidates: vec![],
         groups: vec![],
         inputs: io(&ir.inputs),
         outputs: io(&ir.outputs),
@@ -148,7 +152,9 @@ pub fn build(file: &str, ir: Ir, bin_file: &str, bin: Option<u64>) -> Result<Mod
         } else {
             vec![]
         },
-    })
+    };
+    finish_report(&mut r, &[], meaning::precision_of);
+    Ok(r)
 }
 
 fn meta(key: &str, value: MetaValue) -> MetaEntry {

@@ -315,3 +315,30 @@ fn the_weights_file_is_recognised_beside_its_topology_only() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn meaning_weights_are_float_constants() {
+    let r = inspect_path("openvino/ch_ppocr_mobile_v2.0_cls.xml");
+    assert_eq!(r.parameter_count, 127_260);
+    // i64 constants (shapes, axes) are not weights; f16-compressed weights are float16.
+    assert_eq!(r.weight_parameters, 127_229 + 9);
+    let words: Vec<_> = r
+        .dtypes
+        .iter()
+        .map(|d| {
+            (
+                d.dtype.as_str(),
+                d.precision.map(precision_word),
+                d.weight_parameters,
+            )
+        })
+        .collect();
+    assert_eq!(
+        words,
+        [
+            ("f16", Some("float16"), 127_229),
+            ("f32", Some("float32"), 9)
+        ]
+    );
+    assert!(r.quantization.is_none());
+}

@@ -13,6 +13,7 @@
 //!   `INT4`, `BFLOAT16`…; an unknown code is `TYPE_<n>` plus an `unknown-dtype` warning).
 //!   Activations and inputs have no buffer data and are not parameters.
 //!   `parameter_count` = Σ product(shape) over them (the dense shape for sparse tensors).
+//! * Meaning (roles, precision words, quantisation, descriptor candidates): see [`meaning`].
 //! * `inputs` / `outputs`: the main subgraph's, with `shape_signature` when present (`-1`
 //!   → unknown dimension).
 //!
@@ -40,6 +41,7 @@
 //! an LFS pointer); 0.0 otherwise.
 
 pub mod fb;
+pub mod meaning;
 pub mod model;
 pub mod names;
 pub mod report;
@@ -77,7 +79,7 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
 struct Plugin;
 
 impl FormatPlugin for Plugin {
-    const INFO: &'static str = r#"{"name":"tflite","version":"0.1.0","description":"TensorFlow Lite / LiteRT models (.tflite): constant tensors, quantisation, inputs/outputs, metadata, read header-only","extensions":["tflite"],"file_names":[],"magic":[{"offset":4,"hex":"54464c33"}]}"#;
+    const INFO: &'static str = r#"{"name":"tflite","version":"0.2.0","description":"TensorFlow Lite / LiteRT models (.tflite): constant tensors, quantisation, inputs/outputs, metadata, read header-only","extensions":["tflite"],"file_names":[],"magic":[{"offset":4,"hex":"54464c33"}]}"#;
 
     fn detect(name: &str, head: &[u8]) -> f32 {
         detect(name, head)

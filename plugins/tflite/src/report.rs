@@ -1,6 +1,7 @@
 //! Turns a decoded [`Model`] into the report the host expects.
 
 use crate::fb::Fb;
+use crate::meaning;
 use crate::model::{self, Model, Subgraph, TensorDef};
 use crate::names::{builtin_operator, tensor_type};
 use modelpack_plugin_sdk::MemSource;
@@ -67,12 +68,14 @@ pub fn build(fb: &mut Fb, model: Model) -> Result<ModelReport, Error> {
             if tensor_type(t.dtype).is_none() {
                 unknown.push(t.name.clone());
             }
-            tensors.push(Tensor {
-                name: t.name.clone(),
-                dtype: dtype_label(t.dtype),
-                // `elements` succeeded, so every dimension is non-negative.
-                shape: t.shape.iter().map(|&d| d as u64).collect(),
-            });
+            // `elements` succeeded, so every dimension is non-negative.
+            let mut tensor = weight_tensor(
+                t.name.clone(),
+                dtype_label(t.dtype),
+                t.shape.iter().map(|&d| d as u64).collect(),
+            );
+            tensor.role = meaning::role(t);
+            tensors.push(tensor);
         }
     }
     if !unknown.is_empty() {
@@ -186,19 +189,25 @@ pub fn build(fb: &mut Fb, model: Model) -> Result<ModelReport, Error> {
             MetaValue::Json(Value::from(sigs).to_string()),
         ));
     }
-    model_metadata(fb, &model, &mut metadata, &mut findings)?;
+    let support = model_metadata(fb, &model, &mut metadata, &mut findings)?;
 
-    Ok(ModelReport {
+    let mut r = ModelReport {
         format: FORMAT.into(),
         tensors,
         parameter_count,
+        weight_parameters: 0,
+        dtypes: vec![],
+        quantization: meaning::quantization(&model),
+        candidates: meaning::candidates(&support),
         groups: vec![],
         inputs,
         outputs,
         metadata,
         findings,
         covers: vec![],
-    })
+    };
+    finish_report(&mut r, &[], meaning::precision_of);
+    Ok(r)
 }
 
 fn meta(key: &str, value: MetaValue) -> MetaEntry {
@@ -251,13 +260,14 @@ fn io(name: &str, sg: &Subgraph, indices: &[i32]) -> Result<Vec<ValueInfo>, Erro
 }
 
 /// `Model.metadata` entries: `min_runtime_version` as text, TFLite Support metadata decoded,
-/// every entry's size under `tflite.metadata.<name>`.
+/// every entry's size under `tflite.metadata.<name>`. Returns the TFLite Support fields.
 fn model_metadata(
     fb: &mut Fb,
     model: &Model,
     out: &mut Vec<MetaEntry>,
     findings: &mut Vec<Finding>,
-) -> Result<(), Error> {
+) -> Result<Vec<(String, String)>, Error> {
+    let mut support = Vec::new();
     for m in &model.metadata {
         let Some(b) = model.buffers.get(m.buffer as usize) else {
             findings.push(finding(
@@ -293,7 +303,11 @@ fn model_metadata(
                 match model::support_metadata(&mut Fb::new(&src)) {
                     Ok(fields) => {
                         for (k, v) in fields {
-                            out.push(meta(&format!("tflite.support.{k}"), MetaValue::Text(v)));
+                            out.push(meta(
+                                &format!("tflite.support.{k}"),
+                                MetaValue::Text(v.clone()),
+                            ));
+                            support.push((k.to_string(), v));
                         }
                     }
                     Err(e) => findings.push(finding(
@@ -307,5 +321,5 @@ fn model_metadata(
             _ => {}
         }
     }
-    Ok(())
+    Ok(support)
 }

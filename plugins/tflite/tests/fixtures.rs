@@ -283,3 +283,49 @@ fn truncations_and_byte_flips_never_panic() {
         let _ = inspect_bytes(b);
     }
 }
+
+#[test]
+fn meaning_roles_precisions_quantisation_candidates() {
+    let words = |r: &ModelReport| {
+        r.dtypes
+            .iter()
+            .map(|d| {
+                (
+                    d.dtype.clone(),
+                    d.precision.map(precision_word),
+                    d.weight_parameters,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    // Full-integer quantisation: INT8 weights, INT32 biases with scales, INT8 activations.
+    let r = inspect_path("tflite/sine_a8w8.tflite");
+    let q = r.quantization.as_ref().expect("quantization");
+    assert_eq!((q.method.as_str(), q.bits), ("tflite-int8", Some(8)));
+    assert_eq!(r.weight_parameters, 321);
+    assert_eq!(
+        words(&r),
+        [
+            ("INT32".to_string(), Some("int32"), 33),
+            ("INT8".to_string(), Some("int8"), 288)
+        ]
+    );
+    let r = inspect_path("tflite/sine_a16w8.tflite");
+    assert_eq!(r.quantization.as_ref().unwrap().method, "tflite-int16x8");
+    // FLOAT16 weights; the INT32 constants are shapes and axes, not weights.
+    let r = inspect_path("tflite/face_detection_short_range.tflite");
+    assert!(r.quantization.is_none());
+    assert_eq!(r.parameter_count, 101_478);
+    assert_eq!(r.weight_parameters, 101_390);
+    assert_eq!(
+        words(&r),
+        [("FLOAT16".to_string(), Some("float16"), 101_390)]
+    );
+    let name = r
+        .candidates
+        .iter()
+        .find(|c| c.field == "/descriptor/name")
+        .expect("name candidate");
+    assert_eq!(name.value, "\"Short Range Face Detection\"");
+    assert_eq!(name.source, SourceClass::WeightHeaders);
+}
