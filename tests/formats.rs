@@ -215,8 +215,16 @@ fn generate_on_a_tflite_directory() {
     if !plugins_built() {
         return;
     }
+    // FLOAT16 weights; its INT32 constants are shapes, not weights (106407 - 6 parameters).
     let v = generate_on(&["tflite/selfie_segmentation.tflite"]);
     assert_eq!(v["config"]["format"], "tflite", "{v}");
     assert_eq!(v["config"]["paramSize"], "106.4K", "{v}");
-    assert_eq!(v["config"]["precision"], "float16,int32", "{v}");
+    assert_eq!(v["config"]["precision"], "float16", "{v}");
+    assert_eq!(v["descriptor"]["name"], "ImageSegmenter", "{v}");
+    // Full-integer quantisation, from the tensors' quantisation parameters.
+    let v = generate_on(&["tflite/sine_a8w8.tflite"]);
+    assert_eq!(v["config"]["format"], "tflite", "{v}");
+    assert_eq!(v["config"]["paramSize"], "0.3K", "{v}");
+    assert_eq!(v["config"]["precision"], "int8,int32", "{v}");
+    assert_eq!(v["config"]["quantization"], "tflite-int8", "{v}");
 }
