@@ -1,7 +1,7 @@
 //! TFLite and OpenVINO IR through the real binary and the bundled plugins: `inspect` agrees
 //! with the official readers' answers (tests/fixtures/reference, from ai-edge-litert and
 //! openvino) on every fixture of tests/fixtures, and `generate` on a directory of each
-//! writes a schema-valid config with format, paramSize and precision.
+//! writes a schema-valid config with format, paramSize and precision taken from the plugins.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -227,4 +227,24 @@ fn generate_on_a_tflite_directory() {
     assert_eq!(v["config"]["paramSize"], "0.3K", "{v}");
     assert_eq!(v["config"]["precision"], "int8,int32", "{v}");
     assert_eq!(v["config"]["quantization"], "tflite-int8", "{v}");
+}
+
+#[test]
+fn generate_on_an_openvino_ir_directory() {
+    if !plugins_built() {
+        return;
+    }
+    // f16-compressed weights; i64 constants are shapes and axes, not weights.
+    let v = generate_on(&[
+        "openvino/ch_ppocr_mobile_v2.0_cls.xml",
+        "openvino/ch_ppocr_mobile_v2.0_cls.bin",
+    ]);
+    assert_eq!(v["config"]["format"], "openvino", "{v}");
+    assert_eq!(v["config"]["paramSize"], "127.2K", "{v}");
+    assert_eq!(v["config"]["precision"], "float16,float32", "{v}");
+    assert!(v["config"].get("quantization").is_none(), "{v}");
+    let v = generate_on(&["openvino/mnist-cntk.xml", "openvino/mnist-cntk.bin"]);
+    assert_eq!(v["config"]["format"], "openvino", "{v}");
+    assert_eq!(v["config"]["paramSize"], "6.0K", "{v}");
+    assert_eq!(v["config"]["precision"], "float32", "{v}");
 }

@@ -228,6 +228,11 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
             continue;
         }
         let c = if let Some(c) = classify::openvino_pair(&e.rel, &|p| present.contains(p)) {
+            // The pair rule only decides the layer kinds; what a plugin read in the files
+            // still feeds the weight facts (format, paramSize, precision).
+            if r.status == Status::Ok {
+                read.push((e.rel.clone(), r));
+            }
             c
         } else if let Some((_, by)) = covered.iter().find(|(c, _)| *c == e.rel) {
             match r.status {
