@@ -342,3 +342,24 @@ fn meaning_weights_are_float_constants() {
     );
     assert!(r.quantization.is_none());
 }
+
+#[test]
+fn hostile_shapes_and_offsets_are_errors() {
+    let err = |xml: &str| match inspect_pair(xml.as_bytes().to_vec(), Some(16)) {
+        Err(Error::Malformed(m)) => m,
+        other => panic!("{other:?}"),
+    };
+    let big = u64::MAX;
+    assert_eq!(
+        err(&format!(
+            r#"<net version="11"><layers><layer id="1" name="w" type="Const"><data element_type="f32" shape="{big},{big}" offset="0" size="8"/></layer></layers></net>"#
+        )),
+        format!("m.xml: Const 'w' shape [{big}, {big}] overflows")
+    );
+    assert_eq!(
+        err(&format!(
+            r#"<net version="11"><layers><layer id="1" name="w" type="Const"><data element_type="f32" shape="2" offset="{big}" size="8"/></layer></layers></net>"#
+        )),
+        format!("m.xml: Const 'w' offset {big} + size 8 overflows")
+    );
+}

@@ -11,7 +11,7 @@ use modelpack_plugin_sdk::prelude::*;
 /// The file identifier at bytes 4..8.
 pub const IDENTIFIER: &[u8; 4] = b"TFL3";
 /// Most tensors (all subgraphs together) decoded; a bound on memory and on the report.
-pub const MAX_TENSORS: u64 = 2_000_000;
+pub const MAX_TENSORS: u64 = 500_000;
 /// Longest name or description kept (longer ones are cut).
 const MAX_STR: u32 = 4096;
 /// Most dimensions of a shape.

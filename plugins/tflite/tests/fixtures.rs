@@ -329,3 +329,26 @@ fn meaning_roles_precisions_quantisation_candidates() {
     assert_eq!(name.value, "\"Short Range Face Detection\"");
     assert_eq!(name.source, SourceClass::WeightHeaders);
 }
+
+#[test]
+fn hostile_lengths_are_refused_before_anything_is_allocated() {
+    let good = std::fs::read(fixtures().join("tflite/sine_float.tflite")).unwrap();
+    // Find Model.subgraphs (field 2) and make its vector claim 2^32-1 entries.
+    let src = MemSource::new("m.tflite", good.clone());
+    let mut fb = tflite::fb::Fb::new(&src);
+    let root = fb.root().unwrap();
+    let slot = fb.field(root, 2, "subgraphs").unwrap().unwrap();
+    let vector = slot + fb.u32(slot, "subgraphs").unwrap() as u64;
+    let mut bad = good.clone();
+    bad[vector as usize..vector as usize + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+    match inspect_bytes(bad) {
+        Err(Error::Malformed(m)) => assert!(
+            m.contains("Model.subgraphs: vector at")
+                && m.contains(
+                    "claims 4294967295 elements of 4 bytes, beyond the end of the file (3164 bytes)"
+                ),
+            "{m}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
