@@ -1,9 +1,10 @@
 //! The modelpack format plugin for OpenVINO IR models: a topology file (`model.xml`) and a
 //! weights file beside it (`model.bin`), read header-only.
 //!
-//! The `.xml` is parsed with `roxmltree` (it refuses DTDs, so no entity expansion); files over
-//! 32 MiB are refused as too large. The `.bin` is opened through `open-related` only to check
-//! that it exists and is large enough for every constant: its bytes are never read.
+//! The `.xml` is parsed with `roxmltree` (it refuses DTDs, so no entity expansion); files
+//! over 24 MiB are refused as too large (see [`ir::MAX_XML`]). The `.bin` is opened through
+//! `open-related` only to check that it exists and is large enough for every constant: its
+//! bytes are never read.
 //!
 //! # Report
 //! * `format`: `openvino`.

@@ -363,3 +363,15 @@ fn hostile_shapes_and_offsets_are_errors() {
         format!("m.xml: Const 'w' offset {big} + size 8 overflows")
     );
 }
+
+#[test]
+fn oversized_topologies_are_refused_before_parsing() {
+    let big = vec![b' '; openvino::ir::MAX_XML as usize + 1];
+    match inspect_pair(big, Some(0)) {
+        Err(Error::TooLarge(m)) => assert_eq!(
+            m,
+            "m.xml: 25165825 bytes of XML exceed the 25165824-byte cap"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
