@@ -248,3 +248,45 @@ fn generate_on_an_openvino_ir_directory() {
     assert_eq!(v["config"]["paramSize"], "6.0K", "{v}");
     assert_eq!(v["config"]["precision"], "float32", "{v}");
 }
+
+#[test]
+fn other_xml_files_are_not_claimed() {
+    if !plugins_built() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pom.xml"),
+        "<?xml version=\"1.0\"?>\n<project/>\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("weird.xml"), "<network/>").unwrap();
+    std::fs::copy(
+        local_fixtures().join("openvino/mnist-cntk.xml"),
+        dir.path().join("model.xml"),
+    )
+    .unwrap();
+    let (code, json, stderr) =
+        run_json(&["inspect", "--format", "json", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let status: Vec<(String, String)> = json["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let p = f["path"].as_str().unwrap();
+            (
+                p.rsplit('/').next().unwrap().to_string(),
+                f["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        [
+            ("model.xml".to_string(), "ok".to_string()),
+            ("pom.xml".to_string(), "unrecognised".to_string()),
+            ("weird.xml".to_string(), "unrecognised".to_string())
+        ]
+    );
+}

@@ -34,6 +34,12 @@
 //! * `weights-out-of-range` (error): a constant's `offset + size` lies beyond the `.bin`.
 //! * `const-size-mismatch` (warning): a constant's `size` disagrees with shape × element type.
 //!
+//! # Routing
+//! The plugin does not claim every `.xml`: other XML files in a model directory stay
+//! unrecognised (not errors). It claims topologies by their first bytes as OpenVINO writes
+//! them (`<?xml version="1.0"?>` and a newline, then `<net `; or `<net ` at the start) and by
+//! the name optimum-intel gives them (`openvino_*.xml`).
+//!
 //! # The weights file
 //! The plugin also claims `.bin`, shared with PyTorch, so that the `.bin` of a pair is not read
 //! as a broken pickle: see [`weights`]. Its report has no tensors (the `.xml` counts them) and
@@ -117,7 +123,7 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
 struct Plugin;
 
 impl FormatPlugin for Plugin {
-    const INFO: &'static str = r#"{"name":"openvino","version":"0.2.0","description":"OpenVINO IR (.xml + .bin): constants, element types, Parameter/Result shapes and rt_info, read header-only","extensions":["xml","bin"],"file_names":[],"magic":[]}"#;
+    const INFO: &'static str = r#"{"name":"openvino","version":"0.2.0","description":"OpenVINO IR (.xml + .bin): constants, element types, Parameter/Result shapes and rt_info, read header-only","extensions":["bin"],"file_names":["openvino_*.xml"],"magic":[{"offset":0,"hex":"3c3f786d6c2076657273696f6e3d22312e30223f3e0a3c6e657420"},{"offset":0,"hex":"3c3f786d6c2076657273696f6e3d22312e30223f3e0d0a3c6e657420"},{"offset":0,"hex":"3c3f786d6c2076657273696f6e3d22312e3022203f3e0a3c6e657420"},{"offset":0,"hex":"3c3f786d6c2076657273696f6e3d22312e3022203f3e0d0a3c6e657420"},{"offset":0,"hex":"3c6e657420"}]}"#;
 
     fn detect(name: &str, head: &[u8]) -> f32 {
         detect(name, head)
