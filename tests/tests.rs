@@ -5,6 +5,8 @@ mod util;
 
 /// Policies and `modelpack check`.
 mod check;
+/// One meaning everywhere: generate, inspect and check count the same parameters.
+mod contract;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
 /// `generate`: configs from fixtures and built model directories, validated and checked.
