@@ -5,6 +5,8 @@ mod util;
 
 /// Policies and `modelpack check`.
 mod check;
+/// One meaning everywhere: generate, inspect and check count the same parameters.
+mod contract;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
 /// TFLite and OpenVINO IR fixtures against the official readers; generate on each.
