@@ -290,3 +290,19 @@ fn other_xml_files_are_not_claimed() {
         ]
     );
 }
+
+#[test]
+fn generate_inspect_and_check_agree_on_tflite_and_openvino_directories() {
+    if !plugins_built() {
+        return;
+    }
+    let root = local_fixtures();
+    // The fixture directories themselves (one TFLite and one IR model per file or pair).
+    let tflite = crate::contract::agree(&root.join("tflite"));
+    let openvino = crate::contract::agree(&root.join("openvino"));
+    // Weights only: integer shape constants are left out (744236 elements in all, 804 of
+    // them INT32/INT64 shapes), and the two ch_ppocr IRs (the same weights in f16 and f32)
+    // count once: 5994 + 109455 + 127238.
+    assert_eq!(tflite, 743_432);
+    assert_eq!(openvino, 242_687);
+}

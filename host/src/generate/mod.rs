@@ -205,8 +205,6 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         }
     }
 
-    let present: std::collections::BTreeSet<&str> =
-        walked.entries.iter().map(|e| e.rel.as_str()).collect();
     let mut files = Vec::new();
     let mut classes = Vec::new();
     let mut missing = Vec::new();
@@ -227,14 +225,7 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
             }
             continue;
         }
-        let c = if let Some(c) = classify::openvino_pair(&e.rel, &|p| present.contains(p)) {
-            // The pair rule only decides the layer kinds; what a plugin read in the files
-            // still feeds the weight facts (format, paramSize, precision).
-            if r.status == Status::Ok {
-                read.push((e.rel.clone(), r));
-            }
-            c
-        } else if let Some((_, by)) = covered.iter().find(|(c, _)| *c == e.rel) {
+        let c = if let Some((_, by)) = covered.iter().find(|(c, _)| *c == e.rel) {
             match r.status {
                 Status::Ok => read.push((e.rel.clone(), r)),
                 Status::Error => unreadable.push(r.error.clone().unwrap_or_default()),
