@@ -5,8 +5,12 @@ mod util;
 
 /// Policies and `modelpack check`.
 mod check;
+/// One meaning everywhere: generate, inspect and check count the same parameters.
+mod contract;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
+/// TFLite and OpenVINO IR fixtures against the official readers; generate on each.
+mod formats;
 /// `generate`: configs from fixtures and built model directories, validated and checked.
 mod generate;
 /// skopeo through a real registry and back; Python jsonschema on packed configs.

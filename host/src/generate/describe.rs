@@ -1,36 +1,24 @@
 //! Who the model is: family and architecture, name and title, licences, and what the model
 //! card says about capabilities, languages and creation time.
 //!
-//! `name`: card `model_name` / `model-index[0].name` > GGUF `general.name` > the last
+//! `name`: card `model_name` / `model-index[0].name` > what a weight file declares (GGUF
+//! `general.name`, offered by its format plugin, see `facts.rs`) > the last
 //! component of config.json `_name_or_path` (unless it is a local path) > the directory name
 //! (for a Hugging Face cache snapshot, the repo's name). `title`: the card's first `# heading`.
-//! Licences: card `license:` (Hugging Face ids mapped to SPDX) > GGUF `general.license` > the
+//! Licences: card `license:` (Hugging Face ids mapped to SPDX) > a weight file's declaration > the
 //! text of LICENSE/COPYING files. Languages: ISO 639-1 only (`en-US` counts as `en`; others
 //! are dropped with a note).
 
 use std::path::Path;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::facts::Context;
 use super::fields::Source;
-use super::{card, hf, license, weights};
+use super::{card, hf, license};
 use crate::validate::{datetime, iso639};
 
-fn gguf_text<'a>(facts: &'a weights::WeightFacts, key: &str) -> Option<&'a str> {
-    facts
-        .gguf
-        .get(key)
-        .and_then(Value::as_str)
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-}
-
-pub(super) fn architecture(
-    ctx: &mut Context<'_>,
-    facts: &weights::WeightFacts,
-    cfg: Option<&hf::HfConfig>,
-) {
+pub(super) fn architecture(ctx: &mut Context<'_>, cfg: Option<&hf::HfConfig>) {
     if let Some(c) = cfg {
         let head = c.architectures.join(", ");
         if let Some(t) = &c.model_type {
@@ -70,59 +58,13 @@ pub(super) fn architecture(
             );
         }
     }
-    if let Some(arch) = gguf_text(facts, "general.architecture") {
-        let arch = arch.to_string();
-        ctx.add(
-            "descriptor.family",
-            json!(arch),
-            Source::WeightHeaders,
-            "GGUF general.architecture",
-        );
-        if let Some(word) = hf::architecture_word(&arch, true) {
-            ctx.add_noted(
-                "config.architecture",
-                json!(word),
-                Source::WeightHeaders,
-                "GGUF general.architecture",
-                format!("llama.cpp architecture {arch}"),
-            );
-        }
-    }
-    if let Some(v) = gguf_text(facts, "general.version") {
-        let v = v.to_string();
-        ctx.add(
-            "descriptor.version",
-            json!(v),
-            Source::WeightHeaders,
-            "GGUF general.version",
-        );
-    }
-    if let Some(a) = gguf_text(facts, "general.author") {
-        let a = a.to_string();
-        ctx.add(
-            "descriptor.authors",
-            json!([a]),
-            Source::WeightHeaders,
-            "GGUF general.author",
-        );
-    }
 }
 
 pub(super) fn names(
     ctx: &mut Context<'_>,
-    facts: &weights::WeightFacts,
     cfg: Option<&hf::HfConfig>,
     card: Option<&(String, card::Card)>,
 ) {
-    if let Some(n) = gguf_text(facts, "general.name") {
-        let n = n.to_string();
-        ctx.add(
-            "descriptor.name",
-            json!(n),
-            Source::WeightHeaders,
-            "GGUF general.name",
-        );
-    }
     // Heuristics, in this order: a telling directory name (a clone is named after its
     // repo), the card's title, `_name_or_path` (often the *base* model's id, so late), and
     // any directory name as the last resort.
@@ -359,18 +301,7 @@ pub(super) fn card_fields(ctx: &mut Context<'_>, card: Option<&(String, card::Ca
     }
 }
 
-pub(super) fn licenses(ctx: &mut Context<'_>, facts: &weights::WeightFacts) {
-    if let Some(l) = gguf_text(facts, "general.license")
-        && let license::Mapped::Spdx(s) = license::to_spdx(l, None)
-    {
-        ctx.add_noted(
-            "descriptor.licenses",
-            json!([s]),
-            Source::WeightHeaders,
-            "GGUF general.license",
-            format!("general.license {l}"),
-        );
-    }
+pub(super) fn licenses(ctx: &mut Context<'_>) {
     let files: Vec<(String, std::path::PathBuf)> = ctx
         .entries
         .iter()

@@ -44,6 +44,10 @@ pub struct Context<'a> {
     pub notes: Vec<String>,
     /// Field candidates found.
     pub candidates: Vec<Candidate>,
+    /// The counted weight parameters (set by [`detect`]).
+    pub weight_parameters: u64,
+    /// Files holding copies of other files' weights (set by [`detect`]).
+    pub weight_copies: usize,
 }
 
 impl Context<'_> {
@@ -104,7 +108,9 @@ pub fn detect(ctx: &mut Context<'_>) -> Result<()> {
         .and_then(|c| c.quant.as_ref())
         .filter(|q| q.packed)
         .and_then(|q| q.bits);
-    let facts = weights::aggregate(ctx.read, bits);
+    let facts = weights::aggregate(ctx.read, bits)?;
+    ctx.weight_parameters = facts.params;
+    ctx.weight_copies = facts.copies;
     let mut indexes = Vec::new();
     for e in ctx
         .entries
@@ -135,12 +141,74 @@ pub fn detect(ctx: &mut Context<'_>) -> Result<()> {
     ctx.missing.sort_by(|a, b| a.path.cmp(&b.path));
 
     format_and_counts(ctx, &facts, hf_config.as_ref(), &indexes);
-    describe::architecture(ctx, &facts, hf_config.as_ref());
+    describe::architecture(ctx, hf_config.as_ref());
+    plugin_candidates(ctx, &facts);
     let card = describe::read_card(ctx);
-    describe::names(ctx, &facts, hf_config.as_ref(), card.as_ref());
+    describe::names(ctx, hf_config.as_ref(), card.as_ref());
     describe::card_fields(ctx, card.as_ref());
-    describe::licenses(ctx, &facts);
+    describe::licenses(ctx);
     Ok(())
+}
+
+/// The config fields the model's weight files declare (GGUF `general.*`…), as their plugins
+/// offered them: JSON pointer, JSON value, source class, origin, note. Unknown fields and
+/// values of the wrong JSON type are dropped with a warning naming the plugin's file; SPDX
+/// licence ids get the spec's canonical spelling.
+fn plugin_candidates(ctx: &mut Context<'_>, facts: &weights::WeightFacts) {
+    use super::fields::{FieldType, lookup};
+    for (file, c) in &facts.candidates {
+        let dotted = c.field.trim_start_matches('/').replace('/', ".");
+        let Ok((field, ty)) = lookup(&dotted) else {
+            ctx.warnings.push(format!(
+                "{file}: its plugin offered a value for {}, which is not a ModelPack config field; ignored",
+                c.field
+            ));
+            continue;
+        };
+        let mut value = c.value.clone();
+        let fits = match ty {
+            FieldType::Text => value.is_string(),
+            FieldType::Bool => value.is_boolean(),
+            FieldType::List => value
+                .as_array()
+                .is_some_and(|a| a.iter().all(Value::is_string)),
+        } || value.is_null();
+        if !fits {
+            ctx.warnings.push(format!(
+                "{file}: its plugin offered {value} for {}, of the wrong type; ignored",
+                c.field
+            ));
+            continue;
+        }
+        if field == "descriptor.licenses"
+            && let Some(items) = value.as_array_mut()
+        {
+            for item in items.iter_mut() {
+                if let Some(canonical) = item
+                    .as_str()
+                    .and_then(|l| crate::validate::rules::canonical_license(l).ok())
+                {
+                    *item = Value::String(canonical);
+                }
+            }
+        }
+        let source = match c.source {
+            "convention-files" => Source::HfFiles,
+            "heuristic" => Source::Heuristic,
+            _ => Source::WeightHeaders,
+        };
+        let from = match &c.key {
+            Some(k) => format!("{file}: {k}"),
+            None => file.clone(),
+        };
+        ctx.candidates.push(Candidate {
+            field,
+            value,
+            source,
+            from,
+            note: c.note.clone(),
+        });
+    }
 }
 
 fn format_and_counts(
@@ -179,22 +247,16 @@ fn format_and_counts(
             format!("config.json: {}", q.key),
         );
     }
-    if !facts.gguf_file_types.is_empty() {
-        ctx.add(
-            "config.quantization",
-            json!(facts.gguf_file_types.join(",")),
-            Source::WeightHeaders,
-            "GGUF general.file_type",
-        );
-    } else if let Some(t) = weights::dominant_quant_type(&facts.dtypes)
-        .filter(|_| facts.format.as_deref() == Some("gguf"))
-    {
+    if !facts.quantizations.is_empty() {
         ctx.add_noted(
             "config.quantization",
-            json!(t),
+            json!(facts.quantizations.join(",")),
             Source::WeightHeaders,
-            "tensor types",
-            "most parameters are stored in this quantised type",
+            facts
+                .quantization_from
+                .clone()
+                .unwrap_or_else(|| "weight files".into()),
+            "the quantisation the format plugin recognised in the weights",
         );
     }
 
@@ -213,7 +275,14 @@ fn format_and_counts(
     }
     let read_any = facts.params > 0;
     // Packed weights count only when their packing was recognised and expanded.
-    let countable = !packed || facts.unpacked > 0;
+    let countable = (!packed || facts.unpacked > 0) && facts.unresolved == 0;
+    if facts.unresolved > 0 {
+        ctx.notes.push(format!(
+            "config.paramSize: left out of the weight facts: {} elements are packed quantised \
+             weights whose bit width neither the files nor config.json state",
+            facts.unresolved
+        ));
+    }
     if read_any && countable {
         if let Some(s) = weights::param_size(facts.params) {
             let files: usize = facts.units.iter().map(|u| u.files.len()).sum();
@@ -252,7 +321,7 @@ fn format_and_counts(
         }
     }
     if read_any && !packed {
-        match weights::precision(&facts.dtypes) {
+        match weights::precision(&facts.dtypes, &facts.words) {
             Ok(p) => ctx.add_noted(
                 "config.precision",
                 json!(p),
@@ -293,13 +362,11 @@ fn format_and_counts(
         ));
         return;
     }
-    if let Some(word) = weights::precision_word(match dtype.as_str() {
-        "float32" => "F32",
-        "float16" => "F16",
-        "bfloat16" => "BF16",
-        "float64" => "F64",
-        other => other,
-    }) {
+    // torch_dtype values are the spec's own words (`bfloat16`, `float32`).
+    if let Some(word) = crate::model::PRECISIONS
+        .iter()
+        .find(|w| **w == dtype.as_str())
+    {
         ctx.add_noted(
             "config.precision",
             json!(word),

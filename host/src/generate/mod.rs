@@ -128,6 +128,11 @@ pub struct Generated {
     pub warnings: Vec<String>,
     /// The plugin reports of the files plugins read (weights and indexes), by path.
     pub reports: Vec<FileReport>,
+    /// The model's weight parameters as counted from the weights (the `paramSize` basis;
+    /// 0 when no weights could be read), so `check` uses the very same number.
+    pub weight_parameters: u64,
+    /// Files holding copies of weights another file holds (counted once).
+    pub weight_copies: usize,
 }
 
 /// Parsed Git LFS pointer.
@@ -200,8 +205,6 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         }
     }
 
-    let present: std::collections::BTreeSet<&str> =
-        walked.entries.iter().map(|e| e.rel.as_str()).collect();
     let mut files = Vec::new();
     let mut classes = Vec::new();
     let mut missing = Vec::new();
@@ -222,9 +225,7 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
             }
             continue;
         }
-        let c = if let Some(c) = classify::openvino_pair(&e.rel, &|p| present.contains(p)) {
-            c
-        } else if let Some((_, by)) = covered.iter().find(|(c, _)| *c == e.rel) {
+        let c = if let Some((_, by)) = covered.iter().find(|(c, _)| *c == e.rel) {
             match r.status {
                 Status::Ok => read.push((e.rel.clone(), r)),
                 Status::Error => unreadable.push(r.error.clone().unwrap_or_default()),
@@ -316,8 +317,11 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         warnings: &mut warnings,
         notes: Vec::new(),
         candidates: Vec::new(),
+        weight_parameters: 0,
+        weight_copies: 0,
     };
     facts::detect(&mut ctx)?;
+    let (weight_parameters, weight_copies) = (ctx.weight_parameters, ctx.weight_copies);
     let mut notes = std::mem::take(&mut ctx.notes);
     let mut candidates = std::mem::take(&mut ctx.candidates);
     user_candidates(opts, &mut candidates)?;
@@ -364,6 +368,8 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         unreadable,
         warnings,
         reports,
+        weight_parameters,
+        weight_copies,
     })
 }
 
