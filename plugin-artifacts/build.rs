@@ -17,6 +17,9 @@ const BUNDLED: &[&str] = &[
     "onnx",
     "pytorch",
     "numpy",
+    "convention-card",
+    "convention-hf",
+    "convention-license",
     "policy-license-allowlist",
     "policy-no-unsafe-code",
     "policy-size-limits",
@@ -24,7 +27,7 @@ const BUNDLED: &[&str] = &[
     "policy-precision-allowlist",
 ];
 /// Plugins built for tests only.
-const TEST_ONLY: &[&str] = &["evil", "evil-policy", "future-wit"];
+const TEST_ONLY: &[&str] = &["evil", "evil-policy", "evil-convention", "future-wit"];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());

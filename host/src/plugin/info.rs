@@ -20,6 +20,8 @@ pub enum Kind {
     Format,
     /// Checks a whole model.
     Policy,
+    /// Knows a model-directory convention (config.json, model cards, licence texts…).
+    Convention,
 }
 
 /// Magic bytes at an offset.
@@ -130,12 +132,13 @@ pub fn read_info(wasm: &[u8], origin: &str) -> Result<PluginInfo> {
             let kind = match iface {
                 "format-handler" => Kind::Format,
                 "policy" => Kind::Policy,
+                "convention" => Kind::Convention,
                 _ => return None,
             };
             Some((kind, version.to_string()))
         })
         .with_context(|| {
-            format!("{origin}: not a modelpack plugin (exports neither modelpack:plugin/format-handler nor modelpack:plugin/policy)")
+            format!("{origin}: not a modelpack plugin (exports none of modelpack:plugin/format-handler, policy or convention)")
         })?;
     if !compatible(&version, WIT_VERSION) {
         bail!(
