@@ -5,6 +5,9 @@ mod util;
 
 /// Policies and `modelpack check`.
 mod check;
+/// Convention plugins: contained when they misbehave, confined to the listing, vendor and
+/// template plugins feed `generate --explain`.
+mod conventions;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
 /// `generate`: configs from fixtures and built model directories, validated and checked.

@@ -59,6 +59,9 @@ pub struct ConventionFacts {
     pub warnings: Vec<String>,
     /// `--explain` notes.
     pub notes: Vec<String>,
+    /// Plugins that gave no answer (load error, trap, deadline, memory or result cap, `err`),
+    /// one line each; `generate` exits 1 as for an unreadable file.
+    pub failures: Vec<String>,
 }
 
 /// `file: key`, as `--explain` shows an origin.
@@ -180,9 +183,7 @@ pub fn run(
         let loaded = match plugins.load(entry) {
             Ok(l) => l,
             Err(e) => {
-                out.warnings.push(format!(
-                    "convention plugin {name}: {e}; its facts are left out"
-                ));
+                out.failures.push(format!("convention plugin {name}: {e}"));
                 continue;
             }
         };
@@ -198,16 +199,13 @@ pub fn run(
                 match c.value {
                     Ok(r) => r,
                     Err(e) => {
-                        out.warnings.push(format!(
-                            "convention plugin {name} failed: {e}; its facts are left out"
-                        ));
+                        out.failures.push(format!("plugin {name} failed: {e}"));
                         continue;
                     }
                 }
             }
             Err(f) => {
-                out.warnings
-                    .push(format!("{}; its facts are left out", f.message));
+                out.failures.push(f.message);
                 continue;
             }
         };

@@ -316,6 +316,7 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
 
     let conv = conventions::run(plugins, &confine, &walked.entries, &read, &missing);
     apply_hints(&conv, &by_name_only, &mut files, &mut classes);
+    unreadable.extend(conv.failures.iter().cloned());
     let mut ctx = facts::Context {
         root: &walked.root,
         read: &read,
