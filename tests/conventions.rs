@@ -96,7 +96,10 @@ fn misbehaving_convention_plugin_costs_only_its_answer() {
             "PANIC",
             "plugin evil-convention panicked: convention plugin panicked on purpose",
         ),
-        ("BIGRESULT", "MiB cap"),
+        (
+            "BIGRESULT",
+            "plugin evil-convention returned a result of about 80 MiB, over the 64 MiB cap",
+        ),
         (
             "PASSWD",
             "plugin evil-convention was denied wasi:filesystem/",
