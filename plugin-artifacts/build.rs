@@ -27,7 +27,13 @@ const BUNDLED: &[&str] = &[
     "policy-precision-allowlist",
 ];
 /// Plugins built for tests only.
-const TEST_ONLY: &[&str] = &["evil", "evil-policy", "evil-convention", "future-wit"];
+const TEST_ONLY: &[&str] = &[
+    "evil",
+    "evil-policy",
+    "evil-convention",
+    "future-wit",
+    "old-wit",
+];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());

@@ -125,6 +125,68 @@ pub fn parse_layer_media_type(mt: &str) -> Option<(LayerKind, LayerFormat, bool)
     Some((LayerKind::parse(kind)?, LayerFormat::parse(format)?, legacy))
 }
 
+/// The spec's precision vocabulary (`config.precision`, model-spec `docs/config.md`): the one
+/// list `validate`, `generate` and the policy input use. The plugin contract's `precision`
+/// enum (`wit/plugin.wit`) has exactly these cases, so format plugins name a dtype's
+/// precision in this vocabulary and the host never maps a format's dtype spelling itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[allow(missing_docs)]
+pub enum Precision {
+    Float32,
+    Float64,
+    Float16,
+    Bfloat16,
+    Float8E4m3,
+    Float8E5m2,
+    Complex32,
+    Complex64,
+    Complex128,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Uint8,
+    Uint16,
+    Uint32,
+    Uint64,
+    Bool,
+}
+
+/// The spec's spelling of every precision, in the spec's order.
+pub const PRECISIONS: [&str; 18] = [
+    "float32",
+    "float64",
+    "float16",
+    "bfloat16",
+    "float8_e4m3",
+    "float8_e5m2",
+    "complex32",
+    "complex64",
+    "complex128",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+];
+
+impl Precision {
+    /// The word as `config.precision` spells it (`float8_e4m3`).
+    pub fn as_str(self) -> &'static str {
+        PRECISIONS[self as usize]
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

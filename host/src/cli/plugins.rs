@@ -48,6 +48,7 @@ pub fn list(global: &Global, format: OutputFormat) -> Result<ExitCode> {
                     crate::plugin::Kind::Format => "format",
                     crate::plugin::Kind::Policy => "policy",
                     crate::plugin::Kind::Convention => "convention",
+                    crate::plugin::Kind::Converter => "converter",
                 };
                 println!(
                     "{:<18} {:<8} {:<10} {:<6} {:<28} {}",

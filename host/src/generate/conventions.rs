@@ -21,7 +21,7 @@ use crate::inspect::FileReport;
 use crate::model::LayerKind;
 use crate::plugin::blob::ModelDir;
 use crate::plugin::convention::ch;
-use crate::plugin::runtime::bindings::format::modelpack::plugin::types::Severity;
+use crate::plugin::runtime::ft::{self, Severity};
 use crate::plugin::{Kind, PluginSet};
 
 /// A quantisation a convention declares for the weights.
@@ -65,7 +65,7 @@ pub struct ConventionFacts {
 }
 
 /// `file: key`, as `--explain` shows an origin.
-fn origin_text(o: &ch::Origin, plugin: &str) -> String {
+fn origin_text(o: &ft::Origin, plugin: &str) -> String {
     match (&o.file, &o.key) {
         (Some(f), Some(k)) => format!("{f}: {k}"),
         (Some(f), None) => f.clone(),
@@ -74,14 +74,14 @@ fn origin_text(o: &ch::Origin, plugin: &str) -> String {
     }
 }
 
-fn layer_kind(k: ch::FileKind) -> Option<LayerKind> {
+fn layer_kind(k: ft::FileKind) -> Option<LayerKind> {
     Some(match k {
-        ch::FileKind::Weight => LayerKind::Weight,
-        ch::FileKind::WeightConfig => LayerKind::WeightConfig,
-        ch::FileKind::Doc => LayerKind::Doc,
-        ch::FileKind::Code => LayerKind::Code,
-        ch::FileKind::Dataset => LayerKind::Dataset,
-        ch::FileKind::Ignore => return None,
+        ft::FileKind::Weight => LayerKind::Weight,
+        ft::FileKind::WeightConfig => LayerKind::WeightConfig,
+        ft::FileKind::Doc => LayerKind::Doc,
+        ft::FileKind::Code => LayerKind::Code,
+        ft::FileKind::Dataset => LayerKind::Dataset,
+        ft::FileKind::Ignore => return None,
     })
 }
 
@@ -281,7 +281,7 @@ enum Reject {
 }
 
 /// One plugin candidate as a host candidate: `Ok(None)` when it is dropped on purpose.
-fn candidate(c: &ch::FieldCandidate) -> Result<Option<Candidate>, Reject> {
+fn candidate(c: &ft::FieldCandidate) -> Result<Option<Candidate>, Reject> {
     let dotted = c
         .field
         .strip_prefix('/')
@@ -324,9 +324,9 @@ fn candidate(c: &ch::FieldCandidate) -> Result<Option<Candidate>, Reject> {
         field,
         value,
         source: match c.source {
-            ch::SourceClass::ConventionFiles => Source::HfFiles,
-            ch::SourceClass::WeightHeaders => Source::WeightHeaders,
-            ch::SourceClass::Heuristic => Source::Heuristic,
+            ft::SourceClass::ConventionFiles => Source::HfFiles,
+            ft::SourceClass::WeightHeaders => Source::WeightHeaders,
+            ft::SourceClass::Heuristic => Source::Heuristic,
         },
         from: String::new(),
         note: note.take(),
@@ -337,12 +337,12 @@ fn candidate(c: &ch::FieldCandidate) -> Result<Option<Candidate>, Reject> {
 mod tests {
     use super::*;
 
-    fn cand(field: &str, value: &str) -> ch::FieldCandidate {
-        ch::FieldCandidate {
+    fn cand(field: &str, value: &str) -> ft::FieldCandidate {
+        ft::FieldCandidate {
             field: field.into(),
             value: value.into(),
-            source: ch::SourceClass::ConventionFiles,
-            origin: ch::Origin {
+            source: ft::SourceClass::ConventionFiles,
+            origin: ft::Origin {
                 file: Some("config.json".into()),
                 key: Some("k".into()),
             },
@@ -385,7 +385,7 @@ mod tests {
 
     #[test]
     fn origins_read_like_explain() {
-        let o = |f: Option<&str>, k: Option<&str>| ch::Origin {
+        let o = |f: Option<&str>, k: Option<&str>| ft::Origin {
             file: f.map(String::from),
             key: k.map(String::from),
         };

@@ -35,6 +35,10 @@ pub struct Context<'a> {
     pub notes: Vec<String>,
     /// Field candidates found.
     pub candidates: Vec<Candidate>,
+    /// The counted weight parameters (set by [`detect`]).
+    pub weight_parameters: u64,
+    /// Files holding copies of other files' weights (set by [`detect`]).
+    pub weight_copies: usize,
 }
 
 impl Context<'_> {
@@ -72,12 +76,15 @@ impl Context<'_> {
     }
 }
 
-/// Collects every candidate the directory offers: the weight facts, the directory name and
-/// what the convention plugins said (their candidates, missing files, warnings, notes).
+/// Collects every candidate the directory offers: the weight facts (and what the format
+/// plugins' files declare), the directory name and what the convention plugins said (their
+/// candidates, missing files, warnings, notes).
 pub fn detect(ctx: &mut Context<'_>, conv: ConventionFacts) -> Result<()> {
     let quant = conv.quantization.clone();
     let bits = quant.as_ref().filter(|q| q.packed).and_then(|q| q.bits);
-    let facts = weights::aggregate(ctx.read, bits);
+    let facts = weights::aggregate(ctx.read, bits)?;
+    ctx.weight_parameters = facts.params;
+    ctx.weight_copies = facts.copies;
     for m in conv.missing {
         if !ctx.missing.iter().any(|x| x.path == m.path) {
             ctx.missing.push(m);
@@ -88,10 +95,9 @@ pub fn detect(ctx: &mut Context<'_>, conv: ConventionFacts) -> Result<()> {
     ctx.notes.extend(conv.notes);
 
     format_and_counts(ctx, &facts, quant.as_ref());
-    describe::architecture(ctx, &facts);
+    plugin_candidates(ctx, &facts);
     // Name heuristics in this order: a telling directory name, the conventions' guesses
     // (a card's title, config.json's `_name_or_path`), any directory name as a last resort.
-    describe::gguf_name(ctx, &facts);
     let dir = describe::dir_name(ctx.root);
     let generic = describe::is_generic_dir_name(&dir);
     if !dir.is_empty() && !generic {
@@ -111,8 +117,68 @@ pub fn detect(ctx: &mut Context<'_>, conv: ConventionFacts) -> Result<()> {
             "directory name",
         );
     }
-    describe::licenses(ctx, &facts);
     Ok(())
+}
+
+/// The config fields the model's weight files declare (GGUF `general.*`…), as their plugins
+/// offered them: JSON pointer, JSON value, source class, origin, note. Unknown fields and
+/// values of the wrong JSON type are dropped with a warning naming the plugin's file; SPDX
+/// licence ids get the spec's canonical spelling.
+fn plugin_candidates(ctx: &mut Context<'_>, facts: &weights::WeightFacts) {
+    use super::fields::{FieldType, lookup};
+    for (file, c) in &facts.candidates {
+        let dotted = c.field.trim_start_matches('/').replace('/', ".");
+        let Ok((field, ty)) = lookup(&dotted) else {
+            ctx.warnings.push(format!(
+                "{file}: its plugin offered a value for {}, which is not a ModelPack config field; ignored",
+                c.field
+            ));
+            continue;
+        };
+        let mut value = c.value.clone();
+        let fits = match ty {
+            FieldType::Text => value.is_string(),
+            FieldType::Bool => value.is_boolean(),
+            FieldType::List => value
+                .as_array()
+                .is_some_and(|a| a.iter().all(Value::is_string)),
+        } || value.is_null();
+        if !fits {
+            ctx.warnings.push(format!(
+                "{file}: its plugin offered {value} for {}, of the wrong type; ignored",
+                c.field
+            ));
+            continue;
+        }
+        if field == "descriptor.licenses"
+            && let Some(items) = value.as_array_mut()
+        {
+            for item in items.iter_mut() {
+                if let Some(canonical) = item
+                    .as_str()
+                    .and_then(|l| crate::validate::rules::canonical_license(l).ok())
+                {
+                    *item = Value::String(canonical);
+                }
+            }
+        }
+        let source = match c.source {
+            "convention-files" => Source::HfFiles,
+            "heuristic" => Source::Heuristic,
+            _ => Source::WeightHeaders,
+        };
+        let from = match &c.key {
+            Some(k) => format!("{file}: {k}"),
+            None => file.clone(),
+        };
+        ctx.candidates.push(Candidate {
+            field,
+            value,
+            source,
+            from,
+            note: c.note.clone(),
+        });
+    }
 }
 
 fn format_and_counts(
@@ -141,28 +207,29 @@ fn format_and_counts(
         );
     }
     let packed = quant.is_some_and(|q| q.packed);
-    if !facts.gguf_file_types.is_empty() {
-        ctx.add(
-            "config.quantization",
-            json!(facts.gguf_file_types.join(",")),
-            Source::WeightHeaders,
-            "GGUF general.file_type",
-        );
-    } else if let Some(t) = weights::dominant_quant_type(&facts.dtypes)
-        .filter(|_| facts.format.as_deref() == Some("gguf"))
-    {
+    if !facts.quantizations.is_empty() {
         ctx.add_noted(
             "config.quantization",
-            json!(t),
+            json!(facts.quantizations.join(",")),
             Source::WeightHeaders,
-            "tensor types",
-            "most parameters are stored in this quantised type",
+            facts
+                .quantization_from
+                .clone()
+                .unwrap_or_else(|| "weight files".into()),
+            "the quantisation the format plugin recognised in the weights",
         );
     }
 
     let read_any = facts.params > 0;
     // Packed weights count only when their packing was recognised and expanded.
-    let countable = !packed || facts.unpacked > 0;
+    let countable = (!packed || facts.unpacked > 0) && facts.unresolved == 0;
+    if facts.unresolved > 0 {
+        ctx.notes.push(format!(
+            "config.paramSize: left out of the weight facts: {} elements are packed quantised \
+             weights whose bit width neither the files nor a convention file state",
+            facts.unresolved
+        ));
+    }
     if read_any && countable {
         if let Some(s) = weights::param_size(facts.params) {
             let files: usize = facts.units.iter().map(|u| u.files.len()).sum();
@@ -201,7 +268,7 @@ fn format_and_counts(
         }
     }
     if read_any && !packed {
-        match weights::precision(&facts.dtypes) {
+        match weights::precision(&facts.dtypes, &facts.words) {
             Ok(p) => ctx.add_noted(
                 "config.precision",
                 json!(p),

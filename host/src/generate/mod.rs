@@ -127,6 +127,11 @@ pub struct Generated {
     pub warnings: Vec<String>,
     /// The plugin reports of the files plugins read (weights and indexes), by path.
     pub reports: Vec<FileReport>,
+    /// The model's weight parameters as counted from the weights (the `paramSize` basis;
+    /// 0 when no weights could be read), so `check` uses the very same number.
+    pub weight_parameters: u64,
+    /// Files holding copies of weights another file holds (counted once).
+    pub weight_copies: usize,
 }
 
 /// Parsed Git LFS pointer.
@@ -324,8 +329,11 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         warnings: &mut warnings,
         notes: Vec::new(),
         candidates: Vec::new(),
+        weight_parameters: 0,
+        weight_copies: 0,
     };
     facts::detect(&mut ctx, conv)?;
+    let (weight_parameters, weight_copies) = (ctx.weight_parameters, ctx.weight_copies);
     let mut notes = std::mem::take(&mut ctx.notes);
     let mut candidates = std::mem::take(&mut ctx.candidates);
     user_candidates(opts, &mut candidates)?;
@@ -372,6 +380,8 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         unreadable,
         warnings,
         reports,
+        weight_parameters,
+        weight_copies,
     })
 }
 

@@ -65,7 +65,7 @@ impl md::HostDirectory for State {
 
 /// Approximate size of an answer as held in host memory.
 fn report_size(r: &ch::ConventionReport) -> usize {
-    let origin = |o: &ch::Origin| {
+    let origin = |o: &super::runtime::ft::Origin| {
         o.file.as_ref().map_or(0, String::len) + o.key.as_ref().map_or(0, String::len)
     };
     let candidates: usize = r

@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 
 pub use crate::conv::exports::modelpack::plugin::convention::{
-    ConventionInput, ConventionReport, DirEntry, EntryKind, FieldCandidate, FileHint, FileKind,
-    MissingFile, Origin, Quantization, SourceClass, WeightSummary,
+    ConventionInput, ConventionReport, DirEntry, EntryKind, MissingFile, WeightSummary,
 };
 use crate::conv::modelpack::plugin::model_directory::Directory;
 use crate::conv::modelpack::plugin::source::IoError;
-pub use crate::conv::modelpack::plugin::types::{Finding, Location, PluginInfo, Severity};
+pub use crate::conv::modelpack::plugin::types::{
+    FieldCandidate, FileHint, FileKind, Finding, Location, Origin, PluginInfo, Quantization,
+    Severity, SourceClass,
+};
 
 /// Largest file [`Files::read`] returns by default (configs and cards are kilobytes).
 pub const MAX_TEXT: u64 = 16 << 20;
