@@ -212,17 +212,27 @@ fn vendor_convention_plugin_from_the_plugin_path_is_used_and_listed() {
             )
         })
         .collect();
-    let names: Vec<&str> = kinds.iter().map(|(n, _)| n.as_str()).collect();
+    let mut names: Vec<&str> = kinds.iter().map(|(n, _)| n.as_str()).collect();
+    names.sort();
     assert_eq!(
         names,
         [
             "convention-card",
+            "convention-diffusers",
             "convention-hf",
             "convention-license",
+            "convention-peft",
+            "convention-sentence-transformers",
             "evil-convention"
         ],
         "{list}"
     );
+    let evil_from = &kinds
+        .iter()
+        .find(|(n, _)| n == "evil-convention")
+        .unwrap()
+        .1;
+    assert!(evil_from.ends_with("evil-convention.wasm"), "{evil_from}");
 }
 
 fn copy_tree(from: &Path, to: &Path) {
@@ -309,4 +319,153 @@ fn convention_template_builds_out_of_tree_and_feeds_generate() {
     let v = explained(&doc, "descriptor.vendor");
     assert_eq!((&v["value"], &v["source"]), (&json!("Me"), &json!("flag")));
     assert_eq!(v["overridden"][0]["from"], "toyc.json: vendor");
+}
+
+/// `generate --explain` on a directory built from `(path, contents)` plus one safetensors file.
+fn explain_built(name: &str, files: &[(&str, &str)], weights: &str) -> (tempfile::TempDir, Value) {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().join(name);
+    for (p, c) in files {
+        let p = d.join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, c).unwrap();
+    }
+    let w = d.join(weights);
+    std::fs::create_dir_all(w.parent().unwrap()).unwrap();
+    std::fs::write(w, safetensors(4096)).unwrap();
+    let (code, doc, stderr) = explain(&d, &[]);
+    assert_eq!(code, 0, "{stderr}");
+    (t, doc)
+}
+
+fn class<'a>(doc: &'a Value, path: &str) -> &'a Value {
+    doc["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == path)
+        .unwrap_or_else(|| panic!("{path} not classified: {doc}"))
+}
+
+#[test]
+fn peft_adapter_directory() {
+    if !plugins_built() {
+        return;
+    }
+    let (_t, doc) = explain_built(
+        "llama-lora",
+        &[(
+            "adapter_config.json",
+            r#"{"base_model_name_or_path": "meta-llama/Llama-2-7b-hf", "peft_type": "LORA", "r": 8,
+                "lora_alpha": 16, "target_modules": ["q_proj", "v_proj"], "task_type": "CAUSAL_LM"}"#,
+        )],
+        "adapter_model.safetensors",
+    );
+    let d = explained(&doc, "descriptor.description");
+    assert_eq!(
+        d["value"],
+        "LORA adapter for meta-llama/Llama-2-7b-hf (r 8; lora_alpha 16; target modules q_proj, v_proj)"
+    );
+    assert_eq!(d["from"], "adapter_config.json: peft_type");
+    assert_eq!(
+        doc["config"]["config"]["capabilities"]["outputTypes"],
+        json!(["text"])
+    );
+    // paramSize is the adapter's own.
+    assert_eq!(doc["config"]["config"]["paramSize"], "4.1K");
+    assert_eq!(class(&doc, "adapter_model.safetensors")["kind"], "weight");
+    assert_eq!(class(&doc, "adapter_config.json")["kind"], "weight.config");
+    assert!(
+        doc["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .ends_with("not those of meta-llama/Llama-2-7b-hf")),
+        "{}",
+        doc["notes"]
+    );
+}
+
+#[test]
+fn diffusers_pipeline_directory() {
+    if !plugins_built() {
+        return;
+    }
+    let (_t, doc) = explain_built(
+        "sdxl-tiny",
+        &[
+            (
+                "model_index.json",
+                r#"{"_class_name": "StableDiffusionXLPipeline", "_diffusers_version": "0.25.0",
+                    "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
+                    "scheduler": ["diffusers", "EulerDiscreteScheduler"]}"#,
+            ),
+            (
+                "unet/config.json",
+                r#"{"_class_name": "UNet2DConditionModel"}"#,
+            ),
+            (
+                "scheduler/scheduler_config.json",
+                r#"{"_class_name": "EulerDiscreteScheduler"}"#,
+            ),
+        ],
+        "unet/diffusion_pytorch_model.safetensors",
+    );
+    let cfg = &doc["config"];
+    assert_eq!(cfg["descriptor"]["family"], "stable-diffusion-xl");
+    assert_eq!(cfg["config"]["architecture"], "diffusion");
+    assert_eq!(cfg["config"]["capabilities"]["inputTypes"], json!(["text"]));
+    assert_eq!(
+        cfg["config"]["capabilities"]["outputTypes"],
+        json!(["image"])
+    );
+    assert_eq!(
+        explained(&doc, "config.architecture")["note"],
+        "StableDiffusionXLPipeline: scheduler EulerDiscreteScheduler, unet UNet2DConditionModel, vae AutoencoderKL"
+    );
+    assert_eq!(
+        class(&doc, "scheduler/scheduler_config.json")["kind"],
+        "weight.config"
+    );
+}
+
+#[test]
+fn sentence_transformers_directory() {
+    if !plugins_built() {
+        return;
+    }
+    let (_t, doc) = explain_built(
+        "all-MiniLM-L6-v2",
+        &[
+            (
+                "modules.json",
+                r#"[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},
+                    {"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"}]"#,
+            ),
+            (
+                "1_Pooling/config.json",
+                r#"{"word_embedding_dimension": 384, "pooling_mode_mean_tokens": true}"#,
+            ),
+            ("sentence_bert_config.json", r#"{"max_seq_length": 256}"#),
+            (
+                "config.json",
+                r#"{"model_type": "bert", "architectures": ["BertModel"]}"#,
+            ),
+        ],
+        "model.safetensors",
+    );
+    let caps = &doc["config"]["config"]["capabilities"];
+    assert_eq!(
+        (&caps["inputTypes"], &caps["outputTypes"]),
+        (&json!(["text"]), &json!(["embedding"]))
+    );
+    assert_eq!(
+        explained(&doc, "config.capabilities.outputTypes")["note"],
+        "sentence-transformers modules: Transformer → Pooling (mean_tokens); 384-dimensional embeddings; max_seq_length 256"
+    );
+    // config.json is still the Hugging Face convention's.
+    assert_eq!(doc["config"]["descriptor"]["family"], "bert");
+    assert_eq!(
+        class(&doc, "1_Pooling/config.json")["kind"],
+        "weight.config"
+    );
 }
