@@ -23,6 +23,8 @@ const BUNDLED: &[&str] = &[
     "convention-peft",
     "convention-diffusers",
     "convention-sentence-transformers",
+    "convention-mlflow",
+    "convention-modelscope",
     "policy-license-allowlist",
     "policy-no-unsafe-code",
     "policy-size-limits",

@@ -221,6 +221,8 @@ fn vendor_convention_plugin_from_the_plugin_path_is_used_and_listed() {
             "convention-diffusers",
             "convention-hf",
             "convention-license",
+            "convention-mlflow",
+            "convention-modelscope",
             "convention-peft",
             "convention-sentence-transformers",
             "evil-convention"
@@ -467,5 +469,53 @@ fn sentence_transformers_directory() {
     assert_eq!(
         class(&doc, "1_Pooling/config.json")["kind"],
         "weight.config"
+    );
+}
+
+#[test]
+fn mlflow_and_modelscope_directories() {
+    if !plugins_built() {
+        return;
+    }
+    let (_t, doc) = explain_built(
+        "gpt2-mlflow",
+        &[(
+            "MLmodel",
+            "flavors:\n  python_function:\n    loader_module: mlflow.transformers\n  transformers:\n    \
+             source_model_name: openai-community/gpt2\n    task: text-generation\nmlflow_version: 2.8.0\n\
+             utc_time_created: '2023-11-01 12:34:56.789012'\n",
+        )],
+        "model/model.safetensors",
+    );
+    let c = explained(&doc, "descriptor.createdAt");
+    assert_eq!(
+        (&c["value"], &c["from"]),
+        (
+            &json!("2023-11-01T12:34:56Z"),
+            &json!("MLmodel: utc_time_created")
+        )
+    );
+    assert_eq!(
+        doc["config"]["config"]["capabilities"]["outputTypes"],
+        json!(["text"])
+    );
+    assert_eq!(class(&doc, "MLmodel")["kind"], "weight.config");
+
+    let (_t, doc) = explain_built(
+        "qwen-ms",
+        &[(
+            "configuration.json",
+            r#"{"framework": "pytorch", "task": "chat", "model": {"type": "qwen2"}}"#,
+        )],
+        "model.safetensors",
+    );
+    let f = explained(&doc, "descriptor.family");
+    assert_eq!(
+        (&f["value"], &f["from"]),
+        (&json!("qwen2"), &json!("configuration.json: model.type"))
+    );
+    assert_eq!(
+        doc["config"]["config"]["capabilities"]["inputTypes"],
+        json!(["text"])
     );
 }
