@@ -132,7 +132,12 @@ fn main() {
         }
     }
     writeln!(src, "];").unwrap();
-    std::fs::write(out.join("artifacts.rs"), src).unwrap();
+    // Write a new file and rename it over the old one: never write in place, since a build
+    // directory copied with hard links (`cp -al`) would change every copy's artifacts.rs.
+    let tmp = out.join("artifacts.rs.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::fs::write(&tmp, src).unwrap();
+    std::fs::rename(&tmp, out.join("artifacts.rs")).unwrap();
 }
 
 /// The `.wasm` file cargo writes for a package (dashes become underscores).

@@ -5,6 +5,8 @@ mod util;
 
 /// Policies and `modelpack check`.
 mod check;
+/// One meaning everywhere: generate, inspect and check count the same parameters.
+mod contract;
 /// Convention plugins: contained when they misbehave, confined to the listing, vendor and
 /// template plugins feed `generate --explain`.
 mod conventions;

@@ -201,6 +201,21 @@ pub struct FindingOut {
 pub struct InspectOutput {
     /// One entry per file, in walk order.
     pub files: Vec<FileReport>,
+    /// The files taken together as one model, counted as `generate` and `check` count it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSummary>,
+}
+
+/// What the inspected weight files hold as one model.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ModelSummary {
+    /// The model's format, chosen as `generate` chooses `config.format`.
+    pub format: Option<String>,
+    /// The `paramSize` basis: weight parameters, copies counted once.
+    #[serde(rename = "weightParameters")]
+    pub weight_parameters: u64,
+    /// Files that hold copies of weights other files hold.
+    pub copies: usize,
 }
 
 /// Severity as a lowercase word.

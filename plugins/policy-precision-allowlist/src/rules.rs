@@ -172,19 +172,21 @@ mod tests {
         assert!(run(prec("bfloat16"), vec![], half()).is_empty());
         assert!(run(prec("float16, bfloat16"), vec![], half()).is_empty());
         assert!(run(prec("bf16"), vec![], half()).is_empty());
-        let files = vec![weight(
+        let files = vec![weight_with_words(
             "model.safetensors",
             6128,
             "safetensors",
             &[("BF16", 1792), ("F16", 528)],
+            &[("BF16", "bfloat16"), ("F16", "float16")],
         )];
         assert!(run(prec("bfloat16,float16"), files, half()).is_empty());
         // Quantised GGUF types have no precision word: ignored.
-        let files = vec![weight(
+        let files = vec![weight_with_words(
             "model.gguf",
             4 << 30,
             "gguf",
             &[("Q4_K", 6_000_000_000), ("F16", 1000)],
+            &[("F16", "float16")],
         )];
         assert!(run(prec("float16"), files, half()).is_empty());
         // No lists: anything goes.
