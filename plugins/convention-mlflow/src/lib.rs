@@ -132,25 +132,25 @@ pub fn answer(v: &Value, out: &mut ConventionReport) {
         format!("{MLMODEL}: {note}"),
     ));
     if let Some(tf) = v.get("flavors").and_then(|f| f.get("transformers")) {
-        if let Some(task) = s(tf, "task") {
-            if let Some((i, o)) = task_modalities(&task) {
-                let key = format!("flavors.transformers.task {task}");
+        if let Some(task) = s(tf, "task")
+            && let Some((i, o)) = task_modalities(&task)
+        {
+            let key = format!("flavors.transformers.task {task}");
+            out.candidates.push(candidate(
+                "/config/capabilities/inputTypes",
+                json!(i),
+                cf,
+                origin(MLMODEL, Some(&key)),
+                None,
+            ));
+            if let Some(o) = o {
                 out.candidates.push(candidate(
-                    "/config/capabilities/inputTypes",
-                    json!(i),
+                    "/config/capabilities/outputTypes",
+                    json!(o),
                     cf,
                     origin(MLMODEL, Some(&key)),
                     None,
                 ));
-                if let Some(o) = o {
-                    out.candidates.push(candidate(
-                        "/config/capabilities/outputTypes",
-                        json!(o),
-                        cf,
-                        origin(MLMODEL, Some(&key)),
-                        None,
-                    ));
-                }
             }
         }
         if let Some(src) = s(tf, "source_model_name") {
