@@ -295,7 +295,6 @@ fn candidate(c: &ft::FieldCandidate) -> Result<Option<Candidate>, Reject> {
     };
     let mut value: Value = serde_json::from_str(&c.value)
         .map_err(|e| Reject::Bug(format!("{}: value is not JSON: {e}", c.field)))?;
-    let mut note = c.note.clone();
     if field == "config.paramSize"
         && let Some(n) = value.as_u64()
     {
@@ -329,7 +328,7 @@ fn candidate(c: &ft::FieldCandidate) -> Result<Option<Candidate>, Reject> {
             ft::SourceClass::Heuristic => Source::Heuristic,
         },
         from: String::new(),
-        note: note.take(),
+        note: c.note.clone(),
     }))
 }
 

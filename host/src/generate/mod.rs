@@ -390,7 +390,7 @@ fn apply_hints(
     conv: &conventions::ConventionFacts,
     by_name_only: &std::collections::BTreeSet<String>,
     files: &mut Vec<PlannedFile>,
-    classes: &mut Vec<FileClass>,
+    classes: &mut [FileClass],
 ) {
     for (path, hint) in &conv.hints {
         if !by_name_only.contains(path) {
