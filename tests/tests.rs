@@ -7,6 +7,9 @@ mod util;
 mod check;
 /// One meaning everywhere: generate, inspect and check count the same parameters.
 mod contract;
+/// Convention plugins: contained when they misbehave, confined to the listing, vendor and
+/// template plugins feed `generate --explain`.
+mod conventions;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
 /// TFLite and OpenVINO IR fixtures against the official readers; generate on each.
