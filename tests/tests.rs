@@ -16,6 +16,8 @@ mod fixtures;
 mod formats;
 /// `generate`: configs from fixtures and built model directories, validated and checked.
 mod generate;
+/// Interruptions: SIGKILL at random moments, SIGINT/SIGTERM/SIGHUP, crashes inside an append.
+mod hostile_signals;
 /// skopeo through a real registry and back; Python jsonschema on packed configs.
 mod interop;
 /// login/logout, Docker credential helpers, where credentials may be sent.

@@ -6,6 +6,10 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = modelpack::cli::Cli::parse();
+    // Ctrl-C, SIGTERM and SIGHUP remove partial output before the process ends.
+    if let Err(e) = modelpack::signals::install() {
+        eprintln!("warning: {e:#}");
+    }
     match modelpack::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {

@@ -29,7 +29,9 @@ pub struct PackArgs {
     /// Weight files are always one raw layer each.
     #[arg(long, value_enum, default_value_t = LayerFormatArg::Raw)]
     pub layer_format: LayerFormatArg,
-    /// How raw files get into blobs/: auto = hard link, else reflink, else copy.
+    /// How raw files get into blobs/: auto = reflink (copy-on-write) where the file system
+    /// can, else copy; hardlink shares the source files' inodes (fastest, but an in-place edit
+    /// of a source file then changes the layout).
     #[arg(long, value_enum, default_value_t = LinkArg::Auto)]
     pub link: LinkArg,
     /// Worker threads (default: one per core).
@@ -73,9 +75,9 @@ impl From<LayerFormatArg> for LayerFormat {
 /// `--link` values.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum LinkArg {
-    /// Hard link, else reflink, else copy.
+    /// Reflink where the file system can, else copy: never aliases the source files.
     Auto,
-    /// Hard link or fail.
+    /// Hard link or fail (same file system; the layout shares the source files' inodes).
     Hardlink,
     /// Reflink or fail.
     Reflink,

@@ -1,8 +1,9 @@
 //! `unpack`: the files of a ModelPack artifact written back at their paths.
 //!
-//! Every blob is verified (size and digest) while it streams; the output is built in a hidden
-//! directory beside the target and renamed into place only when every layer checked out, so a
-//! bad layout leaves nothing behind. Paths are confined to the output: absolute paths, `..`,
+//! Every blob is verified (size and digest) while it streams; the output is built in a locked
+//! staging directory beside the target (`staging`) and renamed into place only when every
+//! layer checked out, so a bad layout, a failure or an interruption leaves nothing behind (not
+//! even the parent directories created for the output). Paths are confined to the output: absolute paths, `..`,
 //! and links that could lead out are refused. Symlinks and hard links from tar layers are
 //! created last, so no file write ever goes through a link.
 
@@ -95,8 +96,8 @@ pub fn unpack(
     }
 
     super::staging::require_absent_or_empty(output)?;
-    let staging = super::staging::beside(output, "unpack")?;
-    let root = staging.path();
+    let mut staging = super::staging::beside(output, "unpack")?;
+    let root = &staging.path().to_path_buf();
 
     let total: u64 = layers.iter().map(|l| l.size).sum();
     let progress = Progress::stderr(opts.progress, "unpacking", total);
@@ -140,22 +141,14 @@ pub fn unpack(
     let deferred = deferred.into_inner().unwrap_or_else(|p| p.into_inner());
     files.fetch_add(create_links(root, deferred)?, Ordering::Relaxed);
 
-    set_dir_mode(root)?;
-    std::fs::rename(root, output)
+    staging
+        .commit(output)
         .with_context(|| format!("renaming the unpacked files to {}", output.display()))?;
-    let _ = staging.keep();
     Ok(UnpackOutcome {
         manifest: entry.digest,
         files: files.into_inner(),
         bytes: bytes.into_inner(),
     })
-}
-
-fn set_dir_mode(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    // tempdir creates 0700; the output is an ordinary directory.
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("setting permissions of {}", path.display()))
 }
 
 fn descriptor_digest(d: &Value) -> Result<(Digest, u64)> {
@@ -249,9 +242,25 @@ fn tar_entry_path(raw: &[u8]) -> Result<String> {
     Ok(s.trim_end_matches('/').to_string())
 }
 
-fn create_parent(path: &Path) -> Result<()> {
-    if let Some(p) = path.parent() {
-        std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
+fn create_parent(root: &Path, path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(p) => create_below(root, p),
+        None => Ok(()),
+    }
+}
+
+/// Creates `dir` and its parents below `root`, but never `root` itself: once an interruption
+/// removed the staging directory, a worker still running must not bring it back.
+fn create_below(root: &Path, dir: &Path) -> Result<()> {
+    let rel = dir.strip_prefix(root).unwrap_or(dir);
+    let mut p = root.to_path_buf();
+    for c in rel.components() {
+        p.push(c);
+        match std::fs::create_dir(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {}", p.display())),
+        }
     }
     Ok(())
 }
@@ -260,7 +269,7 @@ fn create_parent(path: &Path) -> Result<()> {
 fn write_file(root: &Path, rel: &str, src: &mut dyn Read, mode: u32, bar: &ItemBar) -> Result<u64> {
     use std::os::unix::fs::OpenOptionsExt;
     let dest = confined(root, rel)?;
-    create_parent(&dest)?;
+    create_parent(root, &dest)?;
     let mut out = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -310,8 +319,7 @@ fn extract_tar(
             tar::EntryType::Directory => {
                 if !rel.is_empty() {
                     let dir = confined(root, &rel)?;
-                    std::fs::create_dir_all(&dir)
-                        .with_context(|| format!("creating {}", dir.display()))?;
+                    create_below(root, &dir)?;
                 }
             }
             tar::EntryType::Symlink | tar::EntryType::Link => {
@@ -386,14 +394,14 @@ fn create_links(root: &Path, mut d: Deferred) -> Result<u64> {
             bail!("hard link {link} -> {target}: the target is not a file in the artifact");
         }
         let dest = confined(root, &link)?;
-        create_parent(&dest)?;
+        create_parent(root, &dest)?;
         std::fs::hard_link(&src, &dest).with_context(|| format!("hard link {link} -> {target}"))?;
         n += 1;
     }
     for (link, target) in d.sym {
         no_symlink_parents(root, &link)?;
         let dest = confined(root, &link)?;
-        create_parent(&dest)?;
+        create_parent(root, &dest)?;
         std::os::unix::fs::symlink(&target, &dest)
             .with_context(|| format!("symlink {link} -> {target}"))?;
         n += 1;

@@ -471,12 +471,10 @@ pub fn pull(source: &str, output: &Path, opts: &RegistryOptions) -> Result<PullO
             tag: tag.clone(),
         })
     })?;
-    // An empty output directory is replaced; rename refuses a non-empty one, which is right.
-    if output.is_dir() {
-        std::fs::remove_dir(output).with_context(|| format!("{}", output.display()))?;
-    }
-    let staged = staging.keep();
-    std::fs::rename(&staged, output)
+    // rename replaces an empty output directory and refuses a non-empty one, which is right.
+    let mut staging = staging;
+    staging
+        .commit(output)
         .with_context(|| format!("moving the layout into {}", output.display()))?;
     Ok(outcome)
 }
