@@ -11,5 +11,6 @@ pub mod oci;
 pub mod plugin;
 pub mod policy;
 pub mod registry;
+pub mod regular;
 pub mod units;
 pub mod validate;

@@ -134,6 +134,15 @@ pub fn detect(ctx: &mut Context<'_>) -> Result<()> {
     }
     ctx.missing.sort_by(|a, b| a.path.cmp(&b.path));
 
+    // Counts are summed saturating: u64::MAX is an overflow (hostile or corrupt headers),
+    // which must refuse the config rather than turn into some other paramSize.
+    if facts.params == u64::MAX || facts.dtypes.values().any(|&n| n == u64::MAX) {
+        anyhow::bail!(
+            "refusing to write a config: the weight files' parameter counts add up past {} \
+             (corrupt or hostile headers)",
+            u64::MAX
+        );
+    }
     format_and_counts(ctx, &facts, hf_config.as_ref(), &indexes);
     describe::architecture(ctx, &facts, hf_config.as_ref());
     let card = describe::read_card(ctx);
@@ -322,7 +331,7 @@ fn format_and_counts(
             .iter()
             .filter(|m| is_weight_name(&m.path))
             .filter_map(|m| m.lfs_size)
-            .sum();
+            .fold(0u64, u64::saturating_add);
         (lfs, "Git LFS pointer sizes".to_string())
     };
     if bytes > 0

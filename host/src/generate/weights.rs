@@ -143,7 +143,8 @@ pub fn count(r: &FileReport, bits: Option<u32>) -> Counted {
             c.unpacked = c.unpacked.saturating_add(n);
         }
         c.params = c.params.saturating_add(n);
-        *c.dtypes.entry(t.dtype.clone()).or_default() += n;
+        let slot = c.dtypes.entry(t.dtype.clone()).or_default();
+        *slot = slot.saturating_add(n);
     }
     if onnx && let Some(Value::Object(m)) = r.metadata.get("onnx.constant_dtype_parameters") {
         for (dtype, n) in m {
@@ -152,7 +153,8 @@ pub fn count(r: &FileReport, bits: Option<u32>) -> Counted {
                 c.left_out = c.left_out.saturating_add(n);
             } else {
                 c.params = c.params.saturating_add(n);
-                *c.dtypes.entry(dtype.clone()).or_default() += n;
+                let slot = c.dtypes.entry(dtype.clone()).or_default();
+                *slot = slot.saturating_add(n);
             }
         }
     }
@@ -254,13 +256,15 @@ pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> Weight
             u.counted.left_out = u.counted.left_out.saturating_add(c.left_out);
             u.counted.unpacked = u.counted.unpacked.saturating_add(c.unpacked);
             for (d, n) in c.dtypes {
-                *u.counted.dtypes.entry(d).or_default() += n;
+                let slot = u.counted.dtypes.entry(d).or_default();
+                *slot = slot.saturating_add(n);
             }
         }
     }
     let mut by_format: BTreeMap<&str, u64> = BTreeMap::new();
     for u in units.values() {
-        *by_format.entry(u.format.as_str()).or_default() += u.counted.params;
+        let slot = by_format.entry(u.format.as_str()).or_default();
+        *slot = slot.saturating_add(u.counted.params);
     }
     facts.format = by_format
         .iter()
@@ -295,7 +299,7 @@ pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> Weight
         let p = u.counted.params;
         match clusters
             .iter_mut()
-            .find(|(m, _)| p.saturating_mul(100) >= m.saturating_mul(98))
+            .find(|(m, _)| u128::from(p) * 100 >= u128::from(*m) * 98)
         {
             Some((_, n)) => *n += 1,
             None => {
@@ -306,7 +310,8 @@ pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> Weight
         }
         facts.left_out = facts.left_out.saturating_add(u.counted.left_out);
         for (d, n) in &u.counted.dtypes {
-            *facts.dtypes.entry(d.clone()).or_default() += n;
+            let slot = facts.dtypes.entry(d.clone()).or_default();
+            *slot = slot.saturating_add(*n);
         }
     }
     // Files (units) that hold a model some other unit holds too.
@@ -416,7 +421,10 @@ pub fn precision(dtypes: &BTreeMap<String, u64>) -> Result<String, Vec<String>> 
     let mut unmapped = Vec::new();
     for (d, n) in dtypes {
         match precision_word(d) {
-            Some(w) => *words.entry(w).or_default() += n,
+            Some(w) => {
+                let slot = words.entry(w).or_default();
+                *slot = slot.saturating_add(*n);
+            }
             None => unmapped.push(d.clone()),
         }
     }
@@ -431,13 +439,13 @@ pub fn precision(dtypes: &BTreeMap<String, u64>) -> Result<String, Vec<String>> 
 /// The dominant quantised dtype of a GGUF histogram (`Q4_K`), when most parameters are in
 /// quantised types.
 pub fn dominant_quant_type(dtypes: &BTreeMap<String, u64>) -> Option<String> {
-    let total: u64 = dtypes.values().sum();
+    let total: u64 = dtypes.values().fold(0, |a, n| a.saturating_add(*n));
     let quant: Vec<(&String, &u64)> = dtypes
         .iter()
         .filter(|(d, _)| precision_word(d).is_none())
         .collect();
-    let q_total: u64 = quant.iter().map(|(_, n)| **n).sum();
-    if total == 0 || q_total * 2 < total {
+    let q_total: u64 = quant.iter().fold(0, |a, (_, n)| a.saturating_add(**n));
+    if total == 0 || q_total.saturating_mul(2) < total {
         return None;
     }
     quant

@@ -11,7 +11,9 @@
 //! A bare config file comes with no files: the byte limits are then not checked.
 //!
 //! Each exceeded limit is an error `size-limit-exceeded` naming the actual value and the limit;
-//! one info finding `size-totals` gives the totals.
+//! one info finding `size-totals` gives the totals. Sums are checked: totals that overflow u64
+//! (only hostile or corrupt headers claim that many) give an error `size-overflow` whenever a
+//! limit is set, never a wrapped-around small number.
 
 use policy_common::json;
 use policy_common::report::{at_file, finding, general};
@@ -70,6 +72,8 @@ pub enum Params {
     Facts(u64),
     /// Parsed from `config.paramSize`, as written there.
     ParamSize(u64, String),
+    /// The weight files' counts add up past u64: the first file at which the sum overflowed.
+    Overflow(String),
     /// Not known.
     Unknown,
 }
@@ -84,7 +88,14 @@ pub fn parameters(files: &[FileFacts], config: &Value) -> Params {
         .iter()
         .any(|f| f.tensor_count > 0 || f.parameter_count > 0)
     {
-        return Params::Facts(weights.iter().map(|f| f.parameter_count).sum());
+        let mut sum: u64 = 0;
+        for f in &weights {
+            match sum.checked_add(f.parameter_count) {
+                Some(s) => sum = s,
+                None => return Params::Overflow(f.path.clone()),
+            }
+        }
+        return Params::Facts(sum);
     }
     match json::string_at(config, "/config/paramSize") {
         Some(text) => match units::parse_count_text(text) {
@@ -110,12 +121,21 @@ fn bytes_text(n: u64, like: &Limit) -> String {
 /// The findings for a model's files and config.
 pub fn check(files: &[FileFacts], config: &Value, s: &Settings) -> Vec<Finding> {
     let mut out = Vec::new();
-    let total: u64 = files.iter().map(|f| f.size).fold(0, u64::saturating_add);
+    let total = files
+        .iter()
+        .try_fold(0u64, |a, f| a.checked_add(f.size))
+        .ok_or("the file sizes add up past u64");
     let params = parameters(files, config);
     let largest = files.iter().max_by_key(|f| f.size);
 
     // A bare config file has no files: byte limits cannot be judged, only parameters.
     let measured = !files.is_empty();
+    if let Err(e) = total
+        && (s.max_total_bytes.is_some() || s.max_parameters.is_some())
+    {
+        out.push(general("size-overflow", Severity::Error, e.to_string()));
+    }
+    let total = total.unwrap_or(u64::MAX);
     if let Some(limit) = &s.max_total_bytes
         && measured
         && total > limit.value
@@ -154,6 +174,17 @@ pub fn check(files: &[FileFacts], config: &Value, s: &Settings) -> Vec<Finding> 
                 None,
                 Some("/config/paramSize"),
             )),
+            Params::Overflow(at) => out.push(at_file(
+                "size-overflow",
+                Severity::Error,
+                format!(
+                    "the weight files' parameter counts add up past {} (at {at}): corrupt or \
+                     hostile headers; max_parameters {} cannot be met",
+                    u64::MAX,
+                    limit.text
+                ),
+                at,
+            )),
             Params::Unknown => out.push(finding(
                 "parameters-unknown",
                 Severity::Warning,
@@ -188,6 +219,7 @@ pub fn check(files: &[FileFacts], config: &Value, s: &Settings) -> Vec<Finding> 
     let params_text = match &params {
         Params::Facts(n) => format!("{} parameters", human_count(*n)),
         Params::ParamSize(n, _) => format!("{} parameters (config.paramSize)", human_count(*n)),
+        Params::Overflow(_) => "parameters overflow u64".to_string(),
         Params::Unknown => "parameters unknown".to_string(),
     };
     let largest_text = largest
@@ -329,6 +361,32 @@ mod tests {
             &[("BF16", 3_500_000_000)],
         ));
         assert_eq!(parameters(&files, &json!({})), Params::Facts(3_500_000_000));
+    }
+
+    #[test]
+    fn overflowing_counts_fail_instead_of_wrapping() {
+        // Four headers whose counts add up to 2^64 + 10: a wrapping sum says 10.
+        let counts = [
+            8_000_000_000_000_000_000u64,
+            5_000_000_000_000_000_000,
+            3_000_000_000_000_000_000,
+            2_446_744_073_709_551_626,
+        ];
+        let files: Vec<FileFacts> = counts
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| weight(&format!("m{i}.onnx"), 58, "onnx", &[("FLOAT", n)]))
+            .collect();
+        assert_eq!(
+            parameters(&files, &json!({})),
+            Params::Overflow("m3.onnx".into())
+        );
+        let out = run(files, json!({}), json!({"max_parameters": "1K"}));
+        let errs = errors(&out);
+        assert_eq!(errs.len(), 1, "{out:?}");
+        assert_eq!(errs[0].id, "size-overflow");
+        assert_eq!(errs[0].location.file.as_deref(), Some("m3.onnx"));
+        assert!(errs[0].message.contains("add up past 18446744073709551615"));
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! tensors reachable from the result.
 
 mod calls;
+pub mod text;
 pub mod opcodes;
 pub mod value;
 pub mod vm;
