@@ -78,7 +78,10 @@ fn fifos_and_sockets_in_the_directory_never_hang_a_command() {
     // generate, pack and check leave them out with a warning.
     let (code, _, err) = outcome(&run(&["generate", d]));
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("pipe.bin: not a regular file; left out"), "{err}");
+    assert!(
+        err.contains("pipe.bin: not a regular file; left out"),
+        "{err}"
+    );
     let out_dir = tempfile::tempdir().unwrap();
     let layout = out_dir.path().join("layout");
     let (code, _, err) = outcome(&run(&["pack", d, "--output", layout.to_str().unwrap()]));

@@ -94,7 +94,10 @@ fn int_with_underscore_before_os_system_fails_no_unsafe_code() {
     let payload = pickle_with(b"I1_000\n0", &marker);
     std::fs::write(dir.path().join("model.pkl"), &payload).unwrap();
     let (code, report, err) = check(dir.path(), "no-unsafe-code", None);
-    assert_eq!(code, 1, "an os.system pickle must fail the gate: {report} {err}");
+    assert_eq!(
+        code, 1,
+        "an os.system pickle must fail the gate: {report} {err}"
+    );
     let f = policy_findings(&report);
     let unsafe_code = f
         .iter()
@@ -156,7 +159,8 @@ fn every_cpython_literal_spelling_is_read_and_the_global_found() {
     for f in files {
         assert_eq!(f["status"], "ok", "{f}");
         let flagged = f["findings"].as_array().unwrap().iter().any(|x| {
-            x["id"] == "unsafe-pickle-global" && x["message"].as_str().unwrap().contains("os.system")
+            x["id"] == "unsafe-pickle-global"
+                && x["message"].as_str().unwrap().contains("os.system")
         });
         assert!(flagged, "os.system not found after a valid literal: {f}");
     }
@@ -265,7 +269,12 @@ fn overflowing_parameter_counts_never_pass_or_become_a_small_param_size() {
         std::fs::write(model.join(format!("part{i}.onnx")), bytes).unwrap();
     }
     // Each file is read and reports its own (huge) count.
-    let (_, out, err) = outcome(&run(&["inspect", "--format", "json", model.to_str().unwrap()]));
+    let (_, out, err) = outcome(&run(&[
+        "inspect",
+        "--format",
+        "json",
+        model.to_str().unwrap(),
+    ]));
     let report = json(&out, &err);
     let reported: Vec<u64> = report["files"]
         .as_array()
@@ -292,7 +301,10 @@ fn overflowing_parameter_counts_never_pass_or_become_a_small_param_size() {
     let cfg = dir.path().join("policy.yaml");
     std::fs::write(&cfg, "policies:\n  size-limits:\n    max_parameters: 1K\n").unwrap();
     let (code, report, err) = check(&model, "size-limits", Some(&cfg));
-    assert_ne!(code, 0, "overflowing counts passed size-limits: {report} {err}");
+    assert_ne!(
+        code, 0,
+        "overflowing counts passed size-limits: {report} {err}"
+    );
     assert!(
         err.contains("add up past 18446744073709551615")
             || report.to_string().contains("size-overflow"),
@@ -323,7 +335,12 @@ fn a_fifo_named_by_onnx_external_data_is_refused_without_hanging() {
     .unwrap();
     mkfifo(&dir.path().join("weights.bin"));
     let model = dir.path().join("model.onnx");
-    let (_, out, err) = outcome(&run(&["inspect", "--format", "json", model.to_str().unwrap()]));
+    let (_, out, err) = outcome(&run(&[
+        "inspect",
+        "--format",
+        "json",
+        model.to_str().unwrap(),
+    ]));
     let report = json(&out, &err);
     let f = &report["files"][0];
     let missing = f["findings"]
@@ -354,7 +371,12 @@ fn a_fifo_named_by_a_safetensors_index_is_refused_without_hanging() {
     .unwrap();
     mkfifo(&dir.path().join("model-00001-of-00001.safetensors"));
     let index = dir.path().join("model.safetensors.index.json");
-    let (_, out, err) = outcome(&run(&["inspect", "--format", "json", index.to_str().unwrap()]));
+    let (_, out, err) = outcome(&run(&[
+        "inspect",
+        "--format",
+        "json",
+        index.to_str().unwrap(),
+    ]));
     assert!(
         out.contains("a FIFO, not a regular file") || err.contains("a FIFO, not a regular file"),
         "stdout {out}\nstderr {err}"
@@ -370,8 +392,7 @@ fn a_fifo_named_by_a_safetensors_index_is_refused_without_hanging() {
 
 /// A valid safetensors file with one F32 tensor of two elements.
 pub fn tiny_safetensors() -> Vec<u8> {
-    let mut header =
-        r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#.to_string();
+    let mut header = r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#.to_string();
     while !(header.len() + 8).is_multiple_of(8) {
         header.push(' ');
     }
@@ -415,8 +436,14 @@ fn generate_and_pack_agree_on_a_malformed_weight() {
         "--output",
         layout.to_str().unwrap(),
     ]));
-    assert_eq!(code, 1, "pack must not exit 0 with an unreadable weight: {err}");
-    assert!(err.contains("could not be read by their format plugin"), "{err}");
+    assert_eq!(
+        code, 1,
+        "pack must not exit 0 with an unreadable weight: {err}"
+    );
+    assert!(
+        err.contains("could not be read by their format plugin"),
+        "{err}"
+    );
     // The artifact is still written, and valid.
     let (code, out, err) = outcome(&run(&["validate", layout.to_str().unwrap()]));
     assert_eq!(code, 0, "{out} {err}");

@@ -9,13 +9,13 @@ mod check;
 mod fixtures;
 /// `generate`: configs from fixtures and built model directories, validated and checked.
 mod generate;
-/// skopeo through a real registry and back; Python jsonschema on packed configs.
-mod interop;
 /// Hostile model directories: FIFOs and sockets, symlink loops, non-UTF-8 names.
 mod hostile_dirs;
 /// Hostile files: CPython-exact pickle literals, overflowing counts, FIFOs named by metadata,
 /// unreadable weights and the exit codes they give.
 mod hostile_files;
+/// skopeo through a real registry and back; Python jsonschema on packed configs.
+mod interop;
 /// Malicious pickles are flagged, never executed.
 mod malicious;
 /// pack and unpack round trips, reproducibility, atomicity, appending to a layout.

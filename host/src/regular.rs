@@ -43,7 +43,10 @@ pub fn kind_name(ft: std::fs::FileType) -> &'static str {
 pub fn not_regular(ft: std::fs::FileType) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
-        format!("{}, not a regular file; only regular files are read", kind_name(ft)),
+        format!(
+            "{}, not a regular file; only regular files are read",
+            kind_name(ft)
+        ),
     )
 }
 
@@ -119,7 +122,10 @@ mod tests {
         assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
         let err = open(&fifo).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
-        assert!(err.to_string().starts_with("a FIFO, not a regular file"), "{err}");
+        assert!(
+            err.to_string().starts_with("a FIFO, not a regular file"),
+            "{err}"
+        );
         assert!(open(t.path()).is_err());
         std::fs::write(t.path().join("f"), b"abc").unwrap();
         assert_eq!(read(&t.path().join("f")).unwrap(), b"abc");

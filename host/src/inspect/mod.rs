@@ -129,7 +129,6 @@ fn file_name(p: &Path) -> String {
         .unwrap_or_default()
 }
 
-
 /// Inspects one file; failures are recorded in the report, never returned.
 pub fn inspect_one(plugins: &PluginSet, target: &Target, verbose: &dyn Fn(&str)) -> FileReport {
     let mut report = FileReport {

@@ -55,8 +55,10 @@ pub fn facts_from_report(
         f.findings.push((
             UNREADABLE_FILE.to_string(),
             "error".to_string(),
-            r.error.clone().unwrap_or_else(|| format!("{path}: unreadable")),
-            r.plugin.clone(),
+            r.error
+                .clone()
+                .unwrap_or_else(|| format!("{path}: unreadable")),
+            None,
         ));
     }
     f

@@ -146,7 +146,11 @@ pub fn check_file(file: &FileFacts, s: &Settings) -> Vec<Finding> {
         ));
     }
     if let Some(sev) = s.unscanned.severity() {
-        for f in file.findings.iter().filter(|f| UNREAD_IDS.contains(&f.id.as_str())) {
+        for f in file
+            .findings
+            .iter()
+            .filter(|f| UNREAD_IDS.contains(&f.id.as_str()))
+        {
             out.push(finding(
                 "unscanned-file",
                 sev,
@@ -408,7 +412,11 @@ mod tests {
         let out = run(vec![claimed, dup], json!({}));
         assert_eq!(ids(&out), ["unscanned-file", "unscanned-file"]);
         assert!(out.iter().all(|f| severity_name(f.severity) == "error"));
-        assert!(out[0].message.contains("INT: could not convert"), "{}", out[0].message);
+        assert!(
+            out[0].message.contains("INT: could not convert"),
+            "{}",
+            out[0].message
+        );
         assert_eq!(out[1].location.field.as_deref(), Some("archive/data.pkl#2"));
     }
 

@@ -6,8 +6,8 @@
 //! tensors reachable from the result.
 
 mod calls;
-pub mod text;
 pub mod opcodes;
+pub mod text;
 pub mod value;
 pub mod vm;
 pub mod walk;

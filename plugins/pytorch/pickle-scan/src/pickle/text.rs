@@ -270,7 +270,9 @@ pub fn float(line: &[u8]) -> Result<f64, String> {
     let f: f64 = text.parse().map_err(|_| bad())?;
     let word = text.trim_start_matches(['+', '-']).to_ascii_lowercase();
     if f.is_infinite() && word != "inf" && word != "infinity" {
-        return Err(format!("FLOAT: value too large to convert to float: {text:?}"));
+        return Err(format!(
+            "FLOAT: value too large to convert to float: {text:?}"
+        ));
     }
     Ok(f)
 }
@@ -292,7 +294,8 @@ pub fn name(op: &str, line: &[u8]) -> Result<String, String> {
     if line.is_empty() {
         return Err(empty(op));
     }
-    String::from_utf8(line.to_vec()).map_err(|_| format!("{op}: name is not UTF-8: {:?}", lossy(line)))
+    String::from_utf8(line.to_vec())
+        .map_err(|_| format!("{op}: name is not UTF-8: {:?}", lossy(line)))
 }
 
 /// PERSID: ASCII only.
@@ -306,9 +309,8 @@ pub fn persistent_id(line: &[u8]) -> Result<String, String> {
 /// STRING (`load_string`): outer quotes of one kind, `PyBytes_DecodeEscape`, then UTF-8
 /// (torch.load's encoding), strictly.
 pub fn string(line: &[u8]) -> Result<String, String> {
-    let quoted = line.len() >= 2
-        && line[0] == line[line.len() - 1]
-        && (line[0] == b'\'' || line[0] == b'"');
+    let quoted =
+        line.len() >= 2 && line[0] == line[line.len() - 1] && (line[0] == b'\'' || line[0] == b'"');
     if !quoted {
         return Err("the STRING opcode argument must be quoted".into());
     }
@@ -447,7 +449,9 @@ mod tests {
         assert!(matches!(i("9223372036854775808"), Ok(Value::BigInt(_))));
         assert!(matches!(i(&"9".repeat(60)), Ok(Value::BigInt(_))));
         // What CPython refuses.
-        for bad in ["", "1__0", "_1", "1_", "09", "0_1", "1x", "0x", "-", "1 2", "1.0"] {
+        for bad in [
+            "", "1__0", "_1", "1_", "09", "0_1", "1x", "0x", "-", "1 2", "1.0",
+        ] {
             assert!(i(bad).is_err(), "{bad:?} should be refused");
         }
         assert!(i(&"1".repeat(4301)).is_err());
