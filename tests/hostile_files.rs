@@ -224,16 +224,16 @@ fn field_bytes(field: u64, b: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A ModelProto whose graph has one FLOAT initializer of `elements` stored externally in
+/// A ModelProto whose graph has one FLOAT initializer of `dims` stored externally in
 /// `location`: a header of a few dozen bytes claiming any number of parameters.
-pub fn onnx_external(name: &str, elements: u64, location: &str) -> Vec<u8> {
+pub fn onnx_external(name: &str, dims: &[u64], location: &str) -> Vec<u8> {
     let entry = [
         field_bytes(1, b"location"),
         field_bytes(2, location.as_bytes()),
     ]
     .concat();
     let tensor = [
-        field_varint(1, elements),
+        dims.iter().flat_map(|&d| field_varint(1, d)).collect(),
         field_varint(2, 1),
         field_bytes(8, name.as_bytes()),
         field_bytes(13, &entry),
@@ -264,7 +264,7 @@ fn overflowing_parameter_counts_never_pass_or_become_a_small_param_size() {
         "the counts are chosen to wrap to 10"
     );
     for (i, &n) in counts.iter().enumerate() {
-        let bytes = onnx_external(&format!("w{i}"), n, &format!("w{i}.bin"));
+        let bytes = onnx_external(&format!("w{i}"), &[n], &format!("w{i}.bin"));
         assert!(bytes.len() < 64, "a tiny header: {} bytes", bytes.len());
         std::fs::write(model.join(format!("part{i}.onnx")), bytes).unwrap();
     }
@@ -310,6 +310,23 @@ fn overflowing_parameter_counts_never_pass_or_become_a_small_param_size() {
             || report.to_string().contains("size-overflow"),
         "{report} {err}"
     );
+
+    // One header whose own dims overflow: unreadable, so its count is unknown, not zero.
+    let single = dir.path().join("single");
+    std::fs::create_dir(&single).unwrap();
+    std::fs::write(
+        single.join("model.onnx"),
+        onnx_external("w", &[1 << 40, 1 << 40], "w.bin"),
+    )
+    .unwrap();
+    let (code, report, err) = check(&single, "size-limits", Some(&cfg));
+    assert_eq!(code, 1, "{report} {err}");
+    let f = policy_findings(&report);
+    assert!(
+        f.iter()
+            .any(|x| x["id"] == "parameters-incomplete" && x["severity"] == "error"),
+        "{report}"
+    );
 }
 
 // ---- item 6: FIFOs named by a model's metadata are never opened for reading
@@ -330,7 +347,7 @@ fn a_fifo_named_by_onnx_external_data_is_refused_without_hanging() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("model.onnx"),
-        onnx_external("w", 4, "weights.bin"),
+        onnx_external("w", &[4], "weights.bin"),
     )
     .unwrap();
     mkfifo(&dir.path().join("weights.bin"));

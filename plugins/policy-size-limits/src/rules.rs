@@ -10,6 +10,10 @@
 //!
 //! A bare config file comes with no files: the byte limits are then not checked.
 //!
+//! A weight file a format plugin claimed but could not read (the host's `unreadable-file`) gives
+//! an error `parameters-incomplete` when `max_parameters` is set: its count is unknown, so the
+//! limit cannot be verified (fail closed).
+//!
 //! Each exceeded limit is an error `size-limit-exceeded` naming the actual value and the limit;
 //! one info finding `size-totals` gives the totals. Sums are checked: totals that overflow u64
 //! (only hostile or corrupt headers claim that many) give an error `size-overflow` whenever a
@@ -152,6 +156,22 @@ pub fn check(files: &[FileFacts], config: &Value, s: &Settings) -> Vec<Finding> 
         ));
     }
     if let Some(limit) = &s.max_parameters {
+        // A weight no plugin could read adds nothing to the sum: the limit cannot be verified.
+        for f in files
+            .iter()
+            .filter(|f| f.kind == "weight" && f.findings.iter().any(|x| x.id == "unreadable-file"))
+        {
+            out.push(at_file(
+                "parameters-incomplete",
+                Severity::Error,
+                format!(
+                    "{} could not be read, so its parameters are not counted: max_parameters {} \
+                     cannot be verified",
+                    f.path, limit.text
+                ),
+                &f.path,
+            ));
+        }
         let exceeded = |n: u64, source: &str| {
             format!(
                 "{} parameters{source} exceed max_parameters {} = {} ({})",
@@ -387,6 +407,27 @@ mod tests {
         assert_eq!(errs[0].id, "size-overflow");
         assert_eq!(errs[0].location.file.as_deref(), Some("m3.onnx"));
         assert!(errs[0].message.contains("add up past 18446744073709551615"));
+    }
+
+    #[test]
+    fn an_unreadable_weight_is_not_counted_as_zero() {
+        let mut files = model();
+        let mut bad = file("extra.onnx", "weight", 58);
+        bad.findings = vec![finding(
+            "unreadable-file",
+            Severity::Error,
+            "extra.onnx: malformed: element count of dims [1099511627776, 1099511627776] overflows u64",
+            None,
+            None,
+        )];
+        files.push(bad);
+        let out = run(files.clone(), json!({}), json!({"max_parameters": "4B"}));
+        let errs = errors(&out);
+        assert_eq!(errs.len(), 1, "{out:?}");
+        assert_eq!(errs[0].id, "parameters-incomplete");
+        assert_eq!(errs[0].location.file.as_deref(), Some("extra.onnx"));
+        // Without a parameter limit there is nothing to verify.
+        assert!(errors(&run(files, json!({}), json!({"max_total_bytes": "8GB"}))).is_empty());
     }
 
     #[test]
