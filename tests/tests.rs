@@ -5,8 +5,15 @@ mod util;
 
 /// Policies and `modelpack check`.
 mod check;
+/// One meaning everywhere: generate, inspect and check count the same parameters.
+mod contract;
+/// Convention plugins: contained when they misbehave, confined to the listing, vendor and
+/// template plugins feed `generate --explain`.
+mod conventions;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
+/// TFLite and OpenVINO IR fixtures against the official readers; generate on each.
+mod formats;
 /// `generate`: configs from fixtures and built model directories, validated and checked.
 mod generate;
 /// Hostile model directories: FIFOs and sockets, symlink loops, non-UTF-8 names.

@@ -1,11 +1,12 @@
 //! The size-limits rule: total bytes, total parameters and the largest file, against limits.
 //!
 //! * bytes: Σ `size` of every file;
-//! * parameters: Σ `parameter-count` of the files of kind `weight` (index files named
-//!   `*.index.json` are skipped: they summarise their shards). When no weight file has tensor
-//!   facts (no plugin read them, or they are Git LFS pointers) the count falls back to
-//!   `config.paramSize` (`6.7B`); with neither, a set `max_parameters` gives a warning
-//!   `parameters-unknown`;
+//! * parameters: the host's `totals.parameters`, the model's weight parameters computed
+//!   exactly as `generate` computes `paramSize` (training state, buffers and copies of the
+//!   same weights left out; an index never counted beside its shards). When no weight file
+//!   has tensor facts (no plugin read them, or they are Git LFS pointers) the count falls
+//!   back to `config.paramSize` (`6.7B`); with neither, a set `max_parameters` gives a
+//!   warning `parameters-unknown`;
 //! * each file against `max_file_bytes`.
 //!
 //! A bare config file comes with no files: the byte limits are then not checked.
@@ -15,15 +16,15 @@
 //! limit cannot be verified (fail closed).
 //!
 //! Each exceeded limit is an error `size-limit-exceeded` naming the actual value and the limit;
-//! one info finding `size-totals` gives the totals. Sums are checked: totals that overflow u64
-//! (only hostile or corrupt headers claim that many) give an error `size-overflow` whenever a
-//! limit is set, never a wrapped-around small number.
+//! one info finding `size-totals` gives the totals. The byte sum is checked: sizes that add up
+//! past u64 give an error `size-overflow` whenever a limit is set, never a wrapped-around small
+//! number (the parameter total comes from the host, which refuses an overflow).
 
 use policy_common::json;
 use policy_common::report::{at_file, finding, general};
 use policy_common::settings;
 use policy_common::units::{self, Limit, human_bytes, human_count};
-use policy_common::{FileFacts, Finding, PolicyInput, Severity};
+use policy_common::{FileFacts, Finding, ModelTotals, PolicyInput, Severity};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -76,30 +77,18 @@ pub enum Params {
     Facts(u64),
     /// Parsed from `config.paramSize`, as written there.
     ParamSize(u64, String),
-    /// The weight files' counts add up past u64: the first file at which the sum overflowed.
-    Overflow(String),
     /// Not known.
     Unknown,
 }
 
-/// The model's parameter count from the file facts, else from `config.paramSize`.
-pub fn parameters(files: &[FileFacts], config: &Value) -> Params {
-    let weights: Vec<&FileFacts> = files
+/// The model's parameter count from the host's totals when weight files were read, else
+/// from `config.paramSize`.
+pub fn parameters(totals: &ModelTotals, files: &[FileFacts], config: &Value) -> Params {
+    if files
         .iter()
-        .filter(|f| f.kind == "weight" && !f.path.ends_with(".index.json"))
-        .collect();
-    if weights
-        .iter()
-        .any(|f| f.tensor_count > 0 || f.parameter_count > 0)
+        .any(|f| f.kind == "weight" && (f.tensor_count > 0 || f.parameter_count > 0))
     {
-        let mut sum: u64 = 0;
-        for f in &weights {
-            match sum.checked_add(f.parameter_count) {
-                Some(s) => sum = s,
-                None => return Params::Overflow(f.path.clone()),
-            }
-        }
-        return Params::Facts(sum);
+        return Params::Facts(totals.parameters);
     }
     match json::string_at(config, "/config/paramSize") {
         Some(text) => match units::parse_count_text(text) {
@@ -114,7 +103,7 @@ pub fn parameters(files: &[FileFacts], config: &Value) -> Params {
 pub fn evaluate(input: &PolicyInput) -> Result<Vec<Finding>, String> {
     let s = Settings::parse(&input.settings)?;
     let config = json::config(&input.config)?;
-    Ok(check(&input.files, &config, &s))
+    Ok(check(&input.files, &input.totals, &config, &s))
 }
 
 /// `1.5 GB (1500000000 bytes)`, in the unit family the limit was written in.
@@ -123,13 +112,18 @@ fn bytes_text(n: u64, like: &Limit) -> String {
 }
 
 /// The findings for a model's files and config.
-pub fn check(files: &[FileFacts], config: &Value, s: &Settings) -> Vec<Finding> {
+pub fn check(
+    files: &[FileFacts],
+    totals: &ModelTotals,
+    config: &Value,
+    s: &Settings,
+) -> Vec<Finding> {
     let mut out = Vec::new();
     let total = files
         .iter()
         .try_fold(0u64, |a, f| a.checked_add(f.size))
         .ok_or("the file sizes add up past u64");
-    let params = parameters(files, config);
+    let params = parameters(totals, files, config);
     let largest = files.iter().max_by_key(|f| f.size);
 
     // A bare config file has no files: byte limits cannot be judged, only parameters.
@@ -194,17 +188,6 @@ pub fn check(files: &[FileFacts], config: &Value, s: &Settings) -> Vec<Finding> 
                 None,
                 Some("/config/paramSize"),
             )),
-            Params::Overflow(at) => out.push(at_file(
-                "size-overflow",
-                Severity::Error,
-                format!(
-                    "the weight files' parameter counts add up past {} (at {at}): corrupt or \
-                     hostile headers; max_parameters {} cannot be met",
-                    u64::MAX,
-                    limit.text
-                ),
-                at,
-            )),
             Params::Unknown => out.push(finding(
                 "parameters-unknown",
                 Severity::Warning,
@@ -239,7 +222,6 @@ pub fn check(files: &[FileFacts], config: &Value, s: &Settings) -> Vec<Finding> 
     let params_text = match &params {
         Params::Facts(n) => format!("{} parameters", human_count(*n)),
         Params::ParamSize(n, _) => format!("{} parameters (config.paramSize)", human_count(*n)),
-        Params::Overflow(_) => "parameters overflow u64".to_string(),
         Params::Unknown => "parameters unknown".to_string(),
     };
     let largest_text = largest
@@ -372,7 +354,9 @@ mod tests {
     }
 
     #[test]
-    fn index_files_are_not_counted_twice() {
+    fn the_hosts_totals_are_the_count_not_a_sum_of_files() {
+        // An index beside its shards, or a .bin beside the same weights as safetensors: the
+        // host counts the model once, and the policy takes its word.
         let mut files = model();
         files.push(weight(
             "model.safetensors.index.json",
@@ -380,33 +364,11 @@ mod tests {
             "safetensors",
             &[("BF16", 3_500_000_000)],
         ));
-        assert_eq!(parameters(&files, &json!({})), Params::Facts(3_500_000_000));
-    }
-
-    #[test]
-    fn overflowing_counts_fail_instead_of_wrapping() {
-        // Four headers whose counts add up to 2^64 + 10: a wrapping sum says 10.
-        let counts = [
-            8_000_000_000_000_000_000u64,
-            5_000_000_000_000_000_000,
-            3_000_000_000_000_000_000,
-            2_446_744_073_709_551_626,
-        ];
-        let files: Vec<FileFacts> = counts
-            .iter()
-            .enumerate()
-            .map(|(i, &n)| weight(&format!("m{i}.onnx"), 58, "onnx", &[("FLOAT", n)]))
-            .collect();
+        let t = policy_common::testkit::totals(&model());
         assert_eq!(
-            parameters(&files, &json!({})),
-            Params::Overflow("m3.onnx".into())
+            parameters(&t, &files, &json!({})),
+            Params::Facts(t.parameters)
         );
-        let out = run(files, json!({}), json!({"max_parameters": "1K"}));
-        let errs = errors(&out);
-        assert_eq!(errs.len(), 1, "{out:?}");
-        assert_eq!(errs[0].id, "size-overflow");
-        assert_eq!(errs[0].location.file.as_deref(), Some("m3.onnx"));
-        assert!(errs[0].message.contains("add up past 18446744073709551615"));
     }
 
     #[test]
