@@ -268,25 +268,28 @@ fn overflowing_parameter_counts_never_pass_or_become_a_small_param_size() {
         assert!(bytes.len() < 64, "a tiny header: {} bytes", bytes.len());
         std::fs::write(model.join(format!("part{i}.onnx")), bytes).unwrap();
     }
-    // Each file is read and reports its own (huge) count.
+    // Each file alone is read and reports its own (huge) count…
+    let part0 = model.join("part0.onnx");
     let (_, out, err) = outcome(&run(&[
+        "inspect",
+        "--format",
+        "json",
+        part0.to_str().unwrap(),
+    ]));
+    let report = json(&out, &err);
+    let f = &report["files"][0];
+    // snake_case until the CLI engineer's camelCase rename lands.
+    let n = f.get("parameterCount").or_else(|| f.get("parameter_count"));
+    assert_eq!(n.and_then(Value::as_u64), Some(counts[0]), "{f}");
+    // …but inspect's totals over the four refuse rather than wrap.
+    let (code, out, err) = outcome(&run(&[
         "inspect",
         "--format",
         "json",
         model.to_str().unwrap(),
     ]));
-    let report = json(&out, &err);
-    let reported: Vec<u64> = report["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| {
-            // snake_case until the CLI engineer's camelCase rename lands.
-            let n = f.get("parameterCount").or_else(|| f.get("parameter_count"));
-            n.and_then(Value::as_u64).unwrap_or_else(|| panic!("{f}"))
-        })
-        .collect();
-    assert_eq!(reported, counts);
+    assert_eq!(code, 2, "inspect totals must not wrap: {out} {err}");
+    assert!(err.contains("parameter count overflows 64 bits"), "{err}");
 
     // generate refuses instead of writing some paramSize.
     let (code, out, err) = outcome(&run(&["generate", model.to_str().unwrap()]));
