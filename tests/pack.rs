@@ -34,7 +34,13 @@ pub fn pack(dir: &Path, layout: &Path, extra: &[&str]) -> Value {
     ];
     args.extend_from_slice(extra);
     let (code, stdout, stderr) = run(&args);
-    assert_eq!(code, 0, "pack {args:?} failed: {stderr}");
+    // Exit 1 (as generate gives) when a weight its plugin cannot read (a truncated or
+    // unsupported fixture) was packed unverified; the layout is still written.
+    let unverified = code == 1 && stderr.contains("could not be read by their format plugin");
+    assert!(
+        code == 0 || unverified,
+        "pack {args:?} failed ({code}): {stderr}"
+    );
     serde_json::from_str(&stdout).unwrap()
 }
 

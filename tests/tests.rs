@@ -18,6 +18,11 @@ mod formats;
 mod generate;
 /// Interruptions: SIGKILL at random moments, SIGINT/SIGTERM/SIGHUP, crashes inside an append.
 mod hostile_signals;
+/// Hostile model directories: FIFOs and sockets, symlink loops, non-UTF-8 names.
+mod hostile_dirs;
+/// Hostile files: CPython-exact pickle literals, overflowing counts, FIFOs named by metadata,
+/// unreadable weights and the exit codes they give.
+mod hostile_files;
 /// skopeo through a real registry and back; Python jsonschema on packed configs.
 mod interop;
 /// login/logout, Docker credential helpers, where credentials may be sent.

@@ -11,6 +11,7 @@ pub mod oci;
 pub mod plugin;
 pub mod policy;
 pub mod registry;
+pub mod regular;
 pub mod signals;
 pub mod units;
 pub mod validate;

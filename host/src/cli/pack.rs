@@ -122,6 +122,9 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
             names.join(", ")
         );
     }
+    // A weight a plugin claimed but could not read is packed as it is (its bytes are the
+    // model's), but the run says so with exit 1, as `generate` does for the same directory.
+    let unreadable = generated.unreadable.len();
     let (files, config) = (generated.files, generated.config);
     let mut opts = PackOptions::new(&args.output)?;
     opts.tag = args.tag.clone();
@@ -149,6 +152,13 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
     match args.format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary(&outcome))?),
         OutputFormat::Text => print_text(&outcome),
+    }
+    if unreadable > 0 {
+        eprintln!(
+            "warning: {unreadable} weight file(s) could not be read by their format plugin; \
+             they were packed unverified (exit 1)"
+        );
+        return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
 }

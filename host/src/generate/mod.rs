@@ -125,7 +125,8 @@ pub struct Generated {
     pub unreadable: Vec<String>,
     /// Everything worth telling the user, one line each.
     pub warnings: Vec<String>,
-    /// The plugin reports of the files plugins read (weights and indexes), by path.
+    /// The plugin reports of the files plugins read (weights and indexes), by path, then those
+    /// of the weights a plugin claimed but could not read (status `error`).
     pub reports: Vec<FileReport>,
     /// The model's weight parameters as counted from the weights (the `paramSize` basis;
     /// 0 when no weights could be read), so `check` uses the very same number.
@@ -144,7 +145,8 @@ fn lfs_pointer(path: &Path, size: u64) -> Option<LfsPointer> {
     if size > 1024 {
         return None;
     }
-    let text = std::fs::read_to_string(path).ok()?;
+    let bytes = crate::regular::read(path).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
     if !text.starts_with("version https://git-lfs") {
         return None;
     }
@@ -209,6 +211,8 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
     let mut missing = Vec::new();
     let mut unreadable = Vec::new();
     let mut read: Vec<(String, &FileReport)> = Vec::new();
+    // Weights a plugin claimed but could not read: policies are told (see policy::input).
+    let mut failed: Vec<&FileReport> = Vec::new();
     // Files only a name heuristic classified: a convention plugin's hint may say better.
     let mut by_name_only = std::collections::BTreeSet::new();
     for (e, r) in walked.entries.iter().zip(&reports) {
@@ -229,7 +233,10 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         let c = if let Some((_, by)) = covered.iter().find(|(c, _)| *c == e.rel) {
             match r.status {
                 Status::Ok => read.push((e.rel.clone(), r)),
-                Status::Error => unreadable.push(r.error.clone().unwrap_or_default()),
+                Status::Error => {
+                    unreadable.push(r.error.clone().unwrap_or_default());
+                    failed.push(r);
+                }
                 Status::Unrecognised => {}
             }
             classify::Classified {
@@ -267,13 +274,19 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                     }
                 }
                 Status::Error if r.plugin.is_none() => {
-                    // Not a plugin's verdict: the file itself could not be opened or read.
-                    bail!(
-                        "{}",
-                        r.error
-                            .clone()
-                            .unwrap_or_else(|| format!("{}: unreadable", e.rel))
-                    );
+                    // Not a plugin's verdict: the file itself could not be opened (permissions,
+                    // a file replaced since the walk). It cannot be hashed or packed, so it is
+                    // left out like a missing file; the config is still written, exit 1.
+                    missing.push(MissingFile {
+                        path: e.rel.clone(),
+                        reason: format!(
+                            "cannot be read: {}",
+                            r.error.clone().unwrap_or_else(|| "unreadable".into())
+                        ),
+                        lfs_oid: None,
+                        lfs_size: None,
+                    });
+                    continue;
                 }
                 Status::Error => {
                     // A plugin claimed it (by extension or magic) but could not read it. A
@@ -282,6 +295,7 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                     let by_name = classify::by_name(&e.rel, e.size);
                     if by_name.untested {
                         unreadable.push(r.error.clone().unwrap_or_default());
+                        failed.push(r);
                         classify::Classified {
                             kind: LayerKind::Weight,
                             untested: true,
@@ -363,7 +377,12 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
     }
     notes.sort();
     notes.dedup();
-    let reports = read.iter().map(|(_, r)| (*r).clone()).collect();
+    let reports = read
+        .iter()
+        .map(|(_, r)| *r)
+        .chain(failed)
+        .cloned()
+        .collect();
     Ok(Generated {
         root: walked.root,
         files,

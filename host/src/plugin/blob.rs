@@ -37,17 +37,19 @@ impl BlobFile {
                 root.display()
             )));
         }
-        let file = File::open(&canonical)
-            .map_err(|e| OpenError::Io(format!("{}: {e}", path.display())))?;
+        // Never blocks (a FIFO named by ONNX external_data or a safetensors index would hang
+        // the host where no plugin timeout can fire) and checks the type on the open file.
+        let file = crate::regular::open(&canonical).map_err(|e| {
+            let msg = format!("{}: {e}", path.display());
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                OpenError::Refused(msg)
+            } else {
+                OpenError::Io(msg)
+            }
+        })?;
         let meta = file
             .metadata()
             .map_err(|e| OpenError::Io(format!("{}: {e}", path.display())))?;
-        if !meta.is_file() {
-            return Err(OpenError::Refused(format!(
-                "{}: not a regular file",
-                path.display()
-            )));
-        }
         let name = canonical
             .strip_prefix(root.as_path())
             .unwrap_or(&canonical)

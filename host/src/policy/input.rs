@@ -58,9 +58,23 @@ pub fn facts_from_report(
                 )
             })
             .collect();
+    } else if let Some(r) = report.filter(|r| r.status == Status::Error) {
+        // A file a format plugin claimed but could not read: its content was not checked, and
+        // policies must not take that for a clean result (no-unsafe-code fails closed on it).
+        f.findings.push((
+            UNREADABLE_FILE.to_string(),
+            "error".to_string(),
+            r.error
+                .clone()
+                .unwrap_or_else(|| format!("{path}: unreadable")),
+            None,
+        ));
     }
     f
 }
+
+/// Finding id the host adds to a file a format plugin claimed but could not read.
+pub const UNREADABLE_FILE: &str = "unreadable-file";
 
 /// Splits `LAYOUT:TAG` when LAYOUT is an existing OCI layout directory.
 pub fn split_layout_ref(arg: &str) -> (PathBuf, Option<String>) {
