@@ -11,5 +11,7 @@ pub mod oci;
 pub mod plugin;
 pub mod policy;
 pub mod registry;
+pub mod sbom;
+pub mod sign;
 pub mod units;
 pub mod validate;
