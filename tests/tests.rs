@@ -23,6 +23,8 @@ mod plugins;
 mod registry;
 /// Misbehaving plugins are contained; good files in the same run still work.
 mod sandbox;
+/// sbom: CycloneDX and SPDX validated, deterministic, lineage and data sets.
+mod sbom;
 /// sign and verify, both ways with the OpenSSF model-signing package; tampering refused.
 mod sign;
 /// Plugin templates build out of tree and run.
