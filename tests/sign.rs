@@ -467,3 +467,136 @@ fn bad_keys_and_missing_signatures_are_one_line() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("not a sigstore bundle"), "{err}");
 }
+
+/// An OCI layout: the signature is an OCI 1.1 referrer (sigstore bundle artifactType, subject
+/// = the model manifest) stored in the layout; verify finds it, checks every blob, and
+/// refuses an unsigned layout, another key or a flipped byte in a layer.
+#[test]
+fn layout_signature_is_a_referrer_and_verify_finds_it() {
+    if missing_tools() || !crate::util::plugins_built() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let (private, public) = keypair(tmp.path(), "signer");
+    let (_, other_public) = keypair(tmp.path(), "other");
+    let layout = tmp.path().join("layout");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tiny-model");
+    let out = modelpack()
+        .arg("pack")
+        .arg(&example)
+        .arg("--output")
+        .arg(&layout)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let verify = |public: &Path| {
+        let out = modelpack()
+            .arg("verify")
+            .arg(format!("{}:latest", layout.display()))
+            .arg("--public-key")
+            .arg(public)
+            .args(["--format", "json"])
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, err) = verify(&public);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("has no signature"), "{err}");
+
+    let out = modelpack()
+        .arg("sign")
+        .arg(&layout)
+        .arg("--key")
+        .arg(&private)
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let signed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    // The referrer as the OCI 1.1 image spec lays it out.
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let entry = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["digest"] == signed["referrer"])
+        .unwrap();
+    assert_eq!(
+        entry["artifactType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    let blob = |d: &str| {
+        std::fs::read(
+            layout
+                .join("blobs/sha256")
+                .join(d.strip_prefix("sha256:").unwrap()),
+        )
+        .unwrap()
+    };
+    let referrer: serde_json::Value =
+        serde_json::from_slice(&blob(signed["referrer"].as_str().unwrap())).unwrap();
+    assert_eq!(referrer["subject"]["digest"], signed["manifest"]);
+    assert_eq!(
+        referrer["artifactType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    assert_eq!(
+        referrer["config"]["mediaType"],
+        "application/vnd.oci.empty.v1+json"
+    );
+
+    let (code, stdout, err) = verify(&public);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_slice(stdout.as_bytes()).unwrap();
+    assert_eq!(v["manifest"], signed["manifest"]);
+    assert_eq!(v["blobs"], 7, "config and six layers");
+
+    let (code, _, err) = verify(&other_public);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("signed by another key"), "{err}");
+
+    // The layout still validates and unpacks with the referrer in it.
+    let out = modelpack().arg("validate").arg(&layout).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // One flipped byte in the weights layer.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&blob(signed["manifest"].as_str().unwrap())).unwrap();
+    let weights = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["mediaType"].as_str().unwrap().contains(".weight.v1."))
+        .unwrap();
+    let path = layout.join("blobs/sha256").join(
+        weights["digest"]
+            .as_str()
+            .unwrap()
+            .strip_prefix("sha256:")
+            .unwrap(),
+    );
+    flip_byte(&path);
+    let (code, _, err) = verify(&public);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("content does not match its digest"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}

@@ -7,6 +7,7 @@ use anyhow::Result;
 use clap::Args;
 
 use super::{Global, OutputFormat};
+use crate::oci::layout::{is_layout, split_reference};
 use crate::sign::{self, DEFAULT_SIGNATURE, DirOptions};
 
 /// `verify` arguments.
@@ -17,9 +18,10 @@ Exit codes: 0 the signature is by this key and every file matches; 1 it is not (
 malformed or foreign signature, or a file modified, added or removed); 2 usage, key or I/O error."
 )]
 pub struct VerifyArgs {
-    /// The model directory.
-    #[arg(value_name = "DIR")]
-    pub dir: PathBuf,
+    /// A model directory, or an OCI layout (`LAYOUT[:TAG]`: the signature is a referrer of
+    /// the tagged manifest, stored in the layout).
+    #[arg(value_name = "DIR|LAYOUT[:TAG]")]
+    pub target: String,
     /// ECDSA P-256 public key (PEM).
     #[arg(long, value_name = "PUBLIC.pem")]
     pub public_key: PathBuf,
@@ -41,15 +43,45 @@ pub struct VerifyArgs {
 /// Verifies; a failed verification is one line on stderr and exit 1.
 pub fn run(_global: &Global, args: &VerifyArgs) -> Result<ExitCode> {
     let key = sign::read_public(&args.public_key)?;
+    let (layout, tag) = split_reference(&args.target);
+    if is_layout(&layout) {
+        if args.signature.is_some() || !args.ignore_paths.is_empty() {
+            anyhow::bail!(
+                "--signature and --ignore-path apply to directories; a layout keeps its signature as a referrer"
+            );
+        }
+        return match sign::oci::verify_layout(&layout, tag.as_deref(), &key) {
+            Ok(v) => {
+                match args.format {
+                    OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
+                    OutputFormat::Text => println!(
+                        "verified: {} of {} is signed by key {} (referrer {}); {} blobs match their digests",
+                        v.manifest,
+                        args.target,
+                        &v.key_id[..16],
+                        v.referrer,
+                        v.blobs
+                    ),
+                }
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) if e.is_verdict() => {
+                eprintln!("error: verification failed: {e}");
+                Ok(ExitCode::from(1))
+            }
+            Err(e) => Err(e.into()),
+        };
+    }
+    let dir = PathBuf::from(&args.target);
     let signature = args
         .signature
         .clone()
-        .unwrap_or_else(|| args.dir.join(DEFAULT_SIGNATURE));
+        .unwrap_or_else(|| dir.join(DEFAULT_SIGNATURE));
     let opts = DirOptions {
         allow_symlinks: args.allow_symlinks,
         ignore: args.ignore_paths.clone(),
     };
-    match sign::verify_dir(&args.dir, &key, &signature, &opts) {
+    match sign::verify_dir(&dir, &key, &signature, &opts) {
         Ok(v) => {
             match args.format {
                 OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&v)?),
@@ -61,7 +93,7 @@ pub fn run(_global: &Global, args: &VerifyArgs) -> Result<ExitCode> {
                     } else {
                         "shards"
                     },
-                    args.dir.display(),
+                    dir.display(),
                     &v.key_id[..16]
                 ),
             }

@@ -6,10 +6,12 @@
 //! - [`keys`]: PEM keys and model-signing's key id;
 //! - [`dsse`]: the bundle, the envelope and the signature over it;
 //! - [`statement`]: the in-toto statement and its predicate;
-//! - [`tree`]: which files a directory signature covers, and their digests.
+//! - [`tree`]: which files a directory signature covers, and their digests;
+//! - [`oci`]: signatures of artifacts in an OCI layout, stored as OCI 1.1 referrers.
 
 pub mod dsse;
 pub mod keys;
+pub mod oci;
 pub mod statement;
 pub mod tree;
 
