@@ -18,7 +18,8 @@ pub fn run(global: &Global, args: &InspectArgs) -> Result<ExitCode> {
     let failed = files.iter().any(|f| f.status == Status::Error);
     match args.format {
         OutputFormat::Json => {
-            let out = InspectOutput { files };
+            let model = inspect::model_summary(&files)?;
+            let out = InspectOutput { files, model };
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         OutputFormat::Text => {

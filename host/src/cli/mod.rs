@@ -3,6 +3,7 @@
 mod check;
 mod generate;
 mod inspect;
+mod login;
 pub mod pack;
 mod plugins;
 pub mod pull;
@@ -82,6 +83,10 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     /// Write an AI bill of materials (CycloneDX 1.6 or SPDX 3.0.1) for a model directory.
     Sbom(sbom::SbomArgs),
+    /// Log in to a registry: check the credentials, store them as Docker does.
+    Login(login::LoginArgs),
+    /// Log out of a registry: remove its stored credentials.
+    Logout(login::LogoutArgs),
 }
 
 /// `check` output formats.
@@ -257,5 +262,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Sign(args) => sign::run(&cli.global, args),
         Command::Verify(args) => verify::run(&cli.global, args),
         Command::Sbom(args) => sbom::run(&cli.global, args),
+        Command::Login(args) => login::login(args),
+        Command::Logout(args) => login::logout(args),
     }
 }

@@ -34,7 +34,7 @@ pub fn list(global: &Global, format: OutputFormat) -> Result<ExitCode> {
         }
         OutputFormat::Text => {
             println!(
-                "{:<14} {:<8} {:<7} {:<6} {:<28} SOURCE",
+                "{:<18} {:<8} {:<10} {:<6} {:<28} SOURCE",
                 "NAME", "VERSION", "KIND", "WIT", "CLAIMS"
             );
             for e in plugins.entries() {
@@ -47,9 +47,11 @@ pub fn list(global: &Global, format: OutputFormat) -> Result<ExitCode> {
                 let kind = match e.info.kind {
                     crate::plugin::Kind::Format => "format",
                     crate::plugin::Kind::Policy => "policy",
+                    crate::plugin::Kind::Convention => "convention",
+                    crate::plugin::Kind::Converter => "converter",
                 };
                 println!(
-                    "{:<14} {:<8} {:<7} {:<6} {:<28} {}",
+                    "{:<18} {:<8} {:<10} {:<6} {:<28} {}",
                     e.info.name,
                     e.info.version,
                     kind,

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{CheckInput, FileFacts};
+use super::{CheckInput, FileFacts, Totals};
 use crate::generate::{GenerateOptions, generate, render_config};
 use crate::inspect::{FileReport, Status, Target, inspect_one};
 use crate::model::{
@@ -36,7 +36,16 @@ pub fn facts_from_report(
         f.format = r.format.clone();
         f.tensor_count = r.tensor_count;
         f.parameter_count = r.parameter_count;
+        f.weight_parameters = r.weight_parameters;
         f.dtypes = r.dtypes.clone();
+        for d in &r.weight_dtypes {
+            let key = match d.precision {
+                Some(w) => w.to_string(),
+                None => format!("quantized:{}", d.dtype),
+            };
+            let slot = f.precisions.entry(key).or_default();
+            *slot = slot.saturating_add(d.weight_parameters);
+        }
         f.findings = r
             .findings
             .iter()
@@ -84,11 +93,15 @@ pub fn from_config_file(path: &Path) -> Result<CheckInput> {
             path.display()
         );
     }
+    let totals = totals_of(&config, &[], 0, 0);
     Ok(CheckInput {
         target: path.display().to_string(),
         config,
         manifest: Value::Null,
         files: Vec::new(),
+        totals,
+        signatures: Vec::new(),
+        sbom_attached: false,
     })
 }
 
@@ -142,6 +155,7 @@ pub fn from_layout(
     let config = read_json(&blob_path(layout, config_digest)?)?;
     let root = Arc::new(layout.canonicalize()?);
     let mut files = Vec::new();
+    let mut reports: Vec<(String, FileReport)> = Vec::new();
     for layer in manifest["layers"]
         .as_array()
         .map(Vec::as_slice)
@@ -182,7 +196,13 @@ pub fn from_layout(
             report.as_ref(),
             size,
         ));
+        if let Some(r) = report.filter(|r| r.status == Status::Ok && kind == "weight") {
+            reports.push((path, r));
+        }
     }
+    let read: Vec<(String, &FileReport)> = reports.iter().map(|(p, r)| (p.clone(), r)).collect();
+    let facts = crate::generate::weights::aggregate(&read, None)?;
+    let totals = totals_of(&config, &files, facts.params, facts.copies);
     Ok(CheckInput {
         target: match tag {
             Some(t) => format!("{}:{t}", layout.display()),
@@ -191,7 +211,26 @@ pub fn from_layout(
         config,
         manifest,
         files,
+        totals,
+        signatures: Vec::new(),
+        sbom_attached: false,
     })
+}
+
+/// Totals from the config's words, the weight files' bytes, and the counted parameters.
+fn totals_of(config: &Value, files: &[FileFacts], parameters: u64, copies: usize) -> Totals {
+    let text = |p: &str| config.pointer(p).and_then(Value::as_str).map(String::from);
+    Totals {
+        parameters,
+        format: text("/config/format"),
+        precision: text("/config/precision"),
+        quantization: text("/config/quantization"),
+        weight_bytes: files
+            .iter()
+            .filter(|f| f.kind == "weight")
+            .fold(0u64, |a, f| a.saturating_add(f.size)),
+        copies: u32::try_from(copies).unwrap_or(u32::MAX),
+    }
 }
 
 /// A model directory: what `generate` would write, the manifest `pack` would write (layer
@@ -241,10 +280,19 @@ pub fn from_directory(dir: &Path, plugins: &PluginSet) -> Result<CheckInput> {
         ));
         files.push(f);
     }
+    let totals = totals_of(
+        &generated.config,
+        &files,
+        generated.weight_parameters,
+        generated.weight_copies,
+    );
     Ok(CheckInput {
         target: dir.display().to_string(),
         config: generated.config,
         manifest,
         files,
+        totals,
+        signatures: Vec::new(),
+        sbom_attached: false,
     })
 }

@@ -1,6 +1,6 @@
 //! What an SBOM says about a model, gathered from what `generate` decided (the ModelPack
 //! config, the layers and their digests, missing files) and what the format plugins reported
-//! (parameter counts, graph inputs and outputs, metadata), plus the model card's lineage.
+//! (parameter counts, graph inputs and outputs, metadata).
 //!
 //! Nothing here parses a weight format: metadata arrives from the plugins as named values,
 //! and the only names read are the cross-format lineage keys (`general.base_model.N.*`,
@@ -12,7 +12,7 @@ use std::path::Path;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
-use crate::generate::{Generated, card, hf};
+use crate::generate::Generated;
 
 /// One file of the model.
 #[derive(Debug, Clone)]
@@ -82,8 +82,7 @@ pub struct ModelFacts {
     pub family: Option<String>,
     /// `config.architecture` (`transformer`).
     pub architecture: Option<String>,
-    /// The model class: the HF head class (`LlamaForCausalLM`) or the weights' own
-    /// architecture name.
+    /// The model class: the weights' own architecture name (`general.architecture`).
     pub model_class: Option<String>,
     /// `config.format`.
     pub format: Option<String>,
@@ -95,7 +94,7 @@ pub struct ModelFacts {
     pub precision: Option<String>,
     /// `config.quantization`.
     pub quantization: Option<String>,
-    /// The model card's `pipeline_tag`.
+    /// The task (`text-generation`); not filled until the convention contract carries it.
     pub task: Option<String>,
     /// `capabilities.inputTypes`, else the graph inputs.
     pub inputs: Vec<String>,
@@ -243,42 +242,8 @@ pub fn collect(dir: &Path, g: &Generated) -> ModelFacts {
         f.outputs = graph_out;
     }
 
-    // The HF head class and the card's task, datasets and base models.
-    if let Some(cfg) = g
-        .files
-        .iter()
-        .find(|p| p.path == "config.json")
-        .and_then(|p| hf::read_config(&p.abs).ok().flatten())
-        && let Some(head) = cfg.architectures.first()
-    {
-        f.model_class = Some(head.clone());
-    }
-    if let Some(readme) = g
-        .files
-        .iter()
-        .find(|p| p.path.eq_ignore_ascii_case("README.md"))
-        && let Ok(text) = std::fs::read_to_string(&readme.abs)
-    {
-        let card = card::parse(&text);
-        f.task = card.pipeline_tag;
-        for b in card.base_models {
-            f.base_models.push(BaseModel {
-                name: b,
-                organization: None,
-                version: None,
-                url: None,
-                source: "model card",
-            });
-        }
-        for d in card.datasets {
-            f.datasets.push(DatasetFact {
-                name: d,
-                source: "model card",
-                sha256: None,
-                url: None,
-            });
-        }
-    }
+    // The card's task, base_model and datasets are read by the convention plugins, whose
+    // contract (WIT 0.2) has no field for them yet: until it does they are not in the SBOM.
     for file in f.files.iter().filter(|x| x.kind == "dataset") {
         f.datasets.push(DatasetFact {
             name: file.path.clone(),
