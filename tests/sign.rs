@@ -594,7 +594,11 @@ fn layout_signature_is_a_referrer_and_verify_finds_it() {
             .strip_prefix("sha256:")
             .unwrap(),
     );
-    flip_byte(&path);
+    // Replace the blob rather than write into it: pack may have linked it to the example.
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[100] ^= 0x01;
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, &bytes).unwrap();
     let (code, _, err) = verify(&public);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("content does not match its digest"), "{err}");
