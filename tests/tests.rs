@@ -39,6 +39,10 @@ mod plugins;
 mod registry;
 /// Misbehaving plugins are contained; good files in the same run still work.
 mod sandbox;
+/// sbom: CycloneDX and SPDX validated, deterministic, lineage and data sets.
+mod sbom;
+/// sign and verify, both ways with the OpenSSF model-signing package; tampering refused.
+mod sign;
 /// Plugin templates build out of tree and run.
 mod templates;
 /// unpack on hand-made layouts: traversal refused, blobs verified while streaming.

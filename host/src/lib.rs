@@ -12,6 +12,8 @@ pub mod plugin;
 pub mod policy;
 pub mod registry;
 pub mod regular;
+pub mod sbom;
+pub mod sign;
 pub mod signals;
 pub mod units;
 pub mod validate;

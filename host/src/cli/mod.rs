@@ -8,8 +8,11 @@ pub mod pack;
 mod plugins;
 pub mod pull;
 pub mod push;
+pub mod sbom;
+pub mod sign;
 pub mod unpack;
 pub mod validate;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -74,6 +77,12 @@ pub enum Command {
     Push(push::PushArgs),
     /// Pull an artifact from a registry into a new OCI image layout (and optionally unpack it).
     Pull(pull::PullArgs),
+    /// Sign a model directory with an ECDSA P-256 key (OpenSSF model-signing format).
+    Sign(sign::SignArgs),
+    /// Verify a model directory against its signature and a public key.
+    Verify(verify::VerifyArgs),
+    /// Write an AI bill of materials (CycloneDX 1.6 or SPDX 3.0.1) for a model directory.
+    Sbom(sbom::SbomArgs),
     /// Log in to a registry: check the credentials, store them as Docker does.
     Login(login::LoginArgs),
     /// Log out of a registry: remove its stored credentials.
@@ -250,6 +259,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Unpack(args) => unpack::run(&cli.global, args),
         Command::Push(args) => push::run(&cli.global, args),
         Command::Pull(args) => pull::run(&cli.global, args),
+        Command::Sign(args) => sign::run(&cli.global, args),
+        Command::Verify(args) => verify::run(&cli.global, args),
+        Command::Sbom(args) => sbom::run(&cli.global, args),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
     }
