@@ -16,13 +16,18 @@ mod fixtures;
 mod formats;
 /// `generate`: configs from fixtures and built model directories, validated and checked.
 mod generate;
-/// Interruptions: SIGKILL at random moments, SIGINT/SIGTERM/SIGHUP, crashes inside an append.
-mod hostile_signals;
 /// Hostile model directories: FIFOs and sockets, symlink loops, non-UTF-8 names.
 mod hostile_dirs;
 /// Hostile files: CPython-exact pickle literals, overflowing counts, FIFOs named by metadata,
 /// unreadable weights and the exit codes they give.
 mod hostile_files;
+/// Hostile layouts: blobs linked out of the layout or to devices, shared manifests, and
+/// everything unpack refuses, which validate must report.
+mod hostile_layouts;
+/// Hostile registries: token realms elsewhere, huge manifests, silence.
+mod hostile_registries;
+/// Interruptions: SIGKILL at random moments, SIGINT/SIGTERM/SIGHUP, crashes inside an append.
+mod hostile_signals;
 /// skopeo through a real registry and back; Python jsonschema on packed configs.
 mod interop;
 /// login/logout, Docker credential helpers, where credentials may be sent.

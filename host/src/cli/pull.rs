@@ -31,6 +31,11 @@ pub struct PullArgs {
     /// Talk plain HTTP to a non-loopback registry.
     #[arg(long)]
     pub plain_http: bool,
+    /// Idle timeout in seconds: a registry that accepts or sends nothing for this long fails
+    /// the command (not retried).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::registry::DEFAULT_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -49,6 +54,7 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
         plain_http: args.plain_http,
         progress: true,
         verbose: global.verbose,
+        timeout: std::time::Duration::from_secs(args.timeout),
     };
     let out = pull(&args.source, &args.output, &opts)?;
     let unpacked = match &args.unpack {

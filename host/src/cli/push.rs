@@ -30,6 +30,11 @@ pub struct PushArgs {
     /// Talk plain HTTP to a non-loopback registry.
     #[arg(long)]
     pub plain_http: bool,
+    /// Idle timeout in seconds: a registry that accepts or sends nothing for this long fails
+    /// the command (not retried).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::registry::DEFAULT_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -42,6 +47,7 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<ExitCode> {
         plain_http: args.plain_http,
         progress: true,
         verbose: global.verbose,
+        timeout: std::time::Duration::from_secs(args.timeout),
     };
     let out = push(&layout, tag.as_deref(), &args.target, &opts)?;
     match args.format {

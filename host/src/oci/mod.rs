@@ -14,6 +14,7 @@ pub mod layout;
 pub mod pack;
 pub mod pool;
 pub mod progress;
+pub mod rules;
 pub mod staging;
 pub mod time;
 pub mod unpack;
