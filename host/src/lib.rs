@@ -11,5 +11,6 @@ pub mod oci;
 pub mod plugin;
 pub mod policy;
 pub mod registry;
+pub mod suggest;
 pub mod units;
 pub mod validate;

@@ -10,6 +10,7 @@ use crate::plugin::runtime::fh;
 
 /// Result of inspecting one file.
 #[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct FileReport {
     /// Path as the user would write it.
     pub path: String,
@@ -71,6 +72,7 @@ pub struct TensorOut {
 
 /// A parameter group.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GroupOut {
     /// Group name (e.g. `optimizer`).
     pub name: String,
@@ -112,6 +114,9 @@ pub struct FindingOut {
 pub struct InspectOutput {
     /// One entry per file, in walk order.
     pub files: Vec<FileReport>,
+    /// One entry per manifest of the OCI layouts named (absent when none was).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<super::artifact::ArtifactView>,
 }
 
 /// Severity as a lowercase word.

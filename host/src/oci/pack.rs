@@ -212,12 +212,13 @@ pub fn pack(files: &[PlannedFile], config: Value, opts: &PackOptions) -> Result<
             // Someone created a layout there meanwhile: add to it instead.
             Some(staging) => {
                 outcome.replaced =
-                    commit_append(&staging, &opts.output, &outcome.manifest, &opts.tag)?;
+                    commit_append(staging.path(), &opts.output, &outcome.manifest, &opts.tag)?;
                 outcome.appended = true;
             }
         },
         Target::Append => {
-            outcome.replaced = commit_append(&staging, &opts.output, &outcome.manifest, &opts.tag)?;
+            outcome.replaced =
+                commit_append(staging.path(), &opts.output, &outcome.manifest, &opts.tag)?;
             outcome.appended = true;
         }
     }
@@ -265,9 +266,11 @@ fn set_mode(path: &Path, mode: u32) -> Result<()> {
         .with_context(|| format!("setting permissions of {}", path.display()))
 }
 
-/// Moves the staged blobs the layout lacks into it, then replaces `index.json`.
-fn commit_append(
-    staging: &tempfile::TempDir,
+/// Moves the staged blobs the layout lacks into it, then replaces `index.json` (with
+/// `manifest` under `tag`); returns the digest the tag named before. `pull` into an existing
+/// layout uses it too.
+pub fn commit_append(
+    staging: &Path,
     output: &Path,
     manifest: &Descriptor,
     tag: &str,
@@ -283,7 +286,7 @@ fn commit_append(
         .with_context(|| format!("creating {}", dest_dir.display()))?;
     let mut moved: Vec<PathBuf> = Vec::new();
     let result = (|| -> Result<Option<String>> {
-        let src_dir = staging.path().join("blobs").join("sha256");
+        let src_dir = staging.join("blobs").join("sha256");
         let mut names: Vec<_> = std::fs::read_dir(&src_dir)?
             .map(|e| e.map(|e| e.file_name()))
             .collect::<std::io::Result<_>>()?;

@@ -2,17 +2,16 @@
 //! image layout (`LAYOUT[:TAG]`), or a model directory (via `generate`).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{CheckInput, FileFacts};
+use super::{CheckInput, FileFacts, PolicyFinding};
 use crate::generate::{GenerateOptions, generate, render_config};
-use crate::inspect::{FileReport, Status, Target, inspect_one};
+use crate::inspect::{FileReport, Status};
 use crate::model::{
-    ANNOTATION_FILEPATH, ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, LayerFormat, MANIFEST_MEDIA_TYPE,
+    ANNOTATION_FILEPATH, ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, MANIFEST_MEDIA_TYPE,
     parse_layer_media_type,
 };
 use crate::plugin::PluginSet;
@@ -89,6 +88,7 @@ pub fn from_config_file(path: &Path) -> Result<CheckInput> {
         config,
         manifest: Value::Null,
         files: Vec::new(),
+        problems: Vec::new(),
     })
 }
 
@@ -140,12 +140,14 @@ pub fn from_layout(
         .as_str()
         .context("manifest without config digest")?;
     let config = read_json(&blob_path(layout, config_digest)?)?;
-    let root = Arc::new(layout.canonicalize()?);
+    let reports = crate::inspect::artifact::raw_weight_reports(layout, &manifest, plugins, log)?;
     let mut files = Vec::new();
-    for layer in manifest["layers"]
+    for (layer, report) in manifest["layers"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
+        .iter()
+        .zip(&reports)
     {
         let media_type = layer["mediaType"].as_str().unwrap_or("").to_string();
         let size = layer["size"].as_u64().unwrap_or(0);
@@ -153,28 +155,9 @@ pub fn from_layout(
             .as_str()
             .unwrap_or("")
             .to_string();
-        let parsed = parse_layer_media_type(&media_type);
-        let kind = parsed
+        let kind = parse_layer_media_type(&media_type)
             .map(|(k, _, _)| k.as_str().to_string())
             .unwrap_or_default();
-        let mut report = None;
-        if let (Some((_, LayerFormat::Raw, _)), Some(d)) = (parsed, layer["digest"].as_str()) {
-            let blob = blob_path(layout, d)?;
-            let name = Path::new(&path)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let target = Target {
-                path: blob,
-                display: path.clone(),
-                name,
-                root: root.clone(),
-            };
-            let r = inspect_one(plugins, &target, log);
-            if r.status != Status::Unrecognised {
-                report = Some(r);
-            }
-        }
         files.push(facts_from_report(
             &path,
             &kind,
@@ -191,6 +174,7 @@ pub fn from_layout(
         config,
         manifest,
         files,
+        problems: Vec::new(),
     })
 }
 
@@ -241,10 +225,35 @@ pub fn from_directory(dir: &Path, plugins: &PluginSet) -> Result<CheckInput> {
         ));
         files.push(f);
     }
+    let mut problems: Vec<PolicyFinding> = generated
+        .missing
+        .iter()
+        .map(|m| PolicyFinding {
+            id: "missing-weights".into(),
+            severity: "error",
+            message: format!("{}: {}", m.path, m.reason),
+            file: Some(m.path.clone()),
+            field: None,
+        })
+        .collect();
+    problems.extend(
+        generated
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with("licence conflict"))
+            .map(|w| PolicyFinding {
+                id: "license-conflict".into(),
+                severity: "warning",
+                message: w.clone(),
+                file: None,
+                field: Some("/descriptor/licenses".into()),
+            }),
+    );
     Ok(CheckInput {
         target: dir.display().to_string(),
         config: generated.config,
         manifest,
         files,
+        problems,
     })
 }
