@@ -516,7 +516,8 @@ fn generate_refuses_invalid_config() {
     let out_file = out_dir.path().join("c.json");
     for (set, what) in [
         ("config.paramSize=7 billion", "/config/paramSize"),
-        ("precision=bf16", "/config/precision"),
+        // (an unlisted precision is kept with a warning; a malformed list is refused)
+        ("precision=bfloat16,", "/config/precision"),
         ("descriptor.name=", ""),
         (
             "capabilities.inputTypes=smell",
