@@ -140,11 +140,13 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
     }
     if !generated.missing.is_empty() && !args.allow_missing_weights {
         let names: Vec<&str> = generated.missing.iter().map(|m| m.path.as_str()).collect();
-        bail!(
+        // The model is incomplete (exit 1, as `generate` and `check` say), not a usage error.
+        return Err(super::ModelFailure(format!(
             "{}: weights missing ({}); fetch them (e.g. `git lfs pull`) or pass --allow-missing-weights",
             args.dir.display(),
             names.join(", ")
-        );
+        ))
+        .into());
     }
     let config = match reviewed {
         Some((path, config)) => {
