@@ -505,6 +505,10 @@ fn no_unsafe_code_fails_on_a_malicious_pickle_and_a_code_layer() {
         "no-unsafe-code",
     ]);
     assert_eq!(code, 1, "{r}");
-    assert_eq!(finding_ids(&r, "no-unsafe-code"), Vec::<String>::new(), "{r}");
+    assert_eq!(
+        finding_ids(&r, "no-unsafe-code"),
+        Vec::<String>::new(),
+        "{r}"
+    );
     assert_eq!(finding_ids(&r, "modelpack"), ["missing-weights"], "{r}");
 }

@@ -55,7 +55,10 @@ fn lfs_pointer_checkout_does_not_pass() {
         work.path().join("o").to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("weights missing (model.safetensors)"), "{stderr}");
+    assert!(
+        stderr.contains("weights missing (model.safetensors)"),
+        "{stderr}"
+    );
 }
 
 #[test]

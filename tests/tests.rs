@@ -25,6 +25,8 @@ mod fixtures;
 mod generate;
 /// skopeo through a real registry and back; Python jsonschema on packed configs.
 mod interop;
+/// login/logout, Docker credential helpers, where credentials may be sent.
+mod login;
 /// Malicious pickles are flagged, never executed.
 mod malicious;
 /// pack and unpack round trips, reproducibility, atomicity, appending to a layout.

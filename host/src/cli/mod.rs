@@ -3,6 +3,7 @@
 mod check;
 mod generate;
 mod inspect;
+mod login;
 pub mod pack;
 mod plugins;
 pub mod pull;
@@ -102,6 +103,10 @@ modelpack completions zsh > ~/.zfunc/_modelpack\n  modelpack completions fish > 
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Log in to a registry: check the credentials, store them as Docker does.
+    Login(login::LoginArgs),
+    /// Log out of a registry: remove its stored credentials.
+    Logout(login::LogoutArgs),
 }
 
 /// `check` output formats.
@@ -344,6 +349,8 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             clap_complete::generate(*shell, &mut cmd, "modelpack", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+        Command::Login(args) => login::login(args),
+        Command::Logout(args) => login::logout(args),
     }
 }
 
@@ -361,6 +368,8 @@ impl Cli {
             Command::Unpack(a) => a.format == json,
             Command::Push(a) => a.format == json,
             Command::Pull(a) => a.format == json,
+            Command::Login(a) => a.format == json,
+            Command::Logout(a) => a.format == json,
             Command::Completions { .. } => false,
         }
     }
