@@ -64,9 +64,9 @@ impl Settings {
     /// Parses the settings JSON; every list entry must be one SPDX licence id.
     pub fn parse(json: &str) -> Result<Settings, String> {
         let raw: RawSettings = settings::parse(json)?;
-        // Without lists every licence would be "not allowed": a policy that fails every model
-        // is a configuration mistake, so say so instead of reporting findings.
-        if raw.allow.is_empty() && raw.deny.is_empty() && raw.unknown != Action::Ignore {
+        // Without lists, and with licences in neither list an error, every licence would fail:
+        // a policy that fails every model is a configuration mistake, so say so instead.
+        if raw.allow.is_empty() && raw.deny.is_empty() && raw.unknown == Action::Error {
             return Err(
                 "invalid settings: no `allow` list: name the licences you accept, \
                  e.g. allow: [Apache-2.0, MIT] (and optionally deny: [...])"
@@ -378,7 +378,9 @@ mod tests {
         assert!(bad(json!({"alow": ["MIT"]})).contains("unknown field `alow`"));
         assert!(bad(json!({"allow": "MIT"})).starts_with("invalid settings"));
         assert!(bad(json!({})).starts_with("invalid settings: no `allow` list"));
-        assert!(bad(json!({"unknown": "warning"})).contains("no `allow` list"));
+        assert!(bad(json!({"unknown": "error"})).contains("no `allow` list"));
+        // Asking for warnings (or nothing) about unlisted licences is a choice, not a mistake.
+        assert!(evaluate(&input(json!({}), vec![], json!({"unknown": "warning"}))).is_ok());
     }
 
     #[test]
@@ -400,7 +402,7 @@ mod tests {
         assert_eq!(ids(&out), ["license-missing"]);
         let out = evaluate(&hf_model(
             "hf-lfs/pygmalion-7b",
-            json!({"missing": "ignore"}),
+            json!({"allow": ["MIT"], "missing": "ignore"}),
         ))
         .unwrap();
         assert!(out.is_empty());
