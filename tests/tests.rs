@@ -19,8 +19,15 @@ mod cli_output;
 mod cli_pack_config;
 /// Issue 15: registry error lines, docker:// references, pull into a layout and by digest.
 mod cli_registry;
+/// One meaning everywhere: generate, inspect and check count the same parameters.
+mod contract;
+/// Convention plugins: contained when they misbehave, confined to the listing, vendor and
+/// template plugins feed `generate --explain`.
+mod conventions;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
+/// TFLite and OpenVINO IR fixtures against the official readers; generate on each.
+mod formats;
 /// `generate`: configs from fixtures and built model directories, validated and checked.
 mod generate;
 /// skopeo through a real registry and back; Python jsonschema on packed configs.

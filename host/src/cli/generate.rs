@@ -24,6 +24,9 @@ struct Document<'a> {
     files: Option<&'a [FileClass]>,
     #[serde(skip_serializing_if = "Option::is_none")]
     layers: Option<&'a [PlannedLayer]>,
+    /// The `paramSize` basis as counted from the weights (`--explain` only).
+    #[serde(rename = "weightParameters", skip_serializing_if = "Option::is_none")]
+    weight_parameters: Option<u64>,
     missing: &'a [MissingFile],
     warnings: &'a [String],
 }
@@ -53,6 +56,7 @@ pub fn run(global: &Global, args: &GenerateArgs) -> Result<ExitCode> {
             notes: args.explain.then_some(&g.notes[..]),
             files: args.explain.then_some(&g.classes[..]),
             layers: args.plan.then_some(&g.layers[..]),
+            weight_parameters: args.explain.then_some(g.weight_parameters),
             missing: &g.missing,
             warnings: &g.warnings,
         };

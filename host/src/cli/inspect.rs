@@ -46,7 +46,12 @@ pub fn run(global: &Global, args: &InspectArgs) -> Result<ExitCode> {
     let total = files.len() + artifacts.iter().map(|a| a.weights.len()).sum::<usize>();
     match args.format {
         OutputFormat::Json => {
-            let out = InspectOutput { files, artifacts };
+            let model = inspect::model_summary(&files)?;
+            let out = InspectOutput {
+                files,
+                model,
+                artifacts,
+            };
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         OutputFormat::Text => {

@@ -46,6 +46,8 @@ pub fn list(global: &Global, format: OutputFormat) -> Result<ExitCode> {
                     let kind = match e.info.kind {
                         crate::plugin::Kind::Format => "format",
                         crate::plugin::Kind::Policy => "policy",
+                        crate::plugin::Kind::Convention => "convention",
+                        crate::plugin::Kind::Converter => "converter",
                     };
                     [
                         e.info.name.clone(),

@@ -16,7 +16,26 @@ use anyhow::{Result, bail};
 
 use crate::plugin::PluginSet;
 use crate::plugin::blob::{BlobFile, OpenError};
-pub use report::{FileReport, InspectOutput, Status};
+pub use report::{FileReport, InspectOutput, ModelSummary, Status};
+
+/// The reports taken together as one model (the same aggregation `generate` and `check`
+/// use); `None` when no file was read. A count that overflows is an error.
+pub fn model_summary(files: &[FileReport]) -> Result<Option<ModelSummary>> {
+    let read: Vec<(String, &FileReport)> = files
+        .iter()
+        .filter(|f| f.status == Status::Ok)
+        .map(|f| (f.path.clone(), f))
+        .collect();
+    if read.is_empty() {
+        return Ok(None);
+    }
+    let facts = crate::generate::weights::aggregate(&read, None)?;
+    Ok(Some(ModelSummary {
+        format: facts.format,
+        weight_parameters: facts.params,
+        copies: facts.copies,
+    }))
+}
 
 /// How much of a file `detect` sees.
 pub const HEAD_LEN: usize = 64 << 10;

@@ -2,16 +2,17 @@
 //! image layout (`LAYOUT[:TAG]`), or a model directory (via `generate`).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{CheckInput, FileFacts, PolicyFinding};
+use super::{CheckInput, FileFacts, PolicyFinding, Totals};
 use crate::generate::{GenerateOptions, generate, render_config};
-use crate::inspect::{FileReport, Status};
+use crate::inspect::{FileReport, Status, Target, inspect_one};
 use crate::model::{
-    ANNOTATION_FILEPATH, ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, MANIFEST_MEDIA_TYPE,
+    ANNOTATION_FILEPATH, ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, LayerFormat, MANIFEST_MEDIA_TYPE,
     parse_layer_media_type,
 };
 use crate::plugin::PluginSet;
@@ -35,7 +36,16 @@ pub fn facts_from_report(
         f.format = r.format.clone();
         f.tensor_count = r.tensor_count;
         f.parameter_count = r.parameter_count;
+        f.weight_parameters = r.weight_parameters;
         f.dtypes = r.dtypes.clone();
+        for d in &r.weight_dtypes {
+            let key = match d.precision {
+                Some(w) => w.to_string(),
+                None => format!("quantized:{}", d.dtype),
+            };
+            let slot = f.precisions.entry(key).or_default();
+            *slot = slot.saturating_add(d.weight_parameters);
+        }
         f.findings = r
             .findings
             .iter()
@@ -83,11 +93,15 @@ pub fn from_config_file(path: &Path) -> Result<CheckInput> {
             path.display()
         );
     }
+    let totals = totals_of(&config, &[], 0, 0);
     Ok(CheckInput {
         target: path.display().to_string(),
         config,
         manifest: Value::Null,
         files: Vec::new(),
+        totals,
+        signatures: Vec::new(),
+        sbom_attached: false,
         problems: Vec::new(),
     })
 }
@@ -140,14 +154,13 @@ pub fn from_layout(
         .as_str()
         .context("manifest without config digest")?;
     let config = read_json(&blob_path(layout, config_digest)?)?;
-    let reports = crate::inspect::artifact::raw_weight_reports(layout, &manifest, plugins, log)?;
+    let root = Arc::new(layout.canonicalize()?);
     let mut files = Vec::new();
-    for (layer, report) in manifest["layers"]
+    let mut reports: Vec<(String, FileReport)> = Vec::new();
+    for layer in manifest["layers"]
         .as_array()
         .map(Vec::as_slice)
         .unwrap_or_default()
-        .iter()
-        .zip(&reports)
     {
         let media_type = layer["mediaType"].as_str().unwrap_or("").to_string();
         let size = layer["size"].as_u64().unwrap_or(0);
@@ -155,9 +168,28 @@ pub fn from_layout(
             .as_str()
             .unwrap_or("")
             .to_string();
-        let kind = parse_layer_media_type(&media_type)
+        let parsed = parse_layer_media_type(&media_type);
+        let kind = parsed
             .map(|(k, _, _)| k.as_str().to_string())
             .unwrap_or_default();
+        let mut report = None;
+        if let (Some((_, LayerFormat::Raw, _)), Some(d)) = (parsed, layer["digest"].as_str()) {
+            let blob = blob_path(layout, d)?;
+            let name = Path::new(&path)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let target = Target {
+                path: blob,
+                display: path.clone(),
+                name,
+                root: root.clone(),
+            };
+            let r = inspect_one(plugins, &target, log);
+            if r.status != Status::Unrecognised {
+                report = Some(r);
+            }
+        }
         files.push(facts_from_report(
             &path,
             &kind,
@@ -165,7 +197,13 @@ pub fn from_layout(
             report.as_ref(),
             size,
         ));
+        if let Some(r) = report.filter(|r| r.status == Status::Ok && kind == "weight") {
+            reports.push((path, r));
+        }
     }
+    let read: Vec<(String, &FileReport)> = reports.iter().map(|(p, r)| (p.clone(), r)).collect();
+    let facts = crate::generate::weights::aggregate(&read, None)?;
+    let totals = totals_of(&config, &files, facts.params, facts.copies);
     Ok(CheckInput {
         target: match tag {
             Some(t) => format!("{}:{t}", layout.display()),
@@ -174,8 +212,27 @@ pub fn from_layout(
         config,
         manifest,
         files,
+        totals,
+        signatures: Vec::new(),
+        sbom_attached: false,
         problems: Vec::new(),
     })
+}
+
+/// Totals from the config's words, the weight files' bytes, and the counted parameters.
+fn totals_of(config: &Value, files: &[FileFacts], parameters: u64, copies: usize) -> Totals {
+    let text = |p: &str| config.pointer(p).and_then(Value::as_str).map(String::from);
+    Totals {
+        parameters,
+        format: text("/config/format"),
+        precision: text("/config/precision"),
+        quantization: text("/config/quantization"),
+        weight_bytes: files
+            .iter()
+            .filter(|f| f.kind == "weight")
+            .fold(0u64, |a, f| a.saturating_add(f.size)),
+        copies: u32::try_from(copies).unwrap_or(u32::MAX),
+    }
 }
 
 /// A model directory: what `generate` would write, the manifest `pack` would write (layer
@@ -249,11 +306,20 @@ pub fn from_directory(dir: &Path, plugins: &PluginSet) -> Result<CheckInput> {
                 field: Some("/descriptor/licenses".into()),
             }),
     );
+    let totals = totals_of(
+        &generated.config,
+        &files,
+        generated.weight_parameters,
+        generated.weight_copies,
+    );
     Ok(CheckInput {
         target: dir.display().to_string(),
         config: generated.config,
         manifest,
         files,
+        totals,
+        signatures: Vec::new(),
+        sbom_attached: false,
         problems,
     })
 }

@@ -34,12 +34,46 @@ pub struct FileFacts {
     pub format: Option<String>,
     /// Tensors in the file.
     pub tensor_count: u64,
-    /// Parameters in the file.
+    /// Elements of every tensor in the file.
     pub parameter_count: u64,
+    /// The file's weight parameters (its share of the `paramSize` basis).
+    pub weight_parameters: u64,
     /// Parameters per dtype.
     pub dtypes: BTreeMap<String, u64>,
+    /// Weight parameters per precision word (`quantized:<dtype>` for storage without one).
+    pub precisions: BTreeMap<String, u64>,
     /// Findings of the format plugin: (id, severity, message, field).
     pub findings: Vec<(String, String, String, Option<String>)>,
+}
+
+/// The model as a whole, computed as `generate` computes the config.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// The `paramSize` basis.
+    pub parameters: u64,
+    /// `config.format`.
+    pub format: Option<String>,
+    /// `config.precision`.
+    pub precision: Option<String>,
+    /// `config.quantization`.
+    pub quantization: Option<String>,
+    /// Bytes of the weight layers.
+    pub weight_bytes: u64,
+    /// Files holding copies of weights another file holds.
+    pub copies: u32,
+}
+
+/// A signature verified before the policies run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Signature {
+    /// `sha256:<hex>` of the signer's public key.
+    pub key_id: String,
+    /// `files` or `manifest`.
+    pub kind: String,
+    /// The signed subject's digest.
+    pub subject: String,
+    /// Where the signature was found.
+    pub origin: String,
 }
 
 /// Everything the policies are told about one model.
@@ -56,6 +90,12 @@ pub struct CheckInput {
     /// What the host itself found before any policy ran: weights that are only Git LFS
     /// pointers or absent shards (errors), contradicting licences (warnings).
     pub problems: Vec<PolicyFinding>,
+    /// Totals over the model, the same numbers `generate` writes.
+    pub totals: Totals,
+    /// Verified signatures (filled by `verify`-aware callers; empty otherwise).
+    pub signatures: Vec<Signature>,
+    /// Whether an SBOM is attached to the artifact.
+    pub sbom_attached: bool,
 }
 
 /// One finding of one policy, as reported.
@@ -140,7 +180,9 @@ impl CheckInput {
                     format: f.format.clone(),
                     tensor_count: f.tensor_count,
                     parameter_count: f.parameter_count,
+                    weight_parameters: f.weight_parameters,
                     dtypes: f.dtypes.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                    precisions: f.precisions.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                     findings: f
                         .findings
                         .iter()
@@ -156,6 +198,25 @@ impl CheckInput {
                         .collect(),
                 })
                 .collect(),
+            totals: ph::ModelTotals {
+                parameters: self.totals.parameters,
+                format: self.totals.format.clone(),
+                precision: self.totals.precision.clone(),
+                quantization: self.totals.quantization.clone(),
+                weight_bytes: self.totals.weight_bytes,
+                copies: self.totals.copies,
+            },
+            signatures: self
+                .signatures
+                .iter()
+                .map(|g| ph::VerifiedSignature {
+                    key_id: g.key_id.clone(),
+                    kind: g.kind.clone(),
+                    subject: g.subject.clone(),
+                    origin: g.origin.clone(),
+                })
+                .collect(),
+            sbom_attached: self.sbom_attached,
             settings: settings.to_string(),
         }
     }

@@ -18,6 +18,7 @@
 mod dtype;
 mod header;
 mod literal;
+pub mod meaning;
 mod npy;
 mod npz;
 mod object;
@@ -26,7 +27,7 @@ mod report;
 use modelpack_plugin_sdk::prelude::*;
 
 /// The plugin description.
-pub const INFO: &str = r#"{"name":"numpy","version":"0.1.0","description":"NumPy .npy/.npz arrays (headers only); flags object arrays whose payload is a pickle","extensions":["npy","npz"],"file_names":[],"magic":[{"offset":0,"hex":"934e554d5059"}]}"#;
+pub const INFO: &str = r#"{"name":"numpy","version":"0.2.0","description":"NumPy .npy/.npz arrays (headers only); flags object arrays whose payload is a pickle","extensions":["npy","npz"],"file_names":[],"magic":[{"offset":0,"hex":"934e554d5059"}]}"#;
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)

@@ -56,6 +56,7 @@
 pub mod detect;
 pub mod dtype;
 pub mod external;
+pub mod meaning;
 pub mod proto;
 pub mod report;
 #[cfg(test)]
@@ -86,7 +87,7 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
 struct Plugin;
 
 impl FormatPlugin for Plugin {
-    const INFO: &'static str = r#"{"name":"onnx","version":"0.1.0","description":"ONNX models (.onnx): initializers, inputs/outputs, opsets and external data, read header-only","extensions":["onnx"],"file_names":[],"magic":[]}"#;
+    const INFO: &'static str = r#"{"name":"onnx","version":"0.2.0","description":"ONNX models (.onnx): initializers, inputs/outputs, opsets and external data, read header-only","extensions":["onnx"],"file_names":[],"magic":[]}"#;
 
     fn detect(name: &str, head: &[u8]) -> f32 {
         detect(name, head)

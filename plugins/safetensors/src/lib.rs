@@ -13,12 +13,15 @@
 //!   `index.total_parameters`, …), then the shards' `__metadata__` entries (first shard wins).
 //!   `covers` lists the shard files. Shard problems are findings (see [`index`]).
 //! * A Git LFS pointer in place of the file gives the SDK's `git-lfs-pointer` report.
+//! * Meaning (contract 0.2): roles, packed quantised layouts, the `paramSize` basis and the
+//!   precision words, see [`meaning`].
 
 pub mod dtype;
 pub mod findings;
 pub mod header;
 pub mod index;
 pub mod json;
+pub mod meaning;
 pub mod report;
 pub mod shards;
 
@@ -76,17 +79,20 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
     if let Some(r) = lfs_pointer_report(first, report::FORMAT)? {
         return Ok(r);
     }
-    if index::is_index_name(&first.name()) {
-        return index::inspect_index(inputs);
-    }
-    shards::inspect_files(inputs)
+    let mut r = if index::is_index_name(&first.name()) {
+        index::inspect_index(inputs)?
+    } else {
+        shards::inspect_files(inputs)?
+    };
+    meaning::apply(&mut r);
+    Ok(r)
 }
 
 /// The plugin as the host sees it (exported on wasm32).
 pub struct Plugin;
 
 impl FormatPlugin for Plugin {
-    const INFO: &'static str = r#"{"name":"safetensors","version":"0.1.0","description":"safetensors files and sharded checkpoints (*.safetensors.index.json), header-only","extensions":["safetensors"],"file_names":["model.safetensors.index.json","*.safetensors.index.json"],"magic":[]}"#;
+    const INFO: &'static str = r#"{"name":"safetensors","version":"0.2.0","description":"safetensors files and sharded checkpoints (*.safetensors.index.json), header-only","extensions":["safetensors"],"file_names":["model.safetensors.index.json","*.safetensors.index.json"],"magic":[]}"#;
 
     fn detect(name: &str, head: &[u8]) -> f32 {
         detect(name, head)
