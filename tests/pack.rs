@@ -688,3 +688,28 @@ fn editing_a_source_in_place_leaves_the_default_layout_intact() {
         "{report:#}"
     );
 }
+
+#[test]
+fn pack_refuses_missing_weights_unless_allowed() {
+    if !plugins_built() {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let src = fixtures().join("hf-lfs/pygmalion-7b");
+    let layout = work.path().join("layout");
+    let (code, _, stderr) = run(&[
+        "pack",
+        src.to_str().unwrap(),
+        "-o",
+        layout.to_str().unwrap(),
+    ]);
+    // Exit 1: the model is incomplete (generate and check say so too), not a usage error.
+    assert_eq!(code, 1, "{stderr}");
+    let last = stderr.lines().last().unwrap();
+    assert!(
+        last.contains("weights missing (model-00001-of-00007.safetensors"),
+        "{stderr}"
+    );
+    assert!(last.contains("--allow-missing-weights"), "{stderr}");
+    assert!(!layout.exists());
+}

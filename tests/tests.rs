@@ -5,6 +5,20 @@ mod util;
 
 /// Policies and `modelpack check`.
 mod check;
+/// Issue 15: single-file pack, --set suggestions, open precision list, plain progress lines.
+mod cli_basics;
+/// Issue 15: `check` on LFS checkouts and licence conflicts; policy configuration errors.
+mod cli_check;
+/// Issue 15: a Hugging Face cache packs as its snapshot (the scripted newcomer run).
+mod cli_hfcache;
+/// Issue 15: inspect of OCI layouts (artifact view and weights from blobs).
+mod cli_inspect;
+/// Issue 15: broken pipes, JSON naming and errors, one missing-path message, help, completions.
+mod cli_output;
+/// Issue 15: pack with generate's flags and a reviewed --config.
+mod cli_pack_config;
+/// Issue 15: registry error lines, docker:// references, pull into a layout and by digest.
+mod cli_registry;
 /// One meaning everywhere: generate, inspect and check count the same parameters.
 mod contract;
 /// Convention plugins: contained when they misbehave, confined to the listing, vendor and

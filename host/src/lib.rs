@@ -15,5 +15,6 @@ pub mod regular;
 pub mod sbom;
 pub mod sign;
 pub mod signals;
+pub mod suggest;
 pub mod units;
 pub mod validate;

@@ -17,6 +17,7 @@ pub mod conventions;
 mod describe;
 mod facts;
 pub mod fields;
+pub mod hfcache;
 pub mod plan;
 pub mod walk;
 pub mod weights;
@@ -56,6 +57,8 @@ pub struct GenerateOptions {
     pub leave_out: Vec<PathBuf>,
     /// How layers will be encoded (diffIds depend on it).
     pub layer_format: LayerFormat,
+    /// `--strict`: a precision outside the spec's list is refused, not warned about.
+    pub strict: bool,
 }
 
 impl Default for GenerateOptions {
@@ -70,12 +73,14 @@ impl Default for GenerateOptions {
             source_date_epoch: None,
             leave_out: Vec::new(),
             layer_format: LayerFormat::Raw,
+            strict: false,
         }
     }
 }
 
 /// A file the model needs but the directory does not hold.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MissingFile {
     /// Path relative to the model root.
     pub path: String,
@@ -162,12 +167,20 @@ fn lfs_pointer(path: &Path, size: u64) -> Option<LfsPointer> {
 
 /// Generates the config and layer plan for a model directory.
 pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Result<Generated> {
+    // A Hugging Face cache repo folder is packed as the snapshot its ref names.
+    let cache = hfcache::resolve(dir)?;
+    let dir = cache.root.as_path();
     let filters = walk::Filters {
         include: walk::Patterns::new(&opts.include, "--include")?,
         exclude: walk::Patterns::new(&opts.exclude, "--exclude")?,
         leave_out: opts.leave_out.clone(),
     };
-    let walked = walk::walk(dir, &filters)?;
+    let single = std::fs::metadata(dir).is_ok_and(|m| m.is_file());
+    let walked = if single {
+        single_file(dir)?
+    } else {
+        walk::walk(dir, &filters)?
+    };
     if walked.entries.is_empty() {
         bail!(
             "{}: no files to pack (empty, or everything hidden, ignored or excluded)",
@@ -346,6 +359,22 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
     let (weight_parameters, weight_copies) = (ctx.weight_parameters, ctx.weight_copies);
     let mut notes = std::mem::take(&mut ctx.notes);
     let mut candidates = std::mem::take(&mut ctx.candidates);
+    if single && let Some(stem) = dir.file_stem() {
+        // The file's name says more than its folder's (`~/Downloads`); first heuristic wins.
+        candidates.insert(
+            0,
+            Candidate {
+                field: "descriptor.name",
+                value: Value::String(stem.to_string_lossy().into_owned()),
+                source: Source::Heuristic,
+                from: "the file name".into(),
+                note: None,
+            },
+        );
+    }
+    if let Some(f) = &cache.facts {
+        cache_candidates(f, &mut candidates, &mut notes);
+    }
     user_candidates(opts, &mut candidates)?;
 
     for m in &missing {
@@ -363,13 +392,14 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
     }
 
     let (mut config, explain) = fields::decide(&candidates);
+    warnings.extend(licence_conflicts(&explain));
     let layers = plan::layers(&files, opts.layer_format)?;
     let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
     config.as_object_mut().expect("config is an object").insert(
         "modelfs".into(),
         serde_json::json!({"type": "layers", "diffIds": diff_ids}),
     );
-    check(&config, &explain, &mut warnings)?;
+    check(&config, &explain, opts.strict, &mut warnings)?;
     for e in &explain {
         if let Some(n) = &e.note {
             notes.push(format!("{}: {n}", e.field));
@@ -398,6 +428,111 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         weight_parameters,
         weight_copies,
     })
+}
+
+/// `pack model.gguf`: one file as the whole model, its folder as the root (nothing else of the
+/// folder is looked at).
+fn single_file(path: &Path) -> Result<walk::Walked> {
+    let abs = path
+        .canonicalize()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let meta = std::fs::metadata(&abs).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let root = abs
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let rel = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    #[cfg(unix)]
+    let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
+    #[cfg(not(unix))]
+    let mode = 0o644;
+    Ok(walk::Walked {
+        confine: root.clone(),
+        entries: vec![walk::Entry {
+            rel,
+            path: path.to_path_buf(),
+            abs,
+            size: meta.len(),
+            mode,
+        }],
+        root,
+        warnings: Vec::new(),
+    })
+}
+
+/// What the hub cache layout states: the revision of the snapshot and the repo's URL.
+fn cache_candidates(f: &hfcache::CacheFacts, out: &mut Vec<Candidate>, notes: &mut Vec<String>) {
+    let from = format!("Hugging Face cache snapshots/{}", f.revision);
+    if let Some(r) = &f.via_ref {
+        notes.push(format!(
+            "Hugging Face cache repo {}: refs/{r} names snapshot {}",
+            f.repo_id, f.revision
+        ));
+    }
+    out.push(Candidate {
+        field: "descriptor.revision",
+        value: Value::String(f.revision.clone()),
+        source: Source::HfFiles,
+        from: from.clone(),
+        note: None,
+    });
+    out.push(Candidate {
+        field: "descriptor.sourceURL",
+        value: Value::String(f.source_url()),
+        source: Source::HfFiles,
+        from: format!("Hugging Face cache repo {}", f.repo_id),
+        note: None,
+    });
+}
+
+/// A licence the model card states that another file (LICENSE) contradicts: the card wins by
+/// precedence, but a silent choice between two licences is a legal risk, so say so.
+fn licence_conflicts(explain: &[FieldExplain]) -> Vec<String> {
+    let Some(e) = explain.iter().find(|e| e.field == "descriptor.licenses") else {
+        return Vec::new();
+    };
+    if e.source <= Source::OverrideFile {
+        return Vec::new();
+    }
+    let norm = |v: &Value| -> Vec<String> {
+        let mut l: Vec<String> = match v {
+            Value::Array(a) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
+            Value::String(s) => vec![s.to_ascii_lowercase()],
+            _ => Vec::new(),
+        };
+        l.sort();
+        l
+    };
+    let shown = |v: &Value| match v {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    let won = norm(&e.value);
+    e.overridden
+        .iter()
+        .filter(|c| !c.value.is_null() && !norm(&c.value).is_empty() && norm(&c.value) != won)
+        .map(|c| {
+            format!(
+                "licence conflict: {} says {}, but {} says {}; using {} (choose with --set licenses=…)",
+                e.from,
+                shown(&e.value),
+                c.from,
+                shown(&c.value),
+                shown(&e.value)
+            )
+        })
+        .collect()
 }
 
 /// Convention plugins' layer hints, for files only a name heuristic classified.
@@ -487,7 +622,12 @@ fn user_candidates(opts: &GenerateOptions, out: &mut Vec<Candidate>) -> Result<(
 /// Refuses an invalid config, naming the field, the reason and where the value came from.
 /// Schema errors and generate's own paramSize/precision rules refuse; the other strict rules
 /// (SPDX, ISO 639-1) only warn, since users may set such values on purpose.
-fn check(config: &Value, explain: &[FieldExplain], warnings: &mut Vec<String>) -> Result<()> {
+fn check(
+    config: &Value,
+    explain: &[FieldExplain],
+    strict: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     let mut errors = Vec::new();
     let origin = |pointer: &str| {
         explain
@@ -513,10 +653,19 @@ fn check(config: &Value, explain: &[FieldExplain], warnings: &mut Vec<String>) -
     if let Some(s) = text("/config/precision")
         && let Err(e) = rules::precision(s)
     {
-        errors.push(format!(
-            "/config/precision: {e}{}",
-            origin("/config/precision")
-        ));
+        // The spec's list is open ("supported values include"): a value outside it is a
+        // warning unless --strict, while a malformed list is always refused.
+        if !strict && e.contains("not a precision the spec allows") {
+            warnings.push(format!(
+                "/config/precision: {e}{} (kept; --strict refuses it)",
+                origin("/config/precision")
+            ));
+        } else {
+            errors.push(format!(
+                "/config/precision: {e}{}",
+                origin("/config/precision")
+            ));
+        }
     }
     if !errors.is_empty() {
         bail!("refusing to write an invalid config: {}", errors.join("; "));

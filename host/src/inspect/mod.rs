@@ -4,6 +4,7 @@
 //! with one candidate it is used directly, with several each one's `detect` decides. Files no
 //! plugin claims are reported as unrecognised, not as errors.
 
+pub mod artifact;
 pub mod report;
 pub mod text;
 

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{CheckInput, FileFacts, Totals};
+use super::{CheckInput, FileFacts, PolicyFinding, Totals};
 use crate::generate::{GenerateOptions, generate, render_config};
 use crate::inspect::{FileReport, Status, Target, inspect_one};
 use crate::model::{
@@ -118,6 +118,7 @@ pub fn from_config_file(path: &Path) -> Result<CheckInput> {
         totals,
         signatures: Vec::new(),
         sbom_attached: false,
+        problems: Vec::new(),
     })
 }
 
@@ -229,6 +230,7 @@ pub fn from_layout(
         totals,
         signatures: Vec::new(),
         sbom_attached: false,
+        problems: Vec::new(),
     })
 }
 
@@ -295,6 +297,30 @@ pub fn from_directory(dir: &Path, plugins: &PluginSet) -> Result<CheckInput> {
         ));
         files.push(f);
     }
+    let mut problems: Vec<PolicyFinding> = generated
+        .missing
+        .iter()
+        .map(|m| PolicyFinding {
+            id: "missing-weights".into(),
+            severity: "error",
+            message: format!("{}: {}", m.path, m.reason),
+            file: Some(m.path.clone()),
+            field: None,
+        })
+        .collect();
+    problems.extend(
+        generated
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with("licence conflict"))
+            .map(|w| PolicyFinding {
+                id: "license-conflict".into(),
+                severity: "warning",
+                message: w.clone(),
+                file: None,
+                field: Some("/descriptor/licenses".into()),
+            }),
+    );
     let totals = totals_of(
         &generated.config,
         &files,
@@ -309,5 +335,6 @@ pub fn from_directory(dir: &Path, plugins: &PluginSet) -> Result<CheckInput> {
         totals,
         signatures: Vec::new(),
         sbom_attached: false,
+        problems,
     })
 }

@@ -208,6 +208,67 @@ fn describe(e: OciDistributionError) -> anyhow::Error {
             auth::PASSWORD_ENV
         ),
         Some(403) => anyhow!("the registry denied access (403 Forbidden)"),
+        _ => plain(e),
+    }
+}
+
+/// One line a user can act on, without the library's wrapping (`Registry error: url …,
+/// envelope: OCI API errors: [...]`): what the registry said, or why it could not be reached.
+fn plain(e: OciDistributionError) -> anyhow::Error {
+    match &e {
+        OciDistributionError::RegistryError { envelope, .. } if !envelope.errors.is_empty() => {
+            let said: Vec<String> = envelope
+                .errors
+                .iter()
+                .map(|x| {
+                    let code = format!("{:?}", x.code);
+                    let msg = x.message.trim();
+                    let known = match code.as_str() {
+                        "ManifestUnknown" => "no such tag or digest in the repository",
+                        "NameUnknown" => "no such repository",
+                        "BlobUnknown" => "a blob is missing in the registry",
+                        "NameInvalid" => "invalid repository name",
+                        "TagInvalid" => "invalid tag",
+                        _ => "",
+                    };
+                    match (known.is_empty(), msg.is_empty()) {
+                        (false, _) => known.to_string(),
+                        (true, false) => msg.to_string(),
+                        (true, true) => code,
+                    }
+                })
+                .collect();
+            anyhow!("the registry says: {}", said.join("; "))
+        }
+        OciDistributionError::ImageManifestNotFoundError(_) => {
+            anyhow!("the registry says: no such tag or digest in the repository")
+        }
+        OciDistributionError::ServerError { code, message, .. } => {
+            let m = message.trim().replace('\n', " ");
+            if m.is_empty() {
+                anyhow!("the registry answered HTTP {code}")
+            } else {
+                anyhow!("the registry answered HTTP {code}: {m}")
+            }
+        }
+        OciDistributionError::RequestError(r) if r.is_connect() || r.is_timeout() => {
+            // The innermost cause is the operating system's word ("Connection refused").
+            let mut cause = r.to_string();
+            let mut source = std::error::Error::source(r);
+            while let Some(c) = source {
+                cause = c.to_string();
+                source = c.source();
+            }
+            let what = if r.is_timeout() {
+                "did not answer in time"
+            } else {
+                "could not be reached"
+            };
+            anyhow!(
+                "the registry {what} ({}); check the address and that it is running (no credentials were tried)",
+                cause.replace('\n', " ")
+            )
+        }
         _ => {
             // reqwest's top-level text ("error sending request") hides the cause; add the chain.
             let mut text = e.to_string();
@@ -237,6 +298,24 @@ fn descriptor_of(v: &Value, what: &str) -> Result<(Digest, u64, String)> {
         .unwrap_or("")
         .to_string();
     Ok((digest, size, mt))
+}
+
+/// What progress shows for a blob: the layer's file path, `config`, or a short digest.
+fn label_of(manifest: &Value, d: &Digest) -> String {
+    let ds = d.to_string();
+    if manifest.pointer("/config/digest").and_then(Value::as_str) == Some(ds.as_str()) {
+        return "config".to_string();
+    }
+    manifest
+        .get("layers")
+        .and_then(Value::as_array)
+        .and_then(|ls| {
+            ls.iter()
+                .find(|l| l.get("digest").and_then(Value::as_str) == Some(ds.as_str()))
+        })
+        .and_then(|l| l.pointer("/annotations/org.cncf.model.filepath"))
+        .and_then(Value::as_str)
+        .map_or_else(|| ds[..19].to_string(), str::to_string)
 }
 
 /// The config and layer descriptors of a manifest.
@@ -308,6 +387,7 @@ pub fn push(
                 let reference = &reference;
                 let progress = &progress;
                 let root = &layout.root;
+                let manifest = &manifest;
                 async move {
                     let ds = d.to_string();
                     let client = session.client().await?;
@@ -315,13 +395,16 @@ pub fn push(
                         idle(timeout, Activity::new(), client.blob_exists(reference, &ds))
                     })
                     .await?;
+                    let label = label_of(manifest, &d);
                     if exists {
                         if opts.verbose {
                             eprintln!("blob {d}: already in the registry, skipped");
                         }
+                        // Counted as done at once, so the overall bar reaches its total.
+                        drop(progress.item(&label, size));
                         return Ok::<_, anyhow::Error>((false, 0));
                     }
-                    let bar = Arc::new(progress.item(&ds[..19], size));
+                    let bar = Arc::new(progress.item(&label, size));
                     retry(&format!("uploading blob {d}"), || {
                         let activity = Activity::new();
                         let upload = Upload::open(root, d, size, bar.clone(), activity.clone());
@@ -533,9 +616,10 @@ pub fn pull(source: &str, output: &Path, opts: &RegistryOptions) -> Result<PullO
                 let session = &session;
                 let reference = &reference;
                 let progress = &progress;
+                let manifest = &manifest;
                 let path = blob_dir.join(d.hex());
                 async move {
-                    let bar = progress.item(&d.to_string()[..19], size);
+                    let bar = progress.item(&label_of(manifest, &d), size);
                     let client = session.client().await?;
                     retry(&format!("downloading blob {d}"), || {
                         let activity = Activity::new();
