@@ -55,7 +55,7 @@ fn check_outcome(dir: &Path, limit: u64) -> (String, Value) {
 }
 
 /// Asserts the three commands agree on `dir` and returns the count.
-fn agree(dir: &Path) -> u64 {
+pub(crate) fn agree(dir: &Path) -> u64 {
     let n = generate_count(dir);
     assert_eq!(
         inspect_count(dir),

@@ -10,7 +10,15 @@ fn plugins_list_shows_the_bundled_format_plugins() {
     let (code, json, _) = run_json(&["plugins", "list", "--format", "json"]);
     assert_eq!(code, 0);
     let list = json["plugins"].as_array().unwrap();
-    for name in ["safetensors", "gguf", "onnx", "pytorch", "numpy"] {
+    for name in [
+        "safetensors",
+        "gguf",
+        "onnx",
+        "pytorch",
+        "numpy",
+        "tflite",
+        "openvino",
+    ] {
         let p = list
             .iter()
             .find(|p| p["name"] == name)

@@ -7,12 +7,19 @@ mod util;
 mod check;
 /// One meaning everywhere: generate, inspect and check count the same parameters.
 mod contract;
+/// Convention plugins: contained when they misbehave, confined to the listing, vendor and
+/// template plugins feed `generate --explain`.
+mod conventions;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
+/// TFLite and OpenVINO IR fixtures against the official readers; generate on each.
+mod formats;
 /// `generate`: configs from fixtures and built model directories, validated and checked.
 mod generate;
 /// skopeo through a real registry and back; Python jsonschema on packed configs.
 mod interop;
+/// login/logout, Docker credential helpers, where credentials may be sent.
+mod login;
 /// Malicious pickles are flagged, never executed.
 mod malicious;
 /// pack and unpack round trips, reproducibility, atomicity, appending to a layout.

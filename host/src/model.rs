@@ -17,6 +17,10 @@ pub const ANNOTATION_FILEPATH: &str = "org.cncf.model.filepath";
 pub const ANNOTATION_FILE_METADATA: &str = "org.cncf.model.file.metadata+json";
 /// Layer annotation: `"true"` when the layer kind was guessed, not confirmed.
 pub const ANNOTATION_UNTESTED: &str = "org.cncf.model.file.mediatype.untested";
+/// Layer annotation (OCI): the file name ORAS, CRI-O image volumes and other generic OCI
+/// tools restore a raw layer under. modelpack writes the file's relative path, as `oras push`
+/// does, so nested files of one model do not collide under one base name.
+pub const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
 /// Prefix of the media types written before the CNCF rename; accepted with a warning.
 pub const LEGACY_PREFIX: &str = "application/vnd.cnai.model.";
 

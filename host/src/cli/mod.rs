@@ -3,6 +3,7 @@
 mod check;
 mod generate;
 mod inspect;
+mod login;
 pub mod pack;
 mod plugins;
 pub mod pull;
@@ -73,6 +74,10 @@ pub enum Command {
     Push(push::PushArgs),
     /// Pull an artifact from a registry into a new OCI image layout (and optionally unpack it).
     Pull(pull::PullArgs),
+    /// Log in to a registry: check the credentials, store them as Docker does.
+    Login(login::LoginArgs),
+    /// Log out of a registry: remove its stored credentials.
+    Logout(login::LogoutArgs),
 }
 
 /// `check` output formats.
@@ -245,5 +250,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Unpack(args) => unpack::run(&cli.global, args),
         Command::Push(args) => push::run(&cli.global, args),
         Command::Pull(args) => pull::run(&cli.global, args),
+        Command::Login(args) => login::login(args),
+        Command::Logout(args) => login::logout(args),
     }
 }

@@ -34,7 +34,7 @@ pub fn list(global: &Global, format: OutputFormat) -> Result<ExitCode> {
         }
         OutputFormat::Text => {
             println!(
-                "{:<14} {:<8} {:<7} {:<6} {:<28} SOURCE",
+                "{:<18} {:<8} {:<10} {:<6} {:<28} SOURCE",
                 "NAME", "VERSION", "KIND", "WIT", "CLAIMS"
             );
             for e in plugins.entries() {
@@ -51,7 +51,7 @@ pub fn list(global: &Global, format: OutputFormat) -> Result<ExitCode> {
                     crate::plugin::Kind::Converter => "converter",
                 };
                 println!(
-                    "{:<14} {:<8} {:<7} {:<6} {:<28} {}",
+                    "{:<18} {:<8} {:<10} {:<6} {:<28} {}",
                     e.info.name,
                     e.info.version,
                     kind,

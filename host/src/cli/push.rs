@@ -15,7 +15,8 @@ use crate::units::human_bytes;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Credentials: MODELPACK_REGISTRY_USERNAME / MODELPACK_REGISTRY_PASSWORD, else the \
-registry's `auths` entry in ~/.docker/config.json, else anonymous. Plain HTTP is used only for \
+Docker credential helper or `auths` entry in ~/.docker/config.json (see `modelpack login`), else \
+anonymous. Plain HTTP is used only for \
 loopback registries (localhost, 127.0.0.0/8, ::1) or with --plain-http."
 )]
 pub struct PushArgs {

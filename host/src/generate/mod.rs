@@ -2,22 +2,21 @@
 //! directory, from what the files themselves say.
 //!
 //! Pipeline: walk the directory ([`walk`]) → hand every file to the format plugins (as
-//! `inspect` does) → classify each file into a layer kind ([`classify`]) → gather facts from
-//! the weights ([`weights`]), Hugging Face files ([`hf`], [`card`], [`license`]) and the user
-//! (flags, override file) → pick each field by precedence ([`fields`]) → hash the layers
+//! `inspect` does) → classify each file into a layer kind ([`classify`]) → ask the convention
+//! plugins what the directory's files say ([`conventions`]: config.json, model cards, licence
+//! texts… all in plugins) → gather facts from the weights ([`weights`]) and the user (flags,
+//! override file) → pick each field by precedence ([`fields`]) → hash the layers
 //! ([`plan`]: pack's own layer code, without writing blobs) → validate against the schema before anything is written.
 //!
 //! Files that are Git LFS pointers (a clone without `git lfs pull`) or shards an index names
 //! but the directory lacks are **missing**: they are not planned as layers, a warning names
 //! them, and the config is still generated from config.json and the index.
 
-pub mod card;
 pub mod classify;
+pub mod conventions;
 mod describe;
 mod facts;
 pub mod fields;
-pub mod hf;
-pub mod license;
 pub mod plan;
 pub mod walk;
 pub mod weights;
@@ -205,13 +204,13 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         }
     }
 
-    let present: std::collections::BTreeSet<&str> =
-        walked.entries.iter().map(|e| e.rel.as_str()).collect();
     let mut files = Vec::new();
     let mut classes = Vec::new();
     let mut missing = Vec::new();
     let mut unreadable = Vec::new();
     let mut read: Vec<(String, &FileReport)> = Vec::new();
+    // Files only a name heuristic classified: a convention plugin's hint may say better.
+    let mut by_name_only = std::collections::BTreeSet::new();
     for (e, r) in walked.entries.iter().zip(&reports) {
         let plugin = r.plugin.clone().unwrap_or_default();
         let name = e.rel.rsplit('/').next().unwrap_or(&e.rel);
@@ -227,9 +226,7 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
             }
             continue;
         }
-        let c = if let Some(c) = classify::openvino_pair(&e.rel, &|p| present.contains(p)) {
-            c
-        } else if let Some((_, by)) = covered.iter().find(|(c, _)| *c == e.rel) {
+        let c = if let Some((_, by)) = covered.iter().find(|(c, _)| *c == e.rel) {
             match r.status {
                 Status::Ok => read.push((e.rel.clone(), r)),
                 Status::Error => unreadable.push(r.error.clone().unwrap_or_default()),
@@ -294,7 +291,12 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                         by_name
                     }
                 }
-                Status::Unrecognised => classify::by_name(&e.rel, e.size),
+                Status::Unrecognised => {
+                    if classify::exact(name).is_none() {
+                        by_name_only.insert(e.rel.clone());
+                    }
+                    classify::by_name(&e.rel, e.size)
+                }
             }
         };
         classes.push(FileClass {
@@ -313,9 +315,11 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         });
     }
 
+    let conv = conventions::run(plugins, &confine, &walked.entries, &read, &missing);
+    apply_hints(&conv, &by_name_only, &mut files, &mut classes);
+    unreadable.extend(conv.failures.iter().cloned());
     let mut ctx = facts::Context {
         root: &walked.root,
-        entries: &walked.entries,
         read: &read,
         missing: &mut missing,
         warnings: &mut warnings,
@@ -324,7 +328,7 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         weight_parameters: 0,
         weight_copies: 0,
     };
-    facts::detect(&mut ctx)?;
+    facts::detect(&mut ctx, conv)?;
     let (weight_parameters, weight_copies) = (ctx.weight_parameters, ctx.weight_copies);
     let mut notes = std::mem::take(&mut ctx.notes);
     let mut candidates = std::mem::take(&mut ctx.candidates);
@@ -375,6 +379,41 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         weight_parameters,
         weight_copies,
     })
+}
+
+/// Convention plugins' layer hints, for files only a name heuristic classified.
+fn apply_hints(
+    conv: &conventions::ConventionFacts,
+    by_name_only: &std::collections::BTreeSet<String>,
+    files: &mut Vec<PlannedFile>,
+    classes: &mut [FileClass],
+) {
+    for (path, hint) in &conv.hints {
+        if !by_name_only.contains(path) {
+            continue;
+        }
+        match hint.kind {
+            Some(kind) => {
+                for f in files.iter_mut().filter(|f| &f.path == path) {
+                    f.kind = kind;
+                    f.untested = false;
+                }
+                for c in classes.iter_mut().filter(|c| &c.path == path) {
+                    c.kind = kind.as_str().to_string();
+                    c.untested = false;
+                    c.rule = hint.reason.clone();
+                }
+            }
+            None => {
+                files.retain(|f| &f.path != path);
+                for c in classes.iter_mut().filter(|c| &c.path == path) {
+                    c.kind = "ignored".into();
+                    c.untested = false;
+                    c.rule = hint.reason.clone();
+                }
+            }
+        }
+    }
 }
 
 /// `--config-override`, `--created`, `--name`, `--set`, `SOURCE_DATE_EPOCH`.

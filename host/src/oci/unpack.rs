@@ -22,8 +22,8 @@ use super::layout::{Layout, MAX_JSON_SIZE, MAX_MANIFEST_SIZE, finish_verified};
 use super::pool;
 use super::progress::{ItemBar, Progress};
 use crate::model::{
-    ANNOTATION_FILE_METADATA, ANNOTATION_FILEPATH, LayerFormat, MANIFEST_MEDIA_TYPE,
-    parse_layer_media_type,
+    ANNOTATION_FILE_METADATA, ANNOTATION_FILEPATH, ANNOTATION_TITLE, LayerFormat,
+    MANIFEST_MEDIA_TYPE, parse_layer_media_type,
 };
 
 /// Legacy spelling of the filepath annotation, still written by released modctl builds.
@@ -175,35 +175,57 @@ fn layer_refs(manifest: &Value) -> Result<Vec<LayerRef>> {
     layers
         .iter()
         .enumerate()
-        .map(|(index, l)| {
+        .filter_map(|(index, l)| {
             let mt = l.get("mediaType").and_then(Value::as_str).unwrap_or("");
-            let Some((_, format, _)) = parse_layer_media_type(mt) else {
-                bail!("layer {index}: unsupported media type {mt:?}");
-            };
-            let (digest, size) = descriptor_digest(l).with_context(|| format!("layer {index}"))?;
-            let ann = |k: &str| {
-                l.get("annotations")
-                    .and_then(|a| a.get(k))
-                    .and_then(Value::as_str)
-            };
-            let filepath = ann(ANNOTATION_FILEPATH)
-                .or_else(|| ann(LEGACY_FILEPATH))
-                .map(str::to_string);
-            let mode = ann(ANNOTATION_FILE_METADATA)
-                .or_else(|| ann(LEGACY_FILE_METADATA))
-                .and_then(|m| serde_json::from_str::<Value>(m).ok())
-                .and_then(|m| m.get("mode").and_then(Value::as_u64))
-                .map(|m| (m & 0o777) as u32);
-            Ok(LayerRef {
-                index,
-                format,
-                digest,
-                size,
-                filepath,
-                mode,
-            })
+            // A layer of another tool (a signature, an SBOM, a vendor's extra) is not ours to
+            // restore; OCI consumers must not fail on it. A malformed ModelPack type is an error.
+            if parse_layer_media_type(mt).is_none() && !is_modelpack_namespace(mt) {
+                eprintln!("warning: layer {index}: {mt:?} is not a ModelPack layer; skipped");
+                return None;
+            }
+            Some(layer_ref(index, l, mt))
         })
         .collect()
+}
+
+/// Whether `mt` claims to be a ModelPack layer type (current or legacy spelling).
+pub fn is_modelpack_namespace(mt: &str) -> bool {
+    mt.starts_with("application/vnd.cncf.model.") || mt.starts_with(crate::model::LEGACY_PREFIX)
+}
+
+fn layer_ref(index: usize, l: &Value, mt: &str) -> Result<LayerRef> {
+    let Some((_, format, _)) = parse_layer_media_type(mt) else {
+        bail!("layer {index}: unsupported media type {mt:?}");
+    };
+    let (digest, size) = descriptor_digest(l).with_context(|| format!("layer {index}"))?;
+    let ann = |k: &str| {
+        l.get("annotations")
+            .and_then(|a| a.get(k))
+            .and_then(Value::as_str)
+    };
+    // The OCI title is what ORAS-style tools write; it names a raw layer's file when
+    // the ModelPack annotation is absent (the same path rules apply to it).
+    let filepath = ann(ANNOTATION_FILEPATH)
+        .or_else(|| ann(LEGACY_FILEPATH))
+        .or_else(|| {
+            (format == LayerFormat::Raw)
+                .then(|| ann(ANNOTATION_TITLE))
+                .flatten()
+        })
+        .map(str::to_string);
+    let mode = ann(ANNOTATION_FILE_METADATA)
+        .or_else(|| ann(LEGACY_FILE_METADATA))
+        .and_then(|m| serde_json::from_str::<Value>(m).ok())
+        .and_then(|m| m.get("mode").and_then(Value::as_u64))
+        .map(|m| (m & 0o777) as u32);
+    Ok(LayerRef {
+        index,
+        format,
+        digest,
+        size,
+        filepath,
+        mode,
+    })
 }
 
 /// `root/rel` after checking `rel` is a plain relative path (no `..`, not absolute).

@@ -97,6 +97,28 @@ impl BlobFile {
     }
 }
 
+/// The host side of the WIT `directory` resource: opens the files of the model directory's
+/// listing by their relative path, and nothing else (hidden, ignored and excluded files stay
+/// closed; every open is still confined to the root through symlinks).
+pub struct ModelDir {
+    /// Relative path → path on disk, for every listed file.
+    pub files: Arc<std::collections::BTreeMap<String, PathBuf>>,
+    /// Canonical directory no opened file may leave.
+    pub root: Arc<PathBuf>,
+}
+
+impl ModelDir {
+    /// Opens a listed file by its `/`-separated relative path.
+    pub fn open(&self, relative: &str) -> Result<BlobFile, OpenError> {
+        let Some(path) = self.files.get(relative) else {
+            return Err(OpenError::Refused(format!(
+                "{relative:?}: not a file of the model directory"
+            )));
+        };
+        BlobFile::open(path, self.root.clone())
+    }
+}
+
 #[cfg(unix)]
 fn read_exact_at(f: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
     std::os::unix::fs::FileExt::read_exact_at(f, buf, offset)

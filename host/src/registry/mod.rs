@@ -8,6 +8,9 @@
 //! layout is built in a hidden directory beside the output and renamed into place at the end.
 
 pub mod auth;
+pub mod credhelper;
+pub mod dockerconfig;
+pub mod login;
 
 use std::future::Future;
 use std::path::Path;
@@ -126,6 +129,11 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the network runtime")
+}
+
+/// Runs one future on a fresh current-thread runtime (for commands outside push/pull).
+pub fn block_on<F: Future>(f: F) -> Result<F::Output> {
+    Ok(runtime()?.block_on(f))
 }
 
 /// Whether an error is worth retrying: server errors, connection failures, timeouts.
