@@ -17,6 +17,16 @@ const BUNDLED: &[&str] = &[
     "onnx",
     "pytorch",
     "numpy",
+    "tflite",
+    "openvino",
+    "convention-card",
+    "convention-hf",
+    "convention-license",
+    "convention-peft",
+    "convention-diffusers",
+    "convention-sentence-transformers",
+    "convention-mlflow",
+    "convention-modelscope",
     "policy-license-allowlist",
     "policy-no-unsafe-code",
     "policy-size-limits",
@@ -24,7 +34,13 @@ const BUNDLED: &[&str] = &[
     "policy-precision-allowlist",
 ];
 /// Plugins built for tests only.
-const TEST_ONLY: &[&str] = &["evil", "evil-policy", "future-wit"];
+const TEST_ONLY: &[&str] = &[
+    "evil",
+    "evil-policy",
+    "evil-convention",
+    "future-wit",
+    "old-wit",
+];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
@@ -118,7 +134,12 @@ fn main() {
         }
     }
     writeln!(src, "];").unwrap();
-    std::fs::write(out.join("artifacts.rs"), src).unwrap();
+    // Write a new file and rename it over the old one: never write in place, since a build
+    // directory copied with hard links (`cp -al`) would change every copy's artifacts.rs.
+    let tmp = out.join("artifacts.rs.tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::fs::write(&tmp, src).unwrap();
+    std::fs::rename(&tmp, out.join("artifacts.rs")).unwrap();
 }
 
 /// The `.wasm` file cargo writes for a package (dashes become underscores).

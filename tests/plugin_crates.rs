@@ -19,7 +19,11 @@ fn plugin_crates_pass_their_native_tests() {
             "--exclude",
             "evil",
             "--exclude",
+            "evil-convention",
+            "--exclude",
             "future-wit",
+            "--exclude",
+            "old-wit",
             "--target",
             &host,
         ])

@@ -10,17 +10,25 @@ fn plugins_list_shows_the_bundled_format_plugins() {
     let (code, json, _) = run_json(&["plugins", "list", "--format", "json"]);
     assert_eq!(code, 0);
     let list = json["plugins"].as_array().unwrap();
-    for name in ["safetensors", "gguf", "onnx", "pytorch", "numpy"] {
+    for name in [
+        "safetensors",
+        "gguf",
+        "onnx",
+        "pytorch",
+        "numpy",
+        "tflite",
+        "openvino",
+    ] {
         let p = list
             .iter()
             .find(|p| p["name"] == name)
             .unwrap_or_else(|| panic!("{name} not listed: {json}"));
         assert_eq!(p["kind"], "format");
-        assert_eq!(p["wit_version"], "0.1.0");
+        assert_eq!(p["witVersion"], "0.2.0");
         assert_eq!(p["source"], "built-in");
         assert!(
             !p["extensions"].as_array().unwrap().is_empty()
-                || !p["file_names"].as_array().unwrap().is_empty()
+                || !p["fileNames"].as_array().unwrap().is_empty()
         );
     }
     let text = modelpack().args(["plugins", "list"]).output().unwrap();
@@ -68,14 +76,44 @@ fn plugin_for_another_wit_version_is_refused_naming_both_versions() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("built for modelpack:plugin@0.2.0"),
+        stderr.contains("built for modelpack:plugin@0.3.0"),
         "{stderr}"
     );
     assert!(
-        stderr.contains("implements modelpack:plugin@0.1.0"),
+        stderr.contains("implements modelpack:plugin@0.2.0"),
         "{stderr}"
     );
     assert_eq!(stderr.trim().lines().count(), 1, "not one line: {stderr}");
+}
+
+#[test]
+fn plugin_for_contract_0_1_is_refused_with_how_to_rebuild_it() {
+    if !plugins_built() {
+        return;
+    }
+    let old = test_plugin("old-wit");
+    let out = modelpack()
+        .args(["--plugin", &old.display().to_string(), "plugins", "list"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("plugin was built for modelpack:plugin@0.1.0, but this modelpack implements modelpack:plugin@0.2.0; rebuild the plugin against modelpack:plugin@0.2.x (point it at modelpack-plugin-sdk 0.2"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("docs/plugins.md"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "not one line: {stderr}");
+    // The same plugin in a plugin directory costs a warning, not the run.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&old, dir.path().join("old.wasm")).unwrap();
+    let out = modelpack()
+        .env("MODELPACK_PLUGIN_PATH", dir.path())
+        .args(["plugins", "list"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("modelpack:plugin@0.1.0"));
 }
 
 #[test]
@@ -94,7 +132,7 @@ fn incompatible_plugin_in_a_plugin_dir_is_skipped_with_a_warning() {
         .unwrap();
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("modelpack:plugin@0.2.0"), "{stderr}");
+    assert!(stderr.contains("modelpack:plugin@0.3.0"), "{stderr}");
     assert!(stderr.contains("garbage.wasm"), "{stderr}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(

@@ -112,3 +112,106 @@ fn policy_template_builds_out_of_tree_and_runs_with_policy_file() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A TOYW file (the format template's made-up format) with a name, a licence and a
+/// quantisation in its metadata, 1100 weight parameters (F16 and F32) and one side tensor.
+fn toyw_file() -> Vec<u8> {
+    let header = serde_json::json!({
+        "tensors": [
+            {"name": "w", "dtype": "F16", "shape": [100, 10]},
+            {"name": "b", "dtype": "F32", "shape": [100]},
+            {"name": "w.scale", "dtype": "F32", "shape": [10]},
+        ],
+        "metadata": {"name": "toy-model", "license": "MIT", "quantization": "toyq", "bits": 4},
+    })
+    .to_string();
+    let mut out = b"TOYW".to_vec();
+    out.extend_from_slice(&1u32.to_le_bytes());
+    out.extend_from_slice(&(header.len() as u64).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    out.resize(out.len() + 1000 * 2 + 100 * 4 + 10 * 4, 0);
+    out
+}
+
+#[test]
+fn format_template_builds_out_of_tree_and_generate_takes_its_meaning() {
+    if !plugins_built() {
+        return;
+    }
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let crate_dir = work.path().join("my-format");
+    copy_tree(&repo.join("templates/format-plugin"), &crate_dir);
+    let manifest = crate_dir.join("Cargo.toml");
+    let sdk = repo.join("plugins/sdk");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "path = \"../../plugins/sdk\"",
+        &format!("path = {:?}", sdk.display().to_string()),
+    );
+    assert!(
+        text.contains(&sdk.display().to_string()),
+        "template no longer depends on the SDK by path"
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let target = repo.join("plugins/target/template-test");
+    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .current_dir(&crate_dir)
+        .args(["build", "--target", "wasm32-wasip2", "--release"])
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "template build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wasm = target.join("wasm32-wasip2/release/toyw.wasm");
+    assert!(wasm.exists(), "{} missing", wasm.display());
+
+    // The host knows nothing about TOYW: everything below comes from the plugin.
+    let model = work.path().join("toy-model-dir");
+    std::fs::create_dir(&model).unwrap();
+    std::fs::write(model.join("weights.toyw"), toyw_file()).unwrap();
+    let out = modelpack()
+        .arg("--plugin")
+        .arg(&wasm)
+        .arg("generate")
+        .arg("--explain")
+        .arg(&model)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let cfg = &doc["config"];
+    assert_eq!(cfg["config"]["format"], "toyw", "{doc}");
+    assert_eq!(cfg["config"]["paramSize"], "1.1K", "{doc}");
+    assert_eq!(cfg["config"]["precision"], "float16,float32", "{doc}");
+    assert_eq!(cfg["config"]["quantization"], "toyq", "{doc}");
+    assert_eq!(cfg["descriptor"]["name"], "toy-model", "{doc}");
+    assert_eq!(
+        cfg["descriptor"]["licenses"],
+        serde_json::json!(["MIT"]),
+        "{doc}"
+    );
+    assert_eq!(
+        doc["weightParameters"], 1100,
+        "the side tensor is not a weight"
+    );
+    let explain = doc["explain"].as_array().unwrap();
+    let name = explain
+        .iter()
+        .find(|e| e["field"] == "descriptor.name")
+        .unwrap();
+    assert_eq!(name["source"], "weight-headers", "{name}");
+    assert_eq!(name["from"], "weights.toyw: metadata.name", "{name}");
+}

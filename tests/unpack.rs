@@ -272,7 +272,9 @@ fn unpack_refuses_a_non_empty_output_and_unknown_layers() {
 
     let layout2 = work.path().join("layout2");
     let mut odd = raw("a.bin", b"alpha");
-    odd.media_type = "application/x-unknown".into();
+    // A foreign type is skipped (validate::foreign_layer_types_warn_and_unpack_skips_them);
+    // a malformed one in ModelPack's own namespace is refused.
+    odd.media_type = "application/vnd.cncf.model.weight.v1.zip".into();
     craft_layout(&layout2, &[odd]);
     let (code, _, stderr) = run(&[
         "unpack",

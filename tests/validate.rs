@@ -342,7 +342,7 @@ fn every_defect_at_once_is_listed() {
         c["modelfs"]["diffIds"][0] = json!("sha256:nothex");
     });
     edit_manifest(&p.layout, |m| {
-        m["layers"][3]["mediaType"] = json!("text/plain");
+        m["layers"][3]["mediaType"] = json!("application/vnd.cncf.model.doc.v2.raw");
     });
     assert_invalid(
         &p.layout,
@@ -464,4 +464,127 @@ fn usage_and_io_errors_exit_2() {
     assert_eq!(code, 2);
     let (code, _, _) = run(&["validate", f.to_str().unwrap(), "--kind", "nonsense"]);
     assert_eq!(code, 2);
+}
+
+/// A layer of another tool (here `text/plain`) is a warning, an error only with --strict; a
+/// malformed type in ModelPack's own namespace stays an error (`bad_media_types`). unpack
+/// restores the other layers and says which one it skipped.
+#[test]
+fn foreign_layer_types_warn_and_unpack_skips_them() {
+    if !plugins_built() {
+        return;
+    }
+    let p = packed("raw");
+    let skipped = manifest_of(&p.layout)["layers"][3]["annotations"]["org.cncf.model.filepath"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    edit_manifest(&p.layout, |m| {
+        m["layers"][3]["mediaType"] = json!("text/plain");
+    });
+    let (code, report) = validate(&p.layout, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let warned: Vec<&Value> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["keyword"] == "layer-media-type")
+        .collect();
+    assert_eq!(warned.len(), 1, "{report:#}");
+    assert_eq!(warned[0]["level"], "warning");
+    assert_eq!(warned[0]["pointer"], "/layers/3/mediaType");
+    let (code, report) = validate(&p.layout, &["--strict"]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        errors(&report).contains(&("layer-media-type".into(), "/layers/3/mediaType".into())),
+        "{report:#}"
+    );
+
+    let out = p.layout.parent().unwrap().join("out");
+    let (code, _, stderr) = run(&[
+        "unpack",
+        p.layout.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("warning: layer 3: \"text/plain\" is not a ModelPack layer; skipped"),
+        "{stderr}"
+    );
+    assert!(!out.join(&skipped).exists());
+    let restored = walk_files(&out);
+    assert_eq!(
+        restored.len(),
+        manifest_of(&p.layout)["layers"].as_array().unwrap().len() - 1
+    );
+}
+
+fn walk_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk_files(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Raw layers carry `org.opencontainers.image.title` = their path (what ORAS and CRI-O image
+/// volumes name files by); unpack restores a raw layer by its title when the ModelPack
+/// annotation is missing, with the same path rules.
+#[test]
+fn raw_layers_have_an_oci_title_and_unpack_reads_it() {
+    if !plugins_built() {
+        return;
+    }
+    let p = packed("tar");
+    let m = manifest_of(&p.layout);
+    for l in m["layers"].as_array().unwrap() {
+        let ann = &l["annotations"];
+        if l["mediaType"].as_str().unwrap().ends_with(".raw") {
+            assert_eq!(
+                ann["org.opencontainers.image.title"], ann["org.cncf.model.filepath"],
+                "{l:#}"
+            );
+        } else {
+            assert!(ann.get("org.opencontainers.image.title").is_none(), "{l:#}");
+        }
+    }
+
+    let work = tempfile::tempdir().unwrap();
+    let layout = work.path().join("layout");
+    let mut only_title = crate::unpack::raw("ignored", b"weights");
+    only_title.annotations = json!({"org.opencontainers.image.title": "sub/model.bin"});
+    let mut bad_title = crate::unpack::raw("ignored", b"x");
+    bad_title.annotations = json!({"org.opencontainers.image.title": "../escape.bin"});
+    craft_layout(&layout, &[only_title]);
+    let out = work.path().join("out");
+    let (code, _, stderr) = run(&[
+        "unpack",
+        layout.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        std::fs::read(out.join("sub/model.bin")).unwrap(),
+        b"weights"
+    );
+
+    let layout2 = work.path().join("layout2");
+    craft_layout(&layout2, &[bad_title]);
+    let out2 = work.path().join("out2");
+    let (code, _, stderr) = run(&[
+        "unpack",
+        layout2.to_str().unwrap(),
+        "-o",
+        out2.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("refusing"), "{stderr}");
+    assert!(!out2.exists());
 }

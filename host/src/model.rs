@@ -17,6 +17,10 @@ pub const ANNOTATION_FILEPATH: &str = "org.cncf.model.filepath";
 pub const ANNOTATION_FILE_METADATA: &str = "org.cncf.model.file.metadata+json";
 /// Layer annotation: `"true"` when the layer kind was guessed, not confirmed.
 pub const ANNOTATION_UNTESTED: &str = "org.cncf.model.file.mediatype.untested";
+/// Layer annotation (OCI): the file name ORAS, CRI-O image volumes and other generic OCI
+/// tools restore a raw layer under. modelpack writes the file's relative path, as `oras push`
+/// does, so nested files of one model do not collide under one base name.
+pub const ANNOTATION_TITLE: &str = "org.opencontainers.image.title";
 /// Prefix of the media types written before the CNCF rename; accepted with a warning.
 pub const LEGACY_PREFIX: &str = "application/vnd.cnai.model.";
 
@@ -123,6 +127,68 @@ pub fn parse_layer_media_type(mt: &str) -> Option<(LayerKind, LayerFormat, bool)
     };
     let (kind, format) = rest.split_once(".v1.")?;
     Some((LayerKind::parse(kind)?, LayerFormat::parse(format)?, legacy))
+}
+
+/// The spec's precision vocabulary (`config.precision`, model-spec `docs/config.md`): the one
+/// list `validate`, `generate` and the policy input use. The plugin contract's `precision`
+/// enum (`wit/plugin.wit`) has exactly these cases, so format plugins name a dtype's
+/// precision in this vocabulary and the host never maps a format's dtype spelling itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[allow(missing_docs)]
+pub enum Precision {
+    Float32,
+    Float64,
+    Float16,
+    Bfloat16,
+    Float8E4m3,
+    Float8E5m2,
+    Complex32,
+    Complex64,
+    Complex128,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Uint8,
+    Uint16,
+    Uint32,
+    Uint64,
+    Bool,
+}
+
+/// The spec's spelling of every precision, in the spec's order.
+pub const PRECISIONS: [&str; 18] = [
+    "float32",
+    "float64",
+    "float16",
+    "bfloat16",
+    "float8_e4m3",
+    "float8_e5m2",
+    "complex32",
+    "complex64",
+    "complex128",
+    "int8",
+    "int16",
+    "int32",
+    "int64",
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "bool",
+];
+
+impl Precision {
+    /// The word as `config.precision` spells it (`float8_e4m3`).
+    pub fn as_str(self) -> &'static str {
+        PRECISIONS[self as usize]
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[cfg(test)]

@@ -15,8 +15,10 @@ use crate::units::human_bytes;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Credentials: MODELPACK_REGISTRY_USERNAME / MODELPACK_REGISTRY_PASSWORD, else the \
-registry's `auths` entry in ~/.docker/config.json, else anonymous. Plain HTTP is used only for \
-loopback registries (localhost, 127.0.0.0/8, ::1) or with --plain-http."
+Docker credential helper or `auths` entry in ~/.docker/config.json (see `modelpack login`), else \
+anonymous. Plain HTTP is used only for \
+loopback registries (localhost, 127.0.0.0/8, ::1) or with --plain-http.\n\n\
+Example:\n  modelpack push ./oci:latest localhost:5000/models/my-model:1.0"
 )]
 pub struct PushArgs {
     /// The layout, optionally with a tag: LAYOUT[:TAG] (default: `latest`, or the only
@@ -53,7 +55,8 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<ExitCode> {
         timeout: std::time::Duration::from_secs(args.timeout),
         chunk_size: args.chunk_size,
     };
-    let out = push(&layout, tag.as_deref(), &args.target, &opts)?;
+    let target = super::reference::registry_reference(&args.target)?;
+    let out = push(&layout, tag.as_deref(), &target, &opts)?;
     match args.format {
         OutputFormat::Text => println!(
             "pushed {} to {}: {} blobs uploaded ({}), {} mounted from other repositories, {} \

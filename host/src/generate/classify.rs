@@ -1,7 +1,6 @@
 //! Which layer kind a file goes to, and whether that was confirmed or guessed.
 //!
 //! Order (first match wins):
-//! 0. an OpenVINO IR pair (`X.xml` + `X.bin`): `.bin` **weight**, `.xml` **weight.config**;
 //! 1. a file a weight report names as part of itself (index shards, ONNX external data,
 //!    split GGUF parts) is a **weight**, confirmed;
 //! 2. a file a format plugin read is a **weight**, confirmed; except a weight index
@@ -273,26 +272,6 @@ pub fn by_name(rel: &str, size: u64) -> Classified {
     }
 }
 
-/// OpenVINO IR comes as `X.xml` (the network) beside `X.bin` (its weights). The `.bin` is
-/// not a PyTorch file even though that plugin claims the extension, so the pair is decided
-/// before plugins: `.bin` → weight, `.xml` → weight.config, both confirmed.
-pub fn openvino_pair(rel: &str, present: &dyn Fn(&str) -> bool) -> Option<Classified> {
-    let (stem, ext) = rel.rsplit_once('.')?;
-    match ext.to_ascii_lowercase().as_str() {
-        "bin" if present(&format!("{stem}.xml")) => Some(Classified::new(
-            LayerKind::Weight,
-            false,
-            "OpenVINO IR weights (beside its .xml)",
-        )),
-        "xml" if present(&format!("{stem}.bin")) => Some(Classified::new(
-            LayerKind::WeightConfig,
-            false,
-            "OpenVINO IR network (beside its .bin)",
-        )),
-        _ => None,
-    }
-}
-
 /// Exact-name rules: the ones that also win over a plugin that found no tensors.
 pub fn exact(name: &str) -> Option<Classified> {
     use LayerKind::*;
@@ -359,25 +338,6 @@ mod tests {
         assert_eq!(k("data/prepare.py"), (Code, false));
         assert_eq!(k("eval.parquet"), (Dataset, true));
         assert_eq!(k("notes.csv"), (Dataset, true));
-    }
-
-    #[test]
-    fn openvino_pairs() {
-        let present =
-            |p: &str| p == "openvino/openvino_model.xml" || p == "openvino/openvino_model.bin";
-        assert_eq!(
-            openvino_pair("openvino/openvino_model.bin", &present)
-                .unwrap()
-                .kind,
-            Weight
-        );
-        assert_eq!(
-            openvino_pair("openvino/openvino_model.xml", &present)
-                .unwrap()
-                .kind,
-            WeightConfig
-        );
-        assert_eq!(openvino_pair("pytorch_model.bin", &present), None);
     }
 
     #[test]

@@ -1,103 +1,37 @@
-//! Facts from the weight files themselves, as the format plugins reported them: format,
-//! exact parameter count, dtype histogram, GGUF metadata.
+//! Facts from the weight files, aggregated from what the format plugins said they *mean*
+//! (contract 0.2): format, the `paramSize` basis, precision words, quantisation, and the
+//! descriptor candidates the files declare.
 //!
-//! What counts as a parameter: every tensor of the model's weights, **not** optimizer or
-//! other training state (PyTorch groups with role `training-state`/`other`), **not** buffers
-//! (`position_ids`, `running_mean`, `inv_freq`… by name), **not** quantisation side tensors
-//! (`*.absmax`, `*.quant_map`, `*.scales`, `*.qzeros`, `*.g_idx`, `*.weight_scale`…), and for
-//! ONNX not the INT64 tensors (shapes and indices); ONNX Constant-node data counts, since
-//! some exporters keep all weights there.
+//! This module knows no format. Each plugin marks its tensors' roles (weights, buffers,
+//! training state, quantisation side data, other), counts each tensor's parameters with
+//! packed quantisation expanded where the file says how, and names each dtype's word in the
+//! spec's precision vocabulary. The host only does what needs the whole directory:
+//! * expanding packed weights whose width only a convention declared (`packing` without
+//!   `weight-bits`, e.g. MLX or compressed-tensors): `elements × container / declared bits`;
+//! * grouping files into *units*: an index and its shards (or shards named `-0000N-of-0000M`
+//!   without an index), a split GGUF and its parts, an ONNX file and its external data;
+//! * choosing the model's format when a directory holds several (Hugging Face repos often
+//!   ship safetensors, a `pytorch_model.bin` and ONNX exports of the same model): the first
+//!   with readable weights in the order safetensors, GGUF, ONNX, PyTorch, others (by
+//!   parameters among the others), and only its units are counted;
+//! * copy clustering: units of that format whose counts are within 2% of each other are
+//!   copies (a GGUF in several quantisations, `consolidated.safetensors` beside shards,
+//!   optimised ONNX re-exports): counted once, at the largest.
 //!
-//! Files of one model are one *unit*: an index and its shards (or shards named
-//! `-0000N-of-0000M` without an index), a split GGUF and its parts, an ONNX file and its
-//! external data. When a directory holds several formats (Hugging Face repos often ship
-//! safetensors, a `pytorch_model.bin` and ONNX exports of the same model), the model's format
-//! (`config.format`) is the first with readable weights in the order safetensors, GGUF, ONNX,
-//! PyTorch, others (by parameters among the others), and only its units are counted. Units of
-//! that format whose counts are within 2% of each other are copies (a GGUF in several
-//! quantisations, `consolidated.safetensors` beside shards, `model.fp16.safetensors`,
-//! optimised ONNX re-exports): counted once, at the largest.
+//! Every sum is checked: a count that overflows 64 bits is an error, never a small number.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::Value;
-
 use crate::inspect::FileReport;
+use crate::inspect::report::CandidateOut;
 
-/// Tensor-name endings of registered buffers (not parameters).
-const BUFFER_NAMES: &[&str] = &[
-    "running_mean",
-    "running_var",
-    "num_batches_tracked",
-    "position_ids",
-    "token_type_ids",
-    "inv_freq",
-    "masked_bias",
-    "relative_position_index",
-    "_float_tensor",
-];
+/// The count overflowed 64 bits (a hostile or corrupt file): the message names where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("parameter count overflows 64 bits at {0}")]
+pub struct Overflow(pub String);
 
-/// Tensor-name endings of quantisation side data (scales, zero points, code books).
-const QUANT_AUX: &[&str] = &[
-    "absmax",
-    "quant_map",
-    "nested_absmax",
-    "nested_quant_map",
-    "scales",
-    "qzeros",
-    "g_idx",
-    "weight_scale",
-    "input_scale",
-    "weight_zero_point",
-    "weight_global_scale",
-    "input_global_scale",
-    "weight_shape",
-    "SCB",
-    "weight_format",
-];
-
-/// Why a tensor does not count.
-fn excluded(name: &str) -> bool {
-    let last = name.rsplit('.').next().unwrap_or(name);
-    BUFFER_NAMES.contains(&last)
-        || last.ends_with("_buffer")
-        || QUANT_AUX.contains(&last)
-        || name.contains(".quant_state.")
-}
-
-/// Storage width in bits of the integer dtypes packed quantisation uses as containers.
-fn container_bits(dtype: &str) -> Option<u32> {
-    match dtype {
-        "I32" | "U32" => Some(32),
-        "I16" | "U16" => Some(16),
-        "I8" | "U8" => Some(8),
-        _ => None,
-    }
-}
-
-/// How many weights one stored element of a tensor holds, under packed quantisation of
-/// `bits` bits: GPTQ/AWQ `*.qweight` and compressed-tensors `*.weight_packed` (int32 words),
-/// bitsandbytes 4-bit weights (uint8 bytes with an `.absmax`/`.quant_state.*` sibling), MLX
-/// weights (uint32 words with a `.scales` sibling). 1 for everything else.
-fn packing_factor(name: &str, dtype: &str, bits: u32, names: &BTreeSet<&str>) -> u64 {
-    let Some(width) = container_bits(dtype) else {
-        return 1;
-    };
-    if bits == 0 || bits >= width {
-        return 1;
-    }
-    let factor = u64::from(width / bits);
-    let sibling = |suffix: &str| names.contains(format!("{name}{suffix}").as_str());
-    let mlx = name
-        .strip_suffix(".weight")
-        .is_some_and(|p| names.contains(format!("{p}.scales").as_str()));
-    let packed = name.ends_with(".qweight")
-        || name.ends_with(".weight_packed")
-        || sibling(".absmax")
-        || sibling(".quant_state.bitsandbytes__nf4")
-        || sibling(".quant_state.bitsandbytes__fp4")
-        || mlx;
-    if packed { factor } else { 1 }
+fn add(a: u64, b: u64, at: &str) -> Result<u64, Overflow> {
+    a.checked_add(b).ok_or_else(|| Overflow(at.to_string()))
 }
 
 /// Parameters and dtype histogram of one file's own model weights.
@@ -107,56 +41,65 @@ pub struct Counted {
     pub params: u64,
     /// Counted parameters per dtype (format spelling).
     pub dtypes: BTreeMap<String, u64>,
+    /// Each dtype's word in the spec's precision vocabulary (`None`: quantised storage).
+    pub words: BTreeMap<String, Option<&'static str>>,
     /// Elements left out (buffers, training state, side tensors, shapes).
     pub left_out: u64,
     /// Weights counted inside packed tensors (after expanding them).
     pub unpacked: u64,
+    /// Elements of packed tensors whose width neither the file nor a convention said
+    /// (counted as stored).
+    pub unresolved: u64,
 }
 
-/// Counts the model weights of one report; `bits` is the width of packed quantised weights,
-/// when the config declares packed quantisation.
-pub fn count(r: &FileReport, bits: Option<u32>) -> Counted {
-    let mut c = Counted::default();
-    let onnx = r.format.as_deref() == Some("onnx");
-    let names: BTreeSet<&str> = match bits {
-        Some(_) => r.tensors.iter().map(|t| t.name.as_str()).collect(),
-        None => BTreeSet::new(),
+/// Counts the model weights of one report; `declared_bits` is the width of packed weights a
+/// convention declared (config.json `quantization_config`), used only for packed tensors
+/// whose width the file itself does not state.
+pub fn count(r: &FileReport, declared_bits: Option<u32>) -> Result<Counted, Overflow> {
+    let at = |what: &str| format!("{}{what}", r.path);
+    if r.weight_parameters == u64::MAX {
+        return Err(Overflow(at(" (as its plugin reports it)")));
+    }
+    let mut c = Counted {
+        params: r.weight_parameters,
+        ..Counted::default()
     };
+    for d in &r.weight_dtypes {
+        let n = c.dtypes.entry(d.dtype.clone()).or_default();
+        *n = add(*n, d.weight_parameters, &at(""))?;
+        c.words.insert(d.dtype.clone(), d.precision);
+    }
     for t in &r.tensors {
-        let n = t
-            .shape
-            .iter()
-            .try_fold(1u64, |a, d| a.checked_mul(*d))
-            .unwrap_or(u64::MAX);
-        let top = t.name.split('.').next().unwrap_or("");
-        let group_role = r.groups.iter().find(|g| g.name == top).map(|g| g.role);
-        let skip = excluded(&t.name)
-            || matches!(group_role, Some("training-state" | "other" | "buffers"))
-            || (onnx && t.dtype == "INT64");
-        if skip {
+        if t.role != "weights" {
+            let n = t
+                .shape
+                .iter()
+                .try_fold(1u64, |a, d| a.checked_mul(*d))
+                .unwrap_or(u64::MAX);
             c.left_out = c.left_out.saturating_add(n);
             continue;
         }
-        let factor = bits.map_or(1, |b| packing_factor(&t.name, &t.dtype, b, &names));
-        let n = n.saturating_mul(factor);
-        if factor > 1 {
-            c.unpacked = c.unpacked.saturating_add(n);
-        }
-        c.params = c.params.saturating_add(n);
-        *c.dtypes.entry(t.dtype.clone()).or_default() += n;
-    }
-    if onnx && let Some(Value::Object(m)) = r.metadata.get("onnx.constant_dtype_parameters") {
-        for (dtype, n) in m {
-            let n = n.as_u64().unwrap_or(0);
-            if dtype == "INT64" {
-                c.left_out = c.left_out.saturating_add(n);
-            } else {
-                c.params = c.params.saturating_add(n);
-                *c.dtypes.entry(dtype.clone()).or_default() += n;
+        let Some(p) = t.packing else {
+            continue;
+        };
+        match (p.weight_bits, declared_bits) {
+            (Some(_), _) => c.unpacked = add(c.unpacked, t.parameters, &at(""))?,
+            (None, Some(b)) if b > 0 && b < u32::from(p.container_bits) => {
+                let factor = u64::from(u32::from(p.container_bits) / b);
+                let total = t
+                    .parameters
+                    .checked_mul(factor)
+                    .ok_or_else(|| Overflow(at(&format!(": tensor {}", t.name))))?;
+                let extra = total - t.parameters;
+                c.params = add(c.params, extra, &at(&format!(": tensor {}", t.name)))?;
+                let n = c.dtypes.entry(t.dtype.clone()).or_default();
+                *n = add(*n, extra, &at(""))?;
+                c.unpacked = add(c.unpacked, total, &at(""))?;
             }
+            (None, _) => c.unresolved = c.unresolved.saturating_add(t.parameters),
         }
     }
-    c
+    Ok(c)
 }
 
 /// One model's files and what they hold.
@@ -183,21 +126,30 @@ pub struct WeightFacts {
     pub params: u64,
     /// Dtype histogram of the model.
     pub dtypes: BTreeMap<String, u64>,
+    /// Each dtype's precision word, as the plugins gave it.
+    pub words: BTreeMap<String, Option<&'static str>>,
     /// Units that are copies of another unit's model (counted once), 0 when none.
     pub copies: usize,
     /// Elements left out (buffers, training state…).
     pub left_out: u64,
     /// Weights counted inside packed quantised tensors.
     pub unpacked: u64,
-    /// GGUF metadata of the first non-projector GGUF of the model.
-    pub gguf: BTreeMap<String, Value>,
-    /// GGUF file types of all the model's GGUF units (e.g. `Q4_K_M`), sorted.
-    pub gguf_file_types: Vec<String>,
+    /// Packed elements whose width nobody stated (counted as stored).
+    pub unresolved: u64,
+    /// Quantisation methods the model's units show, sorted, with the file and key of the first.
+    pub quantizations: Vec<String>,
+    /// Where the first quantisation was seen (`file: key`).
+    pub quantization_from: Option<String>,
+    /// Field candidates the model's weight files declare, in file order, with their file.
+    pub candidates: Vec<(String, CandidateOut)>,
 }
 
 /// Aggregates the reports of the weight files (`rel` → report, status ok); `bits` as for
 /// [`count`].
-pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> WeightFacts {
+pub fn aggregate(
+    reports: &[(String, &FileReport)],
+    bits: Option<u32>,
+) -> Result<WeightFacts, Overflow> {
     let mut facts = WeightFacts::default();
     let index_of: BTreeMap<&str, usize> = reports
         .iter()
@@ -249,18 +201,28 @@ pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> Weight
             }
         }
         if !absorbed[i] {
-            let c = count(r, bits);
-            u.counted.params = u.counted.params.saturating_add(c.params);
+            let c = count(r, bits)?;
+            u.counted.params = add(u.counted.params, c.params, rel)?;
             u.counted.left_out = u.counted.left_out.saturating_add(c.left_out);
-            u.counted.unpacked = u.counted.unpacked.saturating_add(c.unpacked);
+            u.counted.unpacked = add(u.counted.unpacked, c.unpacked, rel)?;
+            u.counted.unresolved = u.counted.unresolved.saturating_add(c.unresolved);
             for (d, n) in c.dtypes {
-                *u.counted.dtypes.entry(d).or_default() += n;
+                let slot = u.counted.dtypes.entry(d).or_default();
+                *slot = add(*slot, n, rel)?;
+            }
+            for (d, w) in c.words {
+                // A dtype that is a container anywhere is no precision anywhere.
+                let slot = u.counted.words.entry(d).or_insert(w);
+                if w.is_none() {
+                    *slot = None;
+                }
             }
         }
     }
     let mut by_format: BTreeMap<&str, u64> = BTreeMap::new();
     for u in units.values() {
-        *by_format.entry(u.format.as_str()).or_default() += u.counted.params;
+        let slot = by_format.entry(u.format.as_str()).or_default();
+        *slot = add(*slot, u.counted.params, &u.files[0])?;
     }
     facts.format = by_format
         .iter()
@@ -276,7 +238,7 @@ pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> Weight
         })
         .map(|(f, _)| f.to_string());
     let Some(format) = facts.format.clone() else {
-        return facts;
+        return Ok(facts);
     };
     let mut model: Vec<Unit> = units
         .into_values()
@@ -295,18 +257,27 @@ pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> Weight
         let p = u.counted.params;
         match clusters
             .iter_mut()
-            .find(|(m, _)| p.saturating_mul(100) >= m.saturating_mul(98))
+            // u128: saturating products would make every huge count a "copy" of the largest.
+            .find(|(m, _)| u128::from(p) * 100 >= u128::from(*m) * 98)
         {
             Some((_, n)) => *n += 1,
             None => {
                 clusters.push((p, 1));
-                facts.params = facts.params.saturating_add(p);
-                facts.unpacked = facts.unpacked.saturating_add(u.counted.unpacked);
+                facts.params = add(facts.params, p, &u.files[0])?;
+                facts.unpacked = add(facts.unpacked, u.counted.unpacked, &u.files[0])?;
+                facts.unresolved = facts.unresolved.saturating_add(u.counted.unresolved);
             }
         }
         facts.left_out = facts.left_out.saturating_add(u.counted.left_out);
         for (d, n) in &u.counted.dtypes {
-            *facts.dtypes.entry(d.clone()).or_default() += n;
+            let slot = facts.dtypes.entry(d.clone()).or_default();
+            *slot = add(*slot, *n, &u.files[0])?;
+        }
+        for (d, w) in &u.counted.words {
+            let slot = facts.words.entry(d.clone()).or_insert(*w);
+            if w.is_none() {
+                *slot = None;
+            }
         }
     }
     // Files (units) that hold a model some other unit holds too.
@@ -316,32 +287,29 @@ pub fn aggregate(reports: &[(String, &FileReport)], bits: Option<u32>) -> Weight
         .map(|(_, n)| n)
         .sum();
     model.sort_by(|a, b| a.files.cmp(&b.files));
-    if format == "gguf" {
-        let mut types = BTreeSet::new();
-        for u in &model {
-            let Some((_, r)) = reports.iter().find(|(rel, _)| *rel == u.files[0]) else {
+    let mut methods = BTreeSet::new();
+    for u in &model {
+        for f in &u.files {
+            let Some((_, r)) = reports.iter().find(|(rel, _)| rel == f) else {
                 continue;
             };
-            let arch = r
-                .metadata
-                .get("general.architecture")
-                .and_then(Value::as_str);
-            if facts.gguf.is_empty() && arch != Some("clip") {
-                facts.gguf = r.metadata.clone();
+            if let Some(q) = &r.quantization {
+                methods.insert(q.method.clone());
+                if facts.quantization_from.is_none() {
+                    facts.quantization_from = Some(match &q.key {
+                        Some(k) => format!("{f}: {k}"),
+                        None => f.clone(),
+                    });
+                }
             }
-            if let Some(t) = r
-                .metadata
-                .get("general.file_type_name")
-                .and_then(Value::as_str)
-                .and_then(gguf_quant_name)
-            {
-                types.insert(t);
-            }
+            facts
+                .candidates
+                .extend(r.candidates.iter().map(|c| (f.clone(), c.clone())));
         }
-        facts.gguf_file_types = types.into_iter().collect();
     }
+    facts.quantizations = methods.into_iter().collect();
     facts.units = model;
-    facts
+    Ok(facts)
 }
 
 /// Rank of a format when a directory holds several: safetensors (the canonical Hugging Face
@@ -375,75 +343,29 @@ pub fn resolve(rel: &str, cover: &str) -> Option<String> {
     }
 }
 
-/// The quantisation name of a GGUF `llama_ftype` name: `MOSTLY_Q4_K_M` → `Q4_K_M`; `None`
-/// for the unquantised types (F32, F16, BF16).
-pub fn gguf_quant_name(ftype: &str) -> Option<String> {
-    let t = ftype
-        .strip_prefix("MOSTLY_")
-        .or_else(|| ftype.strip_prefix("ALL_"))
-        .unwrap_or(ftype);
-    (!matches!(t, "F32" | "F16" | "BF16" | "GUESSED")).then(|| t.to_string())
-}
-
-/// The spec's precision word for a dtype as a format spells it, if there is one.
-pub fn precision_word(dtype: &str) -> Option<&'static str> {
-    Some(match dtype.to_ascii_uppercase().as_str() {
-        "F32" | "FLOAT" | "FLOAT32" => "float32",
-        "F64" | "DOUBLE" | "FLOAT64" => "float64",
-        "F16" | "FLOAT16" => "float16",
-        "BF16" | "BFLOAT16" => "bfloat16",
-        "F8_E4M3" | "FLOAT8E4M3FN" | "FLOAT8_E4M3FN" => "float8_e4m3",
-        "F8_E5M2" | "FLOAT8E5M2" | "FLOAT8_E5M2" => "float8_e5m2",
-        "C64" | "COMPLEX64" => "complex64",
-        "C128" | "COMPLEX128" => "complex128",
-        "I8" | "INT8" => "int8",
-        "I16" | "INT16" => "int16",
-        "I32" | "INT32" => "int32",
-        "I64" | "INT64" => "int64",
-        "U8" | "UINT8" => "uint8",
-        "U16" | "UINT16" => "uint16",
-        "U32" | "UINT32" => "uint32",
-        "U64" | "UINT64" => "uint64",
-        "BOOL" => "bool",
-        _ => return None,
-    })
-}
-
-/// `precision` from a histogram: the words ordered by share (ties by name), or the dtypes
-/// that have no word.
-pub fn precision(dtypes: &BTreeMap<String, u64>) -> Result<String, Vec<String>> {
-    let mut words: BTreeMap<&str, u64> = BTreeMap::new();
+/// `precision` from a histogram and the plugins' words: the words ordered by share (ties by
+/// name), or the dtypes that have no word.
+pub fn precision(
+    dtypes: &BTreeMap<String, u64>,
+    words: &BTreeMap<String, Option<&'static str>>,
+) -> Result<String, Vec<String>> {
+    let mut by_word: BTreeMap<&str, u64> = BTreeMap::new();
     let mut unmapped = Vec::new();
     for (d, n) in dtypes {
-        match precision_word(d) {
-            Some(w) => *words.entry(w).or_default() += n,
+        match words.get(d).copied().flatten() {
+            Some(w) => {
+                let slot = by_word.entry(w).or_default();
+                *slot = slot.saturating_add(*n);
+            }
             None => unmapped.push(d.clone()),
         }
     }
     if !unmapped.is_empty() {
         return Err(unmapped);
     }
-    let mut v: Vec<(&str, u64)> = words.into_iter().collect();
+    let mut v: Vec<(&str, u64)> = by_word.into_iter().collect();
     v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     Ok(v.iter().map(|(w, _)| *w).collect::<Vec<_>>().join(","))
-}
-
-/// The dominant quantised dtype of a GGUF histogram (`Q4_K`), when most parameters are in
-/// quantised types.
-pub fn dominant_quant_type(dtypes: &BTreeMap<String, u64>) -> Option<String> {
-    let total: u64 = dtypes.values().sum();
-    let quant: Vec<(&String, &u64)> = dtypes
-        .iter()
-        .filter(|(d, _)| precision_word(d).is_none())
-        .collect();
-    let q_total: u64 = quant.iter().map(|(_, n)| **n).sum();
-    if total == 0 || q_total * 2 < total {
-        return None;
-    }
-    quant
-        .into_iter()
-        .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
-        .map(|(d, _)| d.clone())
 }
 
 /// `paramSize` in the spec grammar: one decimal and the largest scale that keeps the number
@@ -479,14 +401,41 @@ pub fn param_size(n: u64) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::inspect::report::{GroupOut, TensorOut};
+    use crate::inspect::report::{PackingOut, TensorOut, WeightDtype};
 
-    fn tensor(name: &str, dtype: &str, shape: &[u64]) -> TensorOut {
-        TensorOut {
-            name: name.into(),
-            dtype: dtype.into(),
-            shape: shape.to_vec(),
+    /// A report as a plugin would send it: roles and words given, totals summed here.
+    fn rep(format: &str, tensors: Vec<TensorOut>, words: &[(&str, &'static str)]) -> FileReport {
+        let mut weight_dtypes: Vec<WeightDtype> = Vec::new();
+        for t in tensors.iter().filter(|t| t.role == "weights") {
+            match weight_dtypes.iter_mut().find(|d| d.dtype == t.dtype) {
+                Some(d) => d.weight_parameters += t.parameters,
+                None => weight_dtypes.push(WeightDtype {
+                    dtype: t.dtype.clone(),
+                    precision: words
+                        .iter()
+                        .find(|(d, _)| *d == t.dtype)
+                        .map(|(_, w)| *w)
+                        .filter(|_| t.packing.is_none()),
+                    weight_parameters: t.parameters,
+                }),
+            }
         }
+        FileReport {
+            format: Some(format.into()),
+            weight_parameters: weight_dtypes.iter().map(|d| d.weight_parameters).sum(),
+            weight_dtypes,
+            tensors,
+            ..FileReport::default()
+        }
+    }
+
+    fn w(name: &str, dtype: &str, shape: &[u64]) -> TensorOut {
+        TensorOut::weight(name, dtype, shape)
+    }
+
+    fn with_role(mut t: TensorOut, role: &'static str) -> TensorOut {
+        t.role = role;
+        t
     }
 
     #[test]
@@ -506,113 +455,108 @@ mod tests {
     }
 
     #[test]
-    fn precision_by_share() {
+    fn precision_by_share_from_the_plugins_words() {
+        let words: BTreeMap<String, Option<&'static str>> = [
+            ("F32".to_string(), Some("float32")),
+            ("BF16".to_string(), Some("bfloat16")),
+            ("F8_E4M3".to_string(), Some("float8_e4m3")),
+            ("Q4_K".to_string(), None),
+        ]
+        .into();
         let h: BTreeMap<String, u64> =
             [("F32".to_string(), 528), ("BF16".to_string(), 1792)].into();
-        assert_eq!(precision(&h).unwrap(), "bfloat16,float32");
+        assert_eq!(precision(&h, &words).unwrap(), "bfloat16,float32");
         let h: BTreeMap<String, u64> =
             [("F8_E4M3".to_string(), 10), ("BF16".to_string(), 5)].into();
-        assert_eq!(precision(&h).unwrap(), "float8_e4m3,bfloat16");
+        assert_eq!(precision(&h, &words).unwrap(), "float8_e4m3,bfloat16");
         let h: BTreeMap<String, u64> = [("Q4_K".to_string(), 90), ("F32".to_string(), 10)].into();
-        assert_eq!(precision(&h).unwrap_err(), ["Q4_K"]);
-        assert_eq!(dominant_quant_type(&h).as_deref(), Some("Q4_K"));
+        assert_eq!(precision(&h, &words).unwrap_err(), ["Q4_K"]);
+        let h: BTreeMap<String, u64> = [("NEW_TYPE".to_string(), 1)].into();
+        assert_eq!(
+            precision(&h, &words).unwrap_err(),
+            ["NEW_TYPE"],
+            "no word given"
+        );
     }
 
     #[test]
-    fn buffers_training_state_and_side_tensors_left_out() {
-        let r = FileReport {
-            format: Some("pt".into()),
-            tensors: vec![
-                tensor("model.layer.weight", "F32", &[10, 10]),
-                tensor("model.emb.position_ids", "I64", &[1, 512]),
-                tensor("optimizer.state.0.exp_avg", "F32", &[10, 10]),
-                tensor("model.q.weight.absmax", "F32", &[4]),
+    fn only_role_weights_count() {
+        let r = rep(
+            "pt",
+            vec![
+                w("model.layer.weight", "F32", &[10, 10]),
+                with_role(w("model.emb.position_ids", "I64", &[1, 512]), "buffers"),
+                with_role(
+                    w("optimizer.state.0.exp_avg", "F32", &[10, 10]),
+                    "training-state",
+                ),
+                with_role(w("model.q.weight.absmax", "F32", &[4]), "quantization-aux"),
             ],
-            groups: vec![
-                GroupOut {
-                    name: "model".into(),
-                    role: "weights",
-                    tensor_count: 3,
-                    parameter_count: 616,
-                },
-                GroupOut {
-                    name: "optimizer".into(),
-                    role: "training-state",
-                    tensor_count: 1,
-                    parameter_count: 100,
-                },
-            ],
-            ..FileReport::default()
-        };
-        let c = count(&r, None);
+            &[("F32", "float32")],
+        );
+        let c = count(&r, None).unwrap();
         assert_eq!(c.params, 100);
         assert_eq!(c.dtypes, [("F32".to_string(), 100)].into());
         assert_eq!(c.left_out, 616);
     }
 
     #[test]
-    fn packed_quantised_tensors_expanded() {
-        let gptq = FileReport {
-            format: Some("safetensors".into()),
-            tensors: vec![
-                tensor("l.q_proj.qweight", "I32", &[512, 4096]),
-                tensor("l.q_proj.qzeros", "I32", &[32, 512]),
-                tensor("l.q_proj.scales", "F16", &[32, 4096]),
-                tensor("l.q_proj.g_idx", "I32", &[4096]),
-                tensor("embed.weight", "F16", &[100, 4096]),
+    fn declared_bits_expand_packing_the_file_left_open() {
+        let mut packed = w("l.weight", "U32", &[64, 8]);
+        packed.packing = Some(PackingOut {
+            container_bits: 32,
+            weight_bits: None,
+        });
+        let r = rep(
+            "safetensors",
+            vec![
+                packed,
+                with_role(w("l.scales", "BF16", &[64, 1]), "quantization-aux"),
+                w("norm", "BF16", &[64]),
             ],
-            ..FileReport::default()
-        };
-        let c = count(&gptq, Some(4));
-        assert_eq!(c.params, 4096 * 4096 + 100 * 4096);
-        assert_eq!(c.unpacked, 4096 * 4096);
-        let bnb = FileReport {
-            format: Some("safetensors".into()),
-            tensors: vec![
-                tensor("l.w.weight", "U8", &[8192, 1]),
-                tensor("l.w.weight.absmax", "F32", &[256]),
-                tensor("l.w.weight.quant_map", "F32", &[16]),
-                tensor("l.w.weight.quant_state.bitsandbytes__nf4", "U8", &[100]),
-                tensor("norm.weight", "F16", &[128]),
-            ],
-            ..FileReport::default()
-        };
-        assert_eq!(count(&bnb, Some(4)).params, 16384 + 128);
-        assert_eq!(
-            count(&bnb, None).params,
-            8192 + 128,
-            "no packing without a config"
+            &[("BF16", "bfloat16"), ("U32", "uint32")],
         );
-        let mlx = FileReport {
-            format: Some("safetensors".into()),
-            tensors: vec![
-                tensor("l.weight", "U32", &[64, 8]),
-                tensor("l.scales", "BF16", &[64, 1]),
-                tensor("l.biases", "BF16", &[64, 1]),
-            ],
-            ..FileReport::default()
-        };
-        assert_eq!(count(&mlx, Some(4)).params, 64 * 64 + 64);
+        let c = count(&r, Some(4)).unwrap();
+        assert_eq!(c.params, 64 * 64 + 64);
+        assert_eq!(c.unpacked, 64 * 64);
+        assert_eq!(c.words.get("U32"), Some(&None), "a container has no word");
+        let c = count(&r, None).unwrap();
+        assert_eq!((c.params, c.unresolved), (512 + 64, 512));
+        // Known width: the plugin already expanded it; nothing to add.
+        let mut gptq = w("l.qweight", "I32", &[512, 4096]);
+        gptq.parameters = 4096 * 4096;
+        gptq.packing = Some(PackingOut {
+            container_bits: 32,
+            weight_bits: Some(4),
+        });
+        let r = rep("safetensors", vec![gptq], &[]);
+        let c = count(&r, Some(8)).unwrap();
+        assert_eq!((c.params, c.unpacked), (4096 * 4096, 4096 * 4096));
+    }
+
+    #[test]
+    fn overflow_is_an_error_never_a_small_number() {
+        let mut huge = w("w", "F32", &[1 << 63]);
+        huge.parameters = 1 << 63;
+        let a = rep("evil", vec![huge.clone()], &[("F32", "float32")]);
+        let b = rep("evil", vec![huge], &[("F32", "float32")]);
+        assert_eq!(
+            aggregate(&[("a.evil".into(), &a)], None).unwrap().params,
+            1 << 63
+        );
+        let e = aggregate(&[("a.evil".into(), &a), ("b.evil".into(), &b)], None).unwrap_err();
+        assert!(e.to_string().contains("overflows 64 bits"), "{e}");
+        let mut max = rep("evil", vec![], &[]);
+        max.weight_parameters = u64::MAX;
+        assert!(count(&max, None).is_err());
     }
 
     #[test]
     fn copies_counted_once_and_index_units() {
-        let a = FileReport {
-            format: Some("gguf".into()),
-            tensors: vec![tensor("w", "Q4_K", &[100])],
-            ..FileReport::default()
-        };
-        let b = FileReport {
-            format: Some("gguf".into()),
-            tensors: vec![tensor("w", "Q8_0", &[100])],
-            ..FileReport::default()
-        };
-        let proj = FileReport {
-            format: Some("gguf".into()),
-            tensors: vec![tensor("p", "F16", &[30])],
-            ..FileReport::default()
-        };
-        let f = aggregate(&[("a.gguf".into(), &a), ("b.gguf".into(), &b)], None);
+        let a = rep("gguf", vec![w("w", "Q4_K", &[100])], &[]);
+        let b = rep("gguf", vec![w("w", "Q8_0", &[100])], &[]);
+        let proj = rep("gguf", vec![w("p", "F16", &[30])], &[("F16", "float16")]);
+        let f = aggregate(&[("a.gguf".into(), &a), ("b.gguf".into(), &b)], None).unwrap();
         assert_eq!((f.params, f.copies), (100, 2));
         let f = aggregate(
             &[
@@ -621,42 +565,40 @@ mod tests {
                 ("mmproj.gguf".into(), &proj),
             ],
             None,
-        );
+        )
+        .unwrap();
         assert_eq!(
             (f.params, f.copies),
             (130, 2),
             "quantisations once, projector added"
         );
-        let pt = FileReport {
-            format: Some("pt".into()),
-            tensors: vec![tensor("w", "F32", &[500])],
-            ..FileReport::default()
-        };
-        let st = FileReport {
-            format: Some("safetensors".into()),
-            tensors: vec![tensor("w", "F32", &[100])],
-            ..FileReport::default()
-        };
+        let pt = rep("pt", vec![w("w", "F32", &[500])], &[("F32", "float32")]);
+        let st = rep(
+            "safetensors",
+            vec![w("w", "F32", &[100])],
+            &[("F32", "float32")],
+        );
         let f = aggregate(
             &[("a.bin".into(), &pt), ("b.safetensors".into(), &st)],
             None,
-        );
+        )
+        .unwrap();
         assert_eq!((f.format.as_deref(), f.params), (Some("safetensors"), 100));
         let idx = FileReport {
             format: Some("safetensors".into()),
             covers: vec!["m-1.safetensors".into(), "m-2.safetensors".into()],
             ..FileReport::default()
         };
-        let s1 = FileReport {
-            format: Some("safetensors".into()),
-            tensors: vec![tensor("x", "BF16", &[60])],
-            ..FileReport::default()
-        };
-        let s2 = FileReport {
-            format: Some("safetensors".into()),
-            tensors: vec![tensor("y", "BF16", &[40])],
-            ..FileReport::default()
-        };
+        let s1 = rep(
+            "safetensors",
+            vec![w("x", "BF16", &[60])],
+            &[("BF16", "bfloat16")],
+        );
+        let s2 = rep(
+            "safetensors",
+            vec![w("y", "BF16", &[40])],
+            &[("BF16", "bfloat16")],
+        );
         let f = aggregate(
             &[
                 ("m-1.safetensors".into(), &s1),
@@ -664,7 +606,8 @@ mod tests {
                 ("m.safetensors.index.json".into(), &idx),
             ],
             None,
-        );
+        )
+        .unwrap();
         assert_eq!((f.params, f.copies, f.units.len()), (100, 0, 1));
         assert_eq!(f.format.as_deref(), Some("safetensors"));
         // Equal shards without an index are one model, not copies.
@@ -674,7 +617,8 @@ mod tests {
                 ("model-00002-of-00002.safetensors".into(), &s1),
             ],
             None,
-        );
+        )
+        .unwrap();
         assert_eq!((f.params, f.copies, f.units.len()), (120, 0, 1));
         assert_eq!(
             shard_key("a/m-00001-of-00002.gguf").as_deref(),

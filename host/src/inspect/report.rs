@@ -6,10 +6,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::plugin::runtime::fh;
+use crate::model::Precision;
+use crate::plugin::runtime::{fh, ft};
 
 /// Result of inspecting one file.
 #[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct FileReport {
     /// Path as the user would write it.
     pub path: String,
@@ -27,6 +29,19 @@ pub struct FileReport {
     pub parameter_count: u64,
     /// Parameters per dtype as the format spells it.
     pub dtypes: BTreeMap<String, u64>,
+    /// The `paramSize` basis the plugin computed: parameters of role `weights`, packing
+    /// expanded where the file says how (contract 0.2).
+    #[serde(rename = "weightParameters")]
+    pub weight_parameters: u64,
+    /// Weight parameters per dtype, with the dtype's word in the spec's precision vocabulary.
+    #[serde(rename = "weightDtypes")]
+    pub weight_dtypes: Vec<WeightDtype>,
+    /// The quantisation the plugin recognised in the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<QuantOut>,
+    /// Config fields the file declares (GGUF `general.name`…), with their origin.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<CandidateOut>,
     /// Every tensor.
     pub tensors: Vec<TensorOut>,
     /// Parameter groups (model vs optimizer state, ONNX constants…).
@@ -67,10 +82,86 @@ pub struct TensorOut {
     pub dtype: String,
     /// Shape in elements.
     pub shape: Vec<u64>,
+    /// `weights`, `buffers`, `training-state`, `quantization-aux` or `other`.
+    pub role: &'static str,
+    /// Parameters the plugin counts for it (packing expanded when known).
+    #[serde(skip)]
+    pub parameters: u64,
+    /// Packed sub-byte weights: (container bits, weight bits when the file says).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub packing: Option<PackingOut>,
+}
+
+impl TensorOut {
+    /// A plain weight tensor (tests and hand-built reports).
+    pub fn weight(name: &str, dtype: &str, shape: &[u64]) -> TensorOut {
+        TensorOut {
+            name: name.into(),
+            dtype: dtype.into(),
+            shape: shape.to_vec(),
+            role: "weights",
+            parameters: shape
+                .iter()
+                .try_fold(1u64, |a, d| a.checked_mul(*d))
+                .unwrap_or(u64::MAX),
+            packing: None,
+        }
+    }
+}
+
+/// How a tensor packs sub-byte weights.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+pub struct PackingOut {
+    /// Bits of one stored element.
+    #[serde(rename = "containerBits")]
+    pub container_bits: u8,
+    /// Bits per weight, when the file says.
+    #[serde(rename = "weightBits")]
+    pub weight_bits: Option<u8>,
+}
+
+/// One dtype of the weights and its precision word.
+#[derive(Debug, Clone, Serialize)]
+pub struct WeightDtype {
+    /// Format-native dtype.
+    pub dtype: String,
+    /// Its word in the spec's vocabulary; `null` for quantised or packed storage.
+    pub precision: Option<&'static str>,
+    /// Weight parameters stored in it.
+    #[serde(rename = "weightParameters")]
+    pub weight_parameters: u64,
+}
+
+/// A quantisation the plugin recognised.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct QuantOut {
+    /// `gptq`, `Q4_K_M`, `bitsandbytes-nf4`…
+    pub method: String,
+    /// Bits per weight, when known.
+    pub bits: Option<u8>,
+    /// Where in the file it was seen.
+    pub key: Option<String>,
+}
+
+/// A config field candidate a plugin offered.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateOut {
+    /// JSON pointer into the config (`/descriptor/name`).
+    pub field: String,
+    /// The value.
+    pub value: Value,
+    /// `convention-files`, `weight-headers` or `heuristic`.
+    pub source: &'static str,
+    /// Key inside the file.
+    pub key: Option<String>,
+    /// How it was derived.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A parameter group.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GroupOut {
     /// Group name (e.g. `optimizer`).
     pub name: String,
@@ -112,6 +203,24 @@ pub struct FindingOut {
 pub struct InspectOutput {
     /// One entry per file, in walk order.
     pub files: Vec<FileReport>,
+    /// One entry per manifest of the OCI layouts named (absent when none was).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<super::artifact::ArtifactView>,
+    /// The files taken together as one model, counted as `generate` and `check` count it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelSummary>,
+}
+
+/// What the inspected weight files hold as one model.
+#[derive(Debug, Serialize, PartialEq, Eq)]
+pub struct ModelSummary {
+    /// The model's format, chosen as `generate` chooses `config.format`.
+    pub format: Option<String>,
+    /// The `paramSize` basis: weight parameters, copies counted once.
+    #[serde(rename = "weightParameters")]
+    pub weight_parameters: u64,
+    /// Files that hold copies of weights other files hold.
+    pub copies: usize,
 }
 
 /// Severity as a lowercase word.
@@ -126,12 +235,46 @@ pub fn severity_name(
     }
 }
 
-fn role_name(r: fh::GroupRole) -> &'static str {
+fn role_name(r: ft::TensorRole) -> &'static str {
     match r {
-        fh::GroupRole::Weights => "weights",
-        fh::GroupRole::Buffers => "buffers",
-        fh::GroupRole::TrainingState => "training-state",
-        fh::GroupRole::Other => "other",
+        ft::TensorRole::Weights => "weights",
+        ft::TensorRole::Buffers => "buffers",
+        ft::TensorRole::TrainingState => "training-state",
+        ft::TensorRole::QuantizationAux => "quantization-aux",
+        ft::TensorRole::Other => "other",
+    }
+}
+
+/// The spec-module precision of the contract's enum (one to one by construction).
+pub fn precision(p: ft::Precision) -> Precision {
+    use ft::Precision as P;
+    match p {
+        P::Float32 => Precision::Float32,
+        P::Float64 => Precision::Float64,
+        P::Float16 => Precision::Float16,
+        P::Bfloat16 => Precision::Bfloat16,
+        P::Float8E4m3 => Precision::Float8E4m3,
+        P::Float8E5m2 => Precision::Float8E5m2,
+        P::Complex32 => Precision::Complex32,
+        P::Complex64 => Precision::Complex64,
+        P::Complex128 => Precision::Complex128,
+        P::Int8 => Precision::Int8,
+        P::Int16 => Precision::Int16,
+        P::Int32 => Precision::Int32,
+        P::Int64 => Precision::Int64,
+        P::Uint8 => Precision::Uint8,
+        P::Uint16 => Precision::Uint16,
+        P::Uint32 => Precision::Uint32,
+        P::Uint64 => Precision::Uint64,
+        P::Bool => Precision::Bool,
+    }
+}
+
+fn source_name(s: ft::SourceClass) -> &'static str {
+    match s {
+        ft::SourceClass::ConventionFiles => "convention-files",
+        ft::SourceClass::WeightHeaders => "weight-headers",
+        ft::SourceClass::Heuristic => "heuristic",
     }
 }
 
@@ -168,6 +311,32 @@ impl FileReport {
             let e = self.dtypes.entry(t.dtype.clone()).or_default();
             *e = e.saturating_add(n);
         }
+        self.weight_parameters = r.weight_parameters;
+        self.weight_dtypes = r
+            .dtypes
+            .into_iter()
+            .map(|d| WeightDtype {
+                dtype: d.dtype,
+                precision: d.precision.map(|p| precision(p).as_str()),
+                weight_parameters: d.weight_parameters,
+            })
+            .collect();
+        self.quantization = r.quantization.map(|q| QuantOut {
+            method: q.method,
+            bits: q.bits,
+            key: q.origin.key,
+        });
+        self.candidates = r
+            .candidates
+            .into_iter()
+            .map(|c| CandidateOut {
+                value: serde_json::from_str(&c.value).unwrap_or(Value::String(c.value)),
+                field: c.field,
+                source: source_name(c.source),
+                key: c.origin.key,
+                note: c.note,
+            })
+            .collect();
         self.tensors = r
             .tensors
             .into_iter()
@@ -175,6 +344,12 @@ impl FileReport {
                 name: t.name,
                 dtype: t.dtype,
                 shape: t.shape,
+                role: role_name(t.role),
+                parameters: t.parameters,
+                packing: t.packing.map(|p| PackingOut {
+                    container_bits: p.container_bits,
+                    weight_bits: p.weight_bits,
+                }),
             })
             .collect();
         self.groups = r
@@ -230,11 +405,11 @@ impl FileReport {
 }
 
 /// One line for a plugin's own `error` value.
-pub fn format_error(e: &fh::Error) -> String {
+pub fn format_error(e: &ft::Error) -> String {
     match e {
-        fh::Error::Io(m) => format!("I/O error: {m}"),
-        fh::Error::Malformed(m) => format!("malformed: {m}"),
-        fh::Error::Unsupported(m) => format!("unsupported: {m}"),
-        fh::Error::TooLarge(m) => format!("too large: {m}"),
+        ft::Error::Io(m) => format!("I/O error: {m}"),
+        ft::Error::Malformed(m) => format!("malformed: {m}"),
+        ft::Error::Unsupported(m) => format!("unsupported: {m}"),
+        ft::Error::TooLarge(m) => format!("too large: {m}"),
     }
 }

@@ -24,8 +24,8 @@ use super::progress::{ItemBar, Progress};
 use super::time::format_rfc3339;
 use super::{Descriptor, canonical_json, pool};
 use crate::model::{
-    ANNOTATION_FILE_METADATA, ANNOTATION_FILEPATH, ANNOTATION_UNTESTED, LayerFormat, LayerKind,
-    PlannedFile, layer_media_type,
+    ANNOTATION_FILE_METADATA, ANNOTATION_FILEPATH, ANNOTATION_TITLE, ANNOTATION_UNTESTED,
+    LayerFormat, LayerKind, PlannedFile, layer_media_type,
 };
 
 /// The `typeflag` written in `file.metadata+json` for a regular file: the tar header byte
@@ -100,10 +100,14 @@ impl LayerPlan {
     }
 
     /// The layer's annotations: filepath; `file.metadata+json` when it holds one file;
-    /// `file.mediatype.untested` = "true" when any file's kind was guessed.
+    /// `file.mediatype.untested` = "true" when any file's kind was guessed; for a raw layer,
+    /// `org.opencontainers.image.title` = its path, so generic OCI tools name the file.
     pub fn annotations(&self, settings: &LayerSettings) -> BTreeMap<String, String> {
         let mut a = BTreeMap::new();
         a.insert(ANNOTATION_FILEPATH.to_string(), self.filepath());
+        if self.format == LayerFormat::Raw {
+            a.insert(ANNOTATION_TITLE.to_string(), self.filepath());
+        }
         if let [only] = self.files.as_slice() {
             a.insert(
                 ANNOTATION_FILE_METADATA.to_string(),

@@ -209,8 +209,14 @@ pub struct Layout {
 impl Layout {
     /// Opens a layout: `oci-layout` must exist and `index.json` must be a JSON object.
     pub fn open(root: &Path) -> Result<Layout> {
+        if !root.exists() {
+            bail!("{}: no such file or directory", root.display());
+        }
         if !root.is_dir() {
-            bail!("{}: no such directory", root.display());
+            bail!(
+                "{}: not an OCI image layout (not a directory)",
+                root.display()
+            );
         }
         if !is_layout(root) {
             bail!(

@@ -5,6 +5,7 @@
 //! canonical JSON: keys sorted (serde_json's map is a BTreeMap; no crate in the graph turns
 //! on `preserve_order`), no insignificant whitespace.
 
+pub mod append;
 pub mod archive;
 pub mod blob;
 pub mod digest;

@@ -17,7 +17,8 @@ use serde_json::Value;
 use super::digest::Digest;
 use super::layers::check_relative_path;
 use crate::model::{
-    ANNOTATION_FILE_METADATA, ANNOTATION_FILEPATH, LayerFormat, parse_layer_media_type,
+    ANNOTATION_FILE_METADATA, ANNOTATION_FILEPATH, ANNOTATION_TITLE, LayerFormat,
+    parse_layer_media_type,
 };
 
 /// Legacy spelling of the filepath annotation, still written by released modctl builds.
@@ -67,8 +68,15 @@ pub fn layer_ref(l: &Value, index: usize) -> Result<LayerRef> {
             .and_then(|a| a.get(k))
             .and_then(Value::as_str)
     };
+    // The OCI title is what ORAS-style tools write; it names a raw layer's file when the
+    // ModelPack annotation is absent (the same path rules apply to it).
     let filepath = ann(ANNOTATION_FILEPATH)
         .or_else(|| ann(LEGACY_FILEPATH))
+        .or_else(|| {
+            (format == LayerFormat::Raw)
+                .then(|| ann(ANNOTATION_TITLE))
+                .flatten()
+        })
         .map(str::to_string);
     if format == LayerFormat::Raw {
         match &filepath {
@@ -93,7 +101,21 @@ pub fn layer_ref(l: &Value, index: usize) -> Result<LayerRef> {
     })
 }
 
-/// Every layer of a manifest, or the first refusal.
+/// Whether `mt` claims to be a ModelPack layer type (current or legacy spelling).
+pub fn is_modelpack_namespace(mt: &str) -> bool {
+    mt.starts_with("application/vnd.cncf.model.") || mt.starts_with(crate::model::LEGACY_PREFIX)
+}
+
+/// Whether unpack leaves layer `l` alone: a layer of another tool (a signature, an SBOM, a
+/// vendor's extra) is not ours to restore, and OCI consumers must not fail on it. A malformed
+/// type in ModelPack's own namespace is refused instead.
+pub fn is_foreign_layer(l: &Value) -> bool {
+    let mt = l.get("mediaType").and_then(Value::as_str).unwrap_or("");
+    parse_layer_media_type(mt).is_none() && !is_modelpack_namespace(mt)
+}
+
+/// Every ModelPack layer of a manifest (foreign ones skipped with a warning), or the first
+/// refusal.
 pub fn layer_refs(manifest: &Value) -> Result<Vec<LayerRef>> {
     let Some(layers) = manifest.get("layers").and_then(Value::as_array) else {
         bail!("no layers array");
@@ -101,7 +123,14 @@ pub fn layer_refs(manifest: &Value) -> Result<Vec<LayerRef>> {
     layers
         .iter()
         .enumerate()
-        .map(|(i, l)| layer_ref(l, i))
+        .filter_map(|(i, l)| {
+            if is_foreign_layer(l) {
+                let mt = l.get("mediaType").and_then(Value::as_str).unwrap_or("");
+                eprintln!("warning: layer {i}: {mt:?} is not a ModelPack layer; skipped");
+                return None;
+            }
+            Some(layer_ref(l, i))
+        })
         .collect()
 }
 

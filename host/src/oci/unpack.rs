@@ -72,8 +72,8 @@ pub fn unpack(
     }
 
     super::staging::require_absent_or_empty(output)?;
-    let staging = super::staging::beside(output, "unpack")?;
-    let root = staging.path();
+    let mut staging = super::staging::beside(output, "unpack")?;
+    let root = &staging.path().to_path_buf();
 
     let total: u64 = layers.iter().map(|l| l.size).sum();
     let progress = Progress::stderr(opts.progress, "unpacking", total);
@@ -124,22 +124,14 @@ pub fn unpack(
         .finish()?;
     files.fetch_add(create_links(root, links)?, Ordering::Relaxed);
 
-    set_dir_mode(root)?;
-    std::fs::rename(root, output)
+    staging
+        .commit(output)
         .with_context(|| format!("renaming the unpacked files to {}", output.display()))?;
-    let _ = staging.keep();
     Ok(UnpackOutcome {
         manifest: entry.digest,
         files: files.into_inner(),
         bytes: bytes.into_inner(),
     })
-}
-
-fn set_dir_mode(path: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    // tempdir creates 0700; the output is an ordinary directory.
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("setting permissions of {}", path.display()))
 }
 
 /// `root/rel` after checking `rel` is a plain relative path (no `..`, not absolute).
@@ -148,9 +140,25 @@ fn confined(root: &Path, rel: &str) -> Result<PathBuf> {
     Ok(root.join(rel))
 }
 
-fn create_parent(path: &Path) -> Result<()> {
-    if let Some(p) = path.parent() {
-        std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))?;
+fn create_parent(root: &Path, path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(p) => create_below(root, p),
+        None => Ok(()),
+    }
+}
+
+/// Creates `dir` and its parents below `root`, but never `root` itself: once an interruption
+/// removed the staging directory, a worker still running must not bring it back.
+fn create_below(root: &Path, dir: &Path) -> Result<()> {
+    let rel = dir.strip_prefix(root).unwrap_or(dir);
+    let mut p = root.to_path_buf();
+    for c in rel.components() {
+        p.push(c);
+        match std::fs::create_dir(&p) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).with_context(|| format!("creating {}", p.display())),
+        }
     }
     Ok(())
 }
@@ -159,7 +167,7 @@ fn create_parent(path: &Path) -> Result<()> {
 fn write_file(root: &Path, rel: &str, src: &mut dyn Read, mode: u32, bar: &ItemBar) -> Result<u64> {
     use std::os::unix::fs::OpenOptionsExt;
     let dest = confined(root, rel)?;
-    create_parent(&dest)?;
+    create_parent(root, &dest)?;
     let mut out = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -214,8 +222,7 @@ fn extract_tar(
             }
             Action::Dir(path) => {
                 let dir = confined(root, &path)?;
-                std::fs::create_dir_all(&dir)
-                    .with_context(|| format!("creating {}", dir.display()))?;
+                create_below(root, &dir)?;
             }
             // Links are created once every file is written (the tree holds them).
             Action::Symlink { .. } | Action::HardLink { .. } | Action::Skip => {}
@@ -245,14 +252,14 @@ fn create_links(root: &Path, d: Links) -> Result<u64> {
             bail!("hard link {link} -> {target}: the target is not a file in the artifact");
         }
         let dest = confined(root, &link)?;
-        create_parent(&dest)?;
+        create_parent(root, &dest)?;
         std::fs::hard_link(&src, &dest).with_context(|| format!("hard link {link} -> {target}"))?;
         n += 1;
     }
     for (link, target) in d.sym {
         no_symlink_parents(root, &link)?;
         let dest = confined(root, &link)?;
-        create_parent(&dest)?;
+        create_parent(root, &dest)?;
         std::os::unix::fs::symlink(&target, &dest)
             .with_context(|| format!("symlink {link} -> {target}"))?;
         n += 1;

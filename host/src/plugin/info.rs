@@ -8,18 +8,22 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 
 /// Version of the `modelpack:plugin` WIT package this host implements.
-pub const WIT_VERSION: &str = "0.1.0";
+pub const WIT_VERSION: &str = "0.2.0";
 /// Name of the custom section holding the plugin description.
 pub const INFO_SECTION: &str = "modelpack-plugin-info";
 
-/// Format handler or policy.
+/// Which world a plugin implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
-    /// Reads one weight format.
+    /// Reads one weight format (exports `format-handler`).
     Format,
-    /// Checks a whole model.
+    /// Checks a whole model (exports `policy`).
     Policy,
+    /// Knows a model-directory convention (exports `convention`, `wit/convention.wit`).
+    Convention,
+    /// Maps a foreign artifact to ModelPack (exports `artifact-converter`).
+    Converter,
 }
 
 /// Magic bytes at an offset.
@@ -130,17 +134,20 @@ pub fn read_info(wasm: &[u8], origin: &str) -> Result<PluginInfo> {
             let kind = match iface {
                 "format-handler" => Kind::Format,
                 "policy" => Kind::Policy,
+                "convention" => Kind::Convention,
+                "artifact-converter" => Kind::Converter,
                 _ => return None,
             };
             Some((kind, version.to_string()))
         })
         .with_context(|| {
-            format!("{origin}: not a modelpack plugin (exports neither modelpack:plugin/format-handler nor modelpack:plugin/policy)")
+            format!("{origin}: not a modelpack plugin (exports none of modelpack:plugin/format-handler, policy, convention or artifact-converter)")
         })?;
     if !compatible(&version, WIT_VERSION) {
         bail!(
-            "{origin}: plugin was built for modelpack:plugin@{version}, but this modelpack implements modelpack:plugin@{WIT_VERSION}; rebuild the plugin against {}",
-            compat_range(WIT_VERSION)
+            "{origin}: plugin was built for modelpack:plugin@{version}, but this modelpack implements modelpack:plugin@{WIT_VERSION}; rebuild the plugin against {} ({}; see docs/plugins.md, \"Contract versions\")",
+            compat_range(WIT_VERSION),
+            rebuild_hint(&version)
         );
     }
     let data = section.with_context(|| {
@@ -176,6 +183,15 @@ pub fn compatible(plugin: &str, host: &str) -> bool {
     }
 }
 
+/// How to rebuild a plugin of another contract version.
+fn rebuild_hint(plugin_version: &str) -> &'static str {
+    if compatible(plugin_version, "0.1.0") {
+        "point it at modelpack-plugin-sdk 0.2 and fill the 0.2 report fields: tensor roles, weight-parameters, dtypes with precision words"
+    } else {
+        "use the modelpack-plugin-sdk of the modelpack release you target"
+    }
+}
+
 fn compat_range(v: &str) -> String {
     let mut it = v.split('.');
     let major = it.next().unwrap_or("0");
@@ -196,6 +212,8 @@ mod tests {
         assert!(compatible("0.1.0", "0.1.0"));
         assert!(compatible("0.1.7", "0.1.0"));
         assert!(!compatible("0.2.0", "0.1.0"));
+        assert!(!compatible("0.1.0", "0.2.0"));
+        assert!(compatible("0.2.3", "0.2.0"));
         assert!(!compatible("1.0.0", "0.1.0"));
         assert!(compatible("1.4.0", "1.0.0"));
         assert!(!compatible("garbage", "0.1.0"));

@@ -20,7 +20,8 @@ use super::blob::{BlobFile, OpenError};
 use super::cache::CodeCache;
 use super::info::PluginInfo;
 
-/// Generated host bindings for both worlds (documented in `wit/plugin.wit`).
+/// Generated host bindings for the worlds of `modelpack:plugin@0.2.0` (documented in
+/// `wit/plugin.wit`).
 #[allow(missing_docs)]
 pub mod bindings {
     /// The `format-plugin` world.
@@ -39,10 +40,23 @@ pub mod bindings {
             path: "../wit",
         });
     }
+    /// The `converter-plugin` world.
+    pub mod converter {
+        wasmtime::component::bindgen!({
+            world: "converter-plugin",
+            path: "../wit",
+        });
+    }
 }
 
+/// The `artifact-converter` export's types.
+pub use bindings::converter::exports::modelpack::plugin::artifact_converter as ac;
 pub use bindings::format::exports::modelpack::plugin::format_handler as fh;
+/// The `weight-conversion` export's types.
+pub use bindings::format::exports::modelpack::plugin::weight_conversion as wc;
 use bindings::format::modelpack::plugin::source::{self as src, IoError};
+/// Types shared by every world, as the format world sees them.
+pub use bindings::format::modelpack::plugin::types as ft;
 pub use bindings::policy::exports::modelpack::plugin::policy as ph;
 
 /// Epoch tick; deadlines are counted in ticks.
@@ -80,11 +94,11 @@ impl Default for Limits {
 /// Per-call store data.
 pub struct State {
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(super) table: ResourceTable,
     limiter: MemoryCap,
     max_read: u32,
-    opened: usize,
-    max_open: usize,
+    pub(super) opened: usize,
+    pub(super) max_open: usize,
 }
 
 impl WasiView for State {
@@ -137,6 +151,7 @@ impl ResourceLimiter for MemoryCap {
 impl src::Host for State {}
 impl bindings::format::modelpack::plugin::types::Host for State {}
 impl bindings::policy::modelpack::plugin::types::Host for State {}
+impl bindings::converter::modelpack::plugin::types::Host for State {}
 
 impl src::HostBlob for State {
     fn name(&mut self, blob: Resource<BlobFile>) -> wasmtime::Result<String> {
@@ -306,16 +321,18 @@ pub struct Runtime {
     pub log: Arc<dyn Fn(&str) + Send + Sync>,
 }
 
-enum Pre {
+pub(super) enum Pre {
     Format(bindings::format::FormatPluginPre<State>),
     Policy(bindings::policy::PolicyPluginPre<State>),
+    Convention(super::convention::bindings::ConventionPluginPre<State>),
+    Converter(bindings::converter::ConverterPluginPre<State>),
 }
 
 /// A plugin compiled and linked, ready to be called any number of times.
 pub struct Loaded {
     /// Static facts read from the component.
     pub info: PluginInfo,
-    pre: Pre,
+    pub(super) pre: Pre,
 }
 
 impl Runtime {
@@ -347,6 +364,7 @@ impl Runtime {
             &mut linker,
             |s| s,
         )?;
+        super::convention::add_to_linker(&mut linker)?;
         Ok(Runtime {
             engine,
             linker: Mutex::new(linker),
@@ -400,6 +418,14 @@ impl Runtime {
                 bindings::policy::PolicyPluginPre::new(pre)
                     .map_err(|e| anyhow!("plugin {}: {e}", info.name))?,
             ),
+            super::info::Kind::Convention => Pre::Convention(
+                super::convention::bindings::ConventionPluginPre::new(pre)
+                    .map_err(|e| anyhow!("plugin {}: {e}", info.name))?,
+            ),
+            super::info::Kind::Converter => Pre::Converter(
+                bindings::converter::ConverterPluginPre::new(pre)
+                    .map_err(|e| anyhow!("plugin {}: {e}", info.name))?,
+            ),
         };
         Ok(Loaded { info, pre })
     }
@@ -436,7 +462,7 @@ impl Runtime {
     }
 
     /// Runs `f` in a fresh store and turns every way it can fail into one line.
-    fn call<T>(
+    pub(super) fn call<T>(
         &self,
         plugin: &str,
         f: impl FnOnce(&mut Store<State>) -> wasmtime::Result<T>,
@@ -554,7 +580,19 @@ fn report_size(r: &fh::ModelReport) -> usize {
         .chain(&r.outputs)
         .map(|v| v.name.len() + 64)
         .sum();
-    findings + tensors + meta + io + r.covers.iter().map(String::len).sum::<usize>()
+    let candidates: usize = r
+        .candidates
+        .iter()
+        .map(|c| c.field.len() + c.value.len() + c.note.as_ref().map_or(0, String::len) + 64)
+        .sum();
+    let dtypes: usize = r.dtypes.iter().map(|d| d.dtype.len() + 32).sum();
+    findings
+        + tensors
+        + meta
+        + io
+        + candidates
+        + dtypes
+        + r.covers.iter().map(String::len).sum::<usize>()
 }
 
 impl Loaded {
@@ -586,7 +624,7 @@ impl Loaded {
         &self,
         rt: &Runtime,
         blobs: Vec<BlobFile>,
-    ) -> Result<Called<Result<fh::ModelReport, fh::Error>>, CallFailure> {
+    ) -> Result<Called<Result<fh::ModelReport, ft::Error>>, CallFailure> {
         let Pre::Format(pre) = &self.pre else {
             return Err(CallFailure {
                 message: format!(
@@ -620,6 +658,78 @@ impl Loaded {
             }
         }
         Ok(called)
+    }
+
+    /// `plan-conversion` of a format plugin over the given files (the first is the one the user
+    /// named). The host must bounds-check the plan before moving any byte.
+    pub fn plan_conversion(
+        &self,
+        rt: &Runtime,
+        blobs: Vec<BlobFile>,
+        options: &wc::ConversionOptions,
+    ) -> Result<Called<Result<wc::CopyPlan, ft::Error>>, CallFailure> {
+        let Pre::Format(pre) = &self.pre else {
+            return Err(CallFailure {
+                message: format!("plugin {} is not a format plugin", self.info.name),
+                output: String::new(),
+            });
+        };
+        let called = rt.call(&self.info.name, |store| {
+            let inst = pre.instantiate(&mut *store)?;
+            let mut handles = Vec::with_capacity(blobs.len());
+            for b in blobs {
+                handles.push(store.data_mut().table.push(b)?);
+            }
+            inst.modelpack_plugin_weight_conversion()
+                .call_plan_conversion(&mut *store, &handles, options)
+        })?;
+        Ok(called)
+    }
+
+    /// `detect` of a converter plugin: confidence in `[0, 1]`.
+    pub fn detect_artifact(
+        &self,
+        rt: &Runtime,
+        media_type: &str,
+        artifact_type: &str,
+        config_media_type: &str,
+    ) -> Result<f32, CallFailure> {
+        let Pre::Converter(pre) = &self.pre else {
+            return Ok(0.0);
+        };
+        let called = rt.call(&self.info.name, |store| {
+            let inst = pre.instantiate(&mut *store)?;
+            inst.modelpack_plugin_artifact_converter().call_detect(
+                &mut *store,
+                media_type,
+                artifact_type,
+                config_media_type,
+            )
+        })?;
+        Ok(if called.value.is_finite() {
+            called.value.clamp(0.0, 1.0)
+        } else {
+            0.0
+        })
+    }
+
+    /// `plan` of a converter plugin.
+    pub fn plan_artifact(
+        &self,
+        rt: &Runtime,
+        artifact: &ac::ForeignArtifact,
+    ) -> Result<Called<Result<ac::ArtifactPlan, String>>, CallFailure> {
+        let Pre::Converter(pre) = &self.pre else {
+            return Err(CallFailure {
+                message: format!("plugin {} is not a converter plugin", self.info.name),
+                output: String::new(),
+            });
+        };
+        rt.call(&self.info.name, |store| {
+            let inst = pre.instantiate(&mut *store)?;
+            inst.modelpack_plugin_artifact_converter()
+                .call_plan(&mut *store, artifact)
+        })
     }
 
     /// `evaluate` for a policy plugin.

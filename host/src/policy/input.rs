@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{CheckInput, FileFacts};
+use super::{CheckInput, FileFacts, PolicyFinding, Totals};
 use crate::generate::{GenerateOptions, generate, render_config};
 use crate::inspect::{FileReport, Status, Target, inspect_one};
 use crate::model::{
@@ -38,7 +38,16 @@ pub fn facts_from_report(
         f.format = r.format.clone();
         f.tensor_count = r.tensor_count;
         f.parameter_count = r.parameter_count;
+        f.weight_parameters = r.weight_parameters;
         f.dtypes = r.dtypes.clone();
+        for d in &r.weight_dtypes {
+            let key = match d.precision {
+                Some(w) => w.to_string(),
+                None => format!("quantized:{}", d.dtype),
+            };
+            let slot = f.precisions.entry(key).or_default();
+            *slot = slot.saturating_add(d.weight_parameters);
+        }
         f.findings = r
             .findings
             .iter()
@@ -51,9 +60,23 @@ pub fn facts_from_report(
                 )
             })
             .collect();
+    } else if let Some(r) = report.filter(|r| r.status == Status::Error) {
+        // A file a format plugin claimed but could not read: its content was not checked, and
+        // policies must not take that for a clean result (no-unsafe-code fails closed on it).
+        f.findings.push((
+            UNREADABLE_FILE.to_string(),
+            "error".to_string(),
+            r.error
+                .clone()
+                .unwrap_or_else(|| format!("{path}: unreadable")),
+            None,
+        ));
     }
     f
 }
+
+/// Finding id the host adds to a file a format plugin claimed but could not read.
+pub const UNREADABLE_FILE: &str = "unreadable-file";
 
 /// Splits `LAYOUT:TAG` when LAYOUT is an existing OCI layout directory.
 pub fn split_layout_ref(arg: &str) -> (PathBuf, Option<String>) {
@@ -86,11 +109,16 @@ pub fn from_config_file(path: &Path) -> Result<CheckInput> {
             path.display()
         );
     }
+    let totals = totals_of(&config, &[], 0, 0);
     Ok(CheckInput {
         target: path.display().to_string(),
         config,
         manifest: Value::Null,
         files: Vec::new(),
+        totals,
+        signatures: Vec::new(),
+        sbom_attached: false,
+        problems: Vec::new(),
     })
 }
 
@@ -132,6 +160,7 @@ pub fn from_layout(
     let config = blob_json(layout, &manifest["config"], MAX_JSON_SIZE, "config")?;
     let root = Arc::new(layout.canonicalize()?);
     let mut files = Vec::new();
+    let mut reports: Vec<(String, FileReport)> = Vec::new();
     for layer in manifest["layers"]
         .as_array()
         .map(Vec::as_slice)
@@ -183,7 +212,13 @@ pub fn from_layout(
             report.as_ref(),
             size,
         ));
+        if let Some(r) = report.filter(|r| r.status == Status::Ok && kind == "weight") {
+            reports.push((path, r));
+        }
     }
+    let read: Vec<(String, &FileReport)> = reports.iter().map(|(p, r)| (p.clone(), r)).collect();
+    let facts = crate::generate::weights::aggregate(&read, None)?;
+    let totals = totals_of(&config, &files, facts.params, facts.copies);
     Ok(CheckInput {
         target: match tag {
             Some(t) => format!("{}:{t}", layout.display()),
@@ -192,7 +227,27 @@ pub fn from_layout(
         config,
         manifest,
         files,
+        totals,
+        signatures: Vec::new(),
+        sbom_attached: false,
+        problems: Vec::new(),
     })
+}
+
+/// Totals from the config's words, the weight files' bytes, and the counted parameters.
+fn totals_of(config: &Value, files: &[FileFacts], parameters: u64, copies: usize) -> Totals {
+    let text = |p: &str| config.pointer(p).and_then(Value::as_str).map(String::from);
+    Totals {
+        parameters,
+        format: text("/config/format"),
+        precision: text("/config/precision"),
+        quantization: text("/config/quantization"),
+        weight_bytes: files
+            .iter()
+            .filter(|f| f.kind == "weight")
+            .fold(0u64, |a, f| a.saturating_add(f.size)),
+        copies: u32::try_from(copies).unwrap_or(u32::MAX),
+    }
 }
 
 /// A model directory: what `generate` would write, the manifest `pack` would write (layer
@@ -242,10 +297,44 @@ pub fn from_directory(dir: &Path, plugins: &PluginSet) -> Result<CheckInput> {
         ));
         files.push(f);
     }
+    let mut problems: Vec<PolicyFinding> = generated
+        .missing
+        .iter()
+        .map(|m| PolicyFinding {
+            id: "missing-weights".into(),
+            severity: "error",
+            message: format!("{}: {}", m.path, m.reason),
+            file: Some(m.path.clone()),
+            field: None,
+        })
+        .collect();
+    problems.extend(
+        generated
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with("licence conflict"))
+            .map(|w| PolicyFinding {
+                id: "license-conflict".into(),
+                severity: "warning",
+                message: w.clone(),
+                file: None,
+                field: Some("/descriptor/licenses".into()),
+            }),
+    );
+    let totals = totals_of(
+        &generated.config,
+        &files,
+        generated.weight_parameters,
+        generated.weight_copies,
+    );
     Ok(CheckInput {
         target: dir.display().to_string(),
         config: generated.config,
         manifest,
         files,
+        totals,
+        signatures: Vec::new(),
+        sbom_attached: false,
+        problems,
     })
 }

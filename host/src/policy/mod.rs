@@ -20,6 +20,7 @@ use crate::plugin::{Entry, Loaded, PluginSet};
 
 /// Facts about one file of the model, as policies see them.
 #[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct FileFacts {
     /// Path relative to the model root, `/`-separated.
     pub path: String,
@@ -33,12 +34,46 @@ pub struct FileFacts {
     pub format: Option<String>,
     /// Tensors in the file.
     pub tensor_count: u64,
-    /// Parameters in the file.
+    /// Elements of every tensor in the file.
     pub parameter_count: u64,
+    /// The file's weight parameters (its share of the `paramSize` basis).
+    pub weight_parameters: u64,
     /// Parameters per dtype.
     pub dtypes: BTreeMap<String, u64>,
+    /// Weight parameters per precision word (`quantized:<dtype>` for storage without one).
+    pub precisions: BTreeMap<String, u64>,
     /// Findings of the format plugin: (id, severity, message, field).
     pub findings: Vec<(String, String, String, Option<String>)>,
+}
+
+/// The model as a whole, computed as `generate` computes the config.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// The `paramSize` basis.
+    pub parameters: u64,
+    /// `config.format`.
+    pub format: Option<String>,
+    /// `config.precision`.
+    pub precision: Option<String>,
+    /// `config.quantization`.
+    pub quantization: Option<String>,
+    /// Bytes of the weight layers.
+    pub weight_bytes: u64,
+    /// Files holding copies of weights another file holds.
+    pub copies: u32,
+}
+
+/// A signature verified before the policies run.
+#[derive(Debug, Clone, Serialize)]
+pub struct Signature {
+    /// `sha256:<hex>` of the signer's public key.
+    pub key_id: String,
+    /// `files` or `manifest`.
+    pub kind: String,
+    /// The signed subject's digest.
+    pub subject: String,
+    /// Where the signature was found.
+    pub origin: String,
 }
 
 /// Everything the policies are told about one model.
@@ -52,6 +87,15 @@ pub struct CheckInput {
     pub manifest: Value,
     /// Per-file facts.
     pub files: Vec<FileFacts>,
+    /// What the host itself found before any policy ran: weights that are only Git LFS
+    /// pointers or absent shards (errors), contradicting licences (warnings).
+    pub problems: Vec<PolicyFinding>,
+    /// Totals over the model, the same numbers `generate` writes.
+    pub totals: Totals,
+    /// Verified signatures (filled by `verify`-aware callers; empty otherwise).
+    pub signatures: Vec<Signature>,
+    /// Whether an SBOM is attached to the artifact.
+    pub sbom_attached: bool,
 }
 
 /// One finding of one policy, as reported.
@@ -98,6 +142,9 @@ pub struct PolicyResult {
     pub findings: Vec<PolicyFinding>,
     /// Why the policy could not run.
     pub error: Option<String>,
+    /// The policy refused its settings: a configuration error (exit 2), not a verdict.
+    #[serde(skip)]
+    pub settings_error: bool,
 }
 
 fn severity_name(s: pt::Severity) -> &'static str {
@@ -133,7 +180,9 @@ impl CheckInput {
                     format: f.format.clone(),
                     tensor_count: f.tensor_count,
                     parameter_count: f.parameter_count,
+                    weight_parameters: f.weight_parameters,
                     dtypes: f.dtypes.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+                    precisions: f.precisions.iter().map(|(k, v)| (k.clone(), *v)).collect(),
                     findings: f
                         .findings
                         .iter()
@@ -149,9 +198,64 @@ impl CheckInput {
                         .collect(),
                 })
                 .collect(),
+            totals: ph::ModelTotals {
+                parameters: self.totals.parameters,
+                format: self.totals.format.clone(),
+                precision: self.totals.precision.clone(),
+                quantization: self.totals.quantization.clone(),
+                weight_bytes: self.totals.weight_bytes,
+                copies: self.totals.copies,
+            },
+            signatures: self
+                .signatures
+                .iter()
+                .map(|g| ph::VerifiedSignature {
+                    key_id: g.key_id.clone(),
+                    kind: g.kind.clone(),
+                    subject: g.subject.clone(),
+                    origin: g.origin.clone(),
+                })
+                .collect(),
+            sbom_attached: self.sbom_attached,
             settings: settings.to_string(),
         }
     }
+}
+
+/// "did you mean" for serde's `unknown field `x`, expected one of `a`, `b`` (the policies
+/// deserialize settings with serde, so this is the shape a settings typo comes back in).
+fn settings_hint(message: &str) -> String {
+    let Some(rest) = message.split("unknown field `").nth(1) else {
+        return String::new();
+    };
+    let Some((typed, expected)) = rest.split_once('`') else {
+        return String::new();
+    };
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    crate::suggest::hint(typed, known)
+}
+
+/// The host's own result, listed before the policies' when it found something: a model whose
+/// weights are not there cannot pass, whatever the policies say.
+pub fn host_result(input: &CheckInput) -> Option<PolicyResult> {
+    if input.problems.is_empty() {
+        return None;
+    }
+    let sev = |s: &str| input.problems.iter().any(|p| p.severity == s);
+    Some(PolicyResult {
+        name: "modelpack".into(),
+        plugin: format!("modelpack@{}", env!("CARGO_PKG_VERSION")),
+        outcome: if sev("error") {
+            Outcome::Fail
+        } else if sev("warning") {
+            Outcome::Warn
+        } else {
+            Outcome::Pass
+        },
+        findings: input.problems.clone(),
+        error: None,
+        settings_error: false,
+    })
 }
 
 /// Runs one policy plugin; every failure becomes an `error` outcome with a one-line reason.
@@ -168,6 +272,7 @@ pub fn run_policy(
         outcome: Outcome::Error,
         findings: Vec::new(),
         error: None,
+        settings_error: false,
     };
     let loaded: Arc<Loaded> = match plugins.load(entry) {
         Ok(l) => l,
@@ -197,7 +302,12 @@ pub fn run_policy(
             }
             match called.value {
                 Err(e) => {
-                    result.error = Some(format!("policy {} could not run: {e}", entry.info.name))
+                    result.settings_error = e.starts_with("invalid settings");
+                    let hint = settings_hint(&e);
+                    result.error = Some(format!(
+                        "policy {} could not run: {e}{hint}",
+                        entry.info.name
+                    ))
                 }
                 Ok(findings) => {
                     result.findings = findings

@@ -16,6 +16,9 @@
 
 pub mod auth;
 pub mod cache;
+pub mod credhelper;
+pub mod dockerconfig;
+pub mod login;
 pub mod session;
 mod transfer;
 
@@ -141,6 +144,11 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
         .context("starting the network runtime")
 }
 
+/// Runs one future on a fresh current-thread runtime (for commands outside push/pull).
+pub fn block_on<F: Future>(f: F) -> Result<F::Output> {
+    Ok(runtime()?.block_on(f))
+}
+
 /// Whether an error is worth retrying: server errors, connection failures, timeouts.
 fn transient(e: &OciDistributionError) -> bool {
     match e {
@@ -209,6 +217,67 @@ fn describe(e: OciDistributionError) -> anyhow::Error {
             auth::PASSWORD_ENV
         ),
         Some(403) => anyhow!("the registry denied access (403 Forbidden)"),
+        _ => plain(e),
+    }
+}
+
+/// One line a user can act on, without the library's wrapping (`Registry error: url …,
+/// envelope: OCI API errors: [...]`): what the registry said, or why it could not be reached.
+fn plain(e: OciDistributionError) -> anyhow::Error {
+    match &e {
+        OciDistributionError::RegistryError { envelope, .. } if !envelope.errors.is_empty() => {
+            let said: Vec<String> = envelope
+                .errors
+                .iter()
+                .map(|x| {
+                    let code = format!("{:?}", x.code);
+                    let msg = x.message.trim();
+                    let known = match code.as_str() {
+                        "ManifestUnknown" => "no such tag or digest in the repository",
+                        "NameUnknown" => "no such repository",
+                        "BlobUnknown" => "a blob is missing in the registry",
+                        "NameInvalid" => "invalid repository name",
+                        "TagInvalid" => "invalid tag",
+                        _ => "",
+                    };
+                    match (known.is_empty(), msg.is_empty()) {
+                        (false, _) => known.to_string(),
+                        (true, false) => msg.to_string(),
+                        (true, true) => code,
+                    }
+                })
+                .collect();
+            anyhow!("the registry says: {}", said.join("; "))
+        }
+        OciDistributionError::ImageManifestNotFoundError(_) => {
+            anyhow!("the registry says: no such tag or digest in the repository")
+        }
+        OciDistributionError::ServerError { code, message, .. } => {
+            let m = message.trim().replace('\n', " ");
+            if m.is_empty() {
+                anyhow!("the registry answered HTTP {code}")
+            } else {
+                anyhow!("the registry answered HTTP {code}: {m}")
+            }
+        }
+        OciDistributionError::RequestError(r) if r.is_connect() || r.is_timeout() => {
+            // The innermost cause is the operating system's word ("Connection refused").
+            let mut cause = r.to_string();
+            let mut source = std::error::Error::source(r);
+            while let Some(c) = source {
+                cause = c.to_string();
+                source = c.source();
+            }
+            let what = if r.is_timeout() {
+                "did not answer in time"
+            } else {
+                "could not be reached"
+            };
+            anyhow!(
+                "the registry {what} ({}); check the address and that it is running (no credentials were tried)",
+                cause.replace('\n', " ")
+            )
+        }
         _ => {
             // reqwest's top-level text ("error sending request") hides the cause; add the chain.
             let mut text = e.to_string();
@@ -347,6 +416,8 @@ pub fn push(
                         if opts.verbose {
                             eprintln!("blob {d} ({}): already in the registry, skipped", b.label);
                         }
+                        // Counted as done at once, so the overall bar reaches its total.
+                        drop(progress.item(&b.label, b.size));
                         return Ok::<_, anyhow::Error>((None, 0));
                     }
                     let bar = Arc::new(progress.item(&b.label, b.size));
@@ -511,12 +582,10 @@ pub fn pull(source: &str, output: &Path, opts: &RegistryOptions) -> Result<PullO
             tag: tag.clone(),
         })
     })?;
-    // An empty output directory is replaced; rename refuses a non-empty one, which is right.
-    if output.is_dir() {
-        std::fs::remove_dir(output).with_context(|| format!("{}", output.display()))?;
-    }
-    let staged = staging.keep();
-    std::fs::rename(&staged, output)
+    // rename replaces an empty output directory and refuses a non-empty one, which is right.
+    let mut staging = staging;
+    staging
+        .commit(output)
         .with_context(|| format!("moving the layout into {}", output.display()))?;
     Ok(outcome)
 }

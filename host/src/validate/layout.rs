@@ -449,7 +449,8 @@ impl Ctx<'_> {
                 let ptr = format!("/layers/{i}");
                 let job = self.layer_job(l, format, doc, &ptr);
                 usage.layers.push(job);
-                if modelpack {
+                // A foreign layer (warned about by the manifest rules) is skipped by unpack.
+                if modelpack && !rules::is_foreign_layer(l) {
                     // Unpack's own reading of the descriptor; a refusal already explained
                     // by a schema error at this layer is not repeated.
                     let tree_layer = match layer_ref(l, i) {
@@ -803,7 +804,28 @@ pub fn validate_layout(root: &Path, strict: bool, jobs: usize) -> Result<Vec<Loc
     }
     ctx.check_trees(&checks);
     ctx.check_diff_ids(&checks);
+    interrupted_append(&mut ctx);
     Ok(ctx.out)
+}
+
+/// A journal left by a `pack` killed while adding to the layout: the layout is still valid,
+/// but may hold blobs no manifest uses until the next `pack` into it removes them.
+fn interrupted_append(ctx: &mut Ctx) {
+    let what = match crate::oci::append::interrupted(ctx.root) {
+        None => return,
+        Some(Ok(n)) => format!("up to {n} blobs no manifest may use"),
+        Some(Err(e)) => format!("an unreadable journal ({e:#})"),
+    };
+    ctx.one(
+        crate::oci::append::JOURNAL,
+        Level::Warning,
+        "",
+        "interrupted-append",
+        format!(
+            "a pack adding to this layout was killed and left {what}; \
+             the next `modelpack pack` into it removes them"
+        ),
+    );
 }
 
 /// Reads a file for `validate PATH` (config or manifest), capped like every JSON document.

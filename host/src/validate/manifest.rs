@@ -160,12 +160,19 @@ fn check_layer(
             Some(f)
         }
         None => {
+            // The spec lists the types implementations SHOULD support; OCI consumers must not
+            // fail on layers they do not know, so a foreign type (a signature, an SBOM…) is an
+            // error only with --strict. A malformed type in ModelPack's namespace is an error.
             if !mt.is_empty() {
-                p.error(
-                    &format!("{ptr}/mediaType"),
-                    "layer-media-type",
-                    format!("{mt:?} is not a ModelPack layer media type (application/vnd.cncf.model.<weight|weight.config|doc|code|dataset>.v1.<raw|tar|tar+gzip|tar+zstd>)"),
+                let foreign = !crate::oci::rules::is_modelpack_namespace(mt);
+                let msg = format!(
+                    "{mt:?} is not a ModelPack layer media type (application/vnd.cncf.model.<weight|weight.config|doc|code|dataset>.v1.<raw|tar|tar+gzip|tar+zstd>)"
                 );
+                if strict || !foreign {
+                    p.error(&format!("{ptr}/mediaType"), "layer-media-type", msg);
+                } else {
+                    p.warn(&format!("{ptr}/mediaType"), "layer-media-type", msg);
+                }
             }
             None
         }
@@ -247,14 +254,21 @@ fn check_layer(
             check_file_metadata(s, &aptr(&key), is_raw, filepath.as_deref(), size, p);
         }
     }
-    if let Some((v, key, _)) = get(ANNOTATION_UNTESTED)
-        && !matches!(v.as_str(), Some("true" | "false"))
-    {
-        p.error(
-            &aptr(&key),
-            "untested",
-            format!("{v} must be \"true\" or \"false\""),
-        );
+    if let Some((v, key, legacy)) = get(ANNOTATION_UNTESTED) {
+        if legacy {
+            p.warn(
+                &aptr(&key),
+                "legacy-annotation",
+                format!("{key} is the pre-CNCF spelling; write {ANNOTATION_UNTESTED}"),
+            );
+        }
+        if !matches!(v.as_str(), Some("true" | "false")) {
+            p.error(
+                &aptr(&key),
+                "untested",
+                format!("{v} must be \"true\" or \"false\""),
+            );
+        }
     }
 }
 
@@ -417,6 +431,60 @@ mod tests {
         let got = validate_manifest(&m, false);
         assert_eq!(got.len(), 2, "{got:?}");
         assert!(got.iter().all(|p| p.level == Level::Warning));
+    }
+
+    #[test]
+    fn unknown_layer_types_warn_unless_strict() {
+        let mut m = good();
+        m["layers"][0]["mediaType"] = json!("application/vnd.example.thing.v1");
+        let triples = |strict: bool| -> Vec<(Level, String, String)> {
+            validate_manifest(&m, strict)
+                .into_iter()
+                .map(|p| (p.level, p.pointer, p.keyword))
+                .collect()
+        };
+        let lenient = triples(false);
+        assert!(
+            lenient.contains(&(
+                Level::Warning,
+                "/layers/0/mediaType".to_string(),
+                "layer-media-type".to_string()
+            )),
+            "{lenient:?}"
+        );
+        assert!(
+            lenient.iter().all(|(l, _, _)| *l == Level::Warning),
+            "{lenient:?}"
+        );
+        let strict = triples(true);
+        assert!(
+            strict.contains(&(
+                Level::Error,
+                "/layers/0/mediaType".to_string(),
+                "layer-media-type".to_string()
+            )),
+            "{strict:?}"
+        );
+    }
+
+    #[test]
+    fn legacy_untested_annotation_warns() {
+        let mut m = good();
+        let ann = m["layers"][0]["annotations"].as_object_mut().unwrap();
+        ann.remove(ANNOTATION_UNTESTED);
+        ann.insert(
+            "org.cnai.model.file.mediatype.untested".into(),
+            json!("true"),
+        );
+        let got = keywords(&m);
+        assert_eq!(
+            got,
+            vec![(
+                Level::Warning,
+                "/layers/0/annotations/org.cnai.model.file.mediatype.untested".to_string(),
+                "legacy-annotation".to_string()
+            )]
+        );
     }
 
     #[test]

@@ -4,27 +4,8 @@
 
 use super::iso639;
 
-/// The spec's precision vocabulary (18 values).
-pub const PRECISIONS: [&str; 18] = [
-    "float32",
-    "float64",
-    "float16",
-    "bfloat16",
-    "float8_e4m3",
-    "float8_e5m2",
-    "complex32",
-    "complex64",
-    "complex128",
-    "int8",
-    "int16",
-    "int32",
-    "int64",
-    "uint8",
-    "uint16",
-    "uint32",
-    "uint64",
-    "bool",
-];
+/// The spec's precision vocabulary (18 values), owned by the spec module.
+pub use crate::model::PRECISIONS;
 
 /// `<count><scale>`: digits, at most one decimal digit, one of Q/T/B/M/K in either case
 /// (`^[0-9]+(\.[0-9])?[QqTtBbMmKk]$`). `8x7B`, `.5B`, `7` and `7.25B` are refused.

@@ -1,7 +1,8 @@
 //! A format plugin that misbehaves on purpose, chosen by the first line of the file it reads.
 //!
 //! `.evil` files hold one command: `LOOP`, `ALLOC`, `PANIC`, `STACK`, `BIGREAD`, `BIGRESULT`,
-//! `PASSWD`, `ENV`, `SOCKET`, `STDOUT`, or `OK`. The host's sandbox tests run each one and check
+//! `PASSWD`, `ENV`, `SOCKET`, `STDOUT`, `HUGE` (claims 2^63 weight parameters, so two such
+//! files overflow a u64 sum), or `OK`. The host's sandbox tests run each one and check
 //! that it costs exactly that one file.
 
 use modelpack_plugin_sdk::prelude::*;
@@ -13,6 +14,10 @@ fn report(note: String) -> ModelReport {
         format: "evil".into(),
         tensors: vec![],
         parameter_count: 0,
+        weight_parameters: 0,
+        dtypes: vec![],
+        quantization: None,
+        candidates: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],
@@ -68,11 +73,7 @@ impl FormatPlugin for Evil {
                 let name = "x".repeat(64 << 10);
                 let mut r = report("big".into());
                 r.tensors = (0..16 << 10)
-                    .map(|_| Tensor {
-                        name: name.clone(),
-                        dtype: "F32".into(),
-                        shape: vec![1],
-                    })
+                    .map(|_| weight_tensor(name.clone(), "F32", vec![1]))
                     .collect();
                 Ok(r)
             }
@@ -93,6 +94,13 @@ impl FormatPlugin for Evil {
                 println!("hello from plugin stdout");
                 eprintln!("hello from plugin stderr");
                 Ok(report("printed".into()))
+            }
+            "HUGE" => {
+                let mut r = report("huge".into());
+                r.tensors = vec![weight_tensor("w", "F32", vec![1 << 63])];
+                r.parameter_count = 1 << 63;
+                finish_report(&mut r, &[], |_| Some(Precision::Float32));
+                Ok(r)
             }
             "OK" => Ok(report("ok".into())),
             other => Err(Error::Malformed(format!("unknown evil command {other:?}"))),

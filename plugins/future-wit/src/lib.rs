@@ -1,4 +1,4 @@
-//! Exports `modelpack:plugin/format-handler@0.2.0`, which a 0.1.x host must refuse.
+//! Exports `modelpack:plugin/format-handler@0.3.0`, which a 0.1.x host must refuse.
 wit_bindgen::generate!({ world: "format-plugin", path: "wit" });
 
 struct Future;

@@ -33,6 +33,7 @@ mod file_type;
 mod ggml_type;
 mod header;
 mod legacy;
+pub mod meaning;
 mod report;
 mod split;
 #[cfg(test)]
@@ -44,7 +45,7 @@ use modelpack_plugin_sdk::prelude::*;
 struct Plugin;
 
 impl FormatPlugin for Plugin {
-    const INFO: &'static str = r#"{"name":"gguf","version":"0.1.0","description":"GGUF v2/v3 model files (llama.cpp, ollama): tensors, quantisation types and metadata, header only; recognises legacy GGML files","extensions":["gguf"],"file_names":[],"magic":[{"offset":0,"hex":"47475546"},{"offset":0,"hex":"6c6d6767"},{"offset":0,"hex":"67676d6c"},{"offset":0,"hex":"666d6767"},{"offset":0,"hex":"67676d66"},{"offset":0,"hex":"746a6767"},{"offset":0,"hex":"67676a74"},{"offset":0,"hex":"616c6767"},{"offset":0,"hex":"67676c61"},{"offset":0,"hex":"61736767"},{"offset":0,"hex":"67677361"}]}"#;
+    const INFO: &'static str = r#"{"name":"gguf","version":"0.2.0","description":"GGUF v2/v3 model files (llama.cpp, ollama): tensors, quantisation types and metadata, header only; recognises legacy GGML files","extensions":["gguf"],"file_names":[],"magic":[{"offset":0,"hex":"47475546"},{"offset":0,"hex":"6c6d6767"},{"offset":0,"hex":"67676d6c"},{"offset":0,"hex":"666d6767"},{"offset":0,"hex":"67676d66"},{"offset":0,"hex":"746a6767"},{"offset":0,"hex":"67676a74"},{"offset":0,"hex":"616c6767"},{"offset":0,"hex":"67676c61"},{"offset":0,"hex":"61736767"},{"offset":0,"hex":"67677361"}]}"#;
 
     fn detect(name: &str, head: &[u8]) -> f32 {
         detect(name, head)
@@ -72,8 +73,26 @@ pub fn detect(name: &str, head: &[u8]) -> f32 {
     if gguf_name && undecided { 0.5 } else { 0.0 }
 }
 
+/// Element counts are summed with saturating arithmetic, so `u64::MAX` means the headers claim
+/// more elements than u64 holds (hostile or corrupt): an error, never a number that a later sum
+/// could wrap around to a small one.
+fn no_overflow(inputs: &[&dyn Source], r: ModelReport) -> Result<ModelReport, Error> {
+    if r.parameter_count == u64::MAX || r.groups.iter().any(|g| g.parameter_count == u64::MAX) {
+        let name = inputs.first().map(|s| s.name()).unwrap_or_default();
+        return Err(Error::Malformed(format!(
+            "{name}: the parameter count overflows u64: the headers claim more than {} elements",
+            u64::MAX
+        )));
+    }
+    Ok(r)
+}
+
 /// Reads the named GGUF file (and the other parts of a split model) header-only.
 pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
+    no_overflow(inputs, inspect_unchecked(inputs)?)
+}
+
+fn inspect_unchecked(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
     let Some(&first) = inputs.first() else {
         return Err(Error::Malformed("no input file given".into()));
     };

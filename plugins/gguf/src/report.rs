@@ -17,11 +17,13 @@ pub fn build(parts: &[Part], extra: Vec<Finding>) -> Result<ModelReport, Error> 
         for t in &p.header.tensors {
             // GGUF stores ne[0] (innermost) first; reports give the outermost dimension first,
             // as gguf-py's reference `shape` does.
-            tensors.push(Tensor {
-                name: t.name.clone(),
-                dtype: t.ty.name.to_string(),
-                shape: t.ne.iter().rev().copied().collect(),
-            });
+            let mut tensor = weight_tensor(
+                t.name.clone(),
+                t.ty.name,
+                t.ne.iter().rev().copied().collect(),
+            );
+            tensor.parameters = t.n_elements;
+            tensors.push(tensor);
             parameter_count = parameter_count.checked_add(t.n_elements).ok_or_else(|| {
                 Error::Malformed(format!("{}: total parameter count overflows u64", p.name))
             })?;
@@ -37,17 +39,23 @@ pub fn build(parts: &[Part], extra: Vec<Finding>) -> Result<ModelReport, Error> 
     findings.extend(extra);
     findings.extend(split::findings(parts, located));
     findings.extend(model_findings(lead, parts));
-    Ok(ModelReport {
+    let mut r = ModelReport {
         format: "gguf".into(),
         tensors,
         parameter_count,
+        weight_parameters: 0,
+        dtypes: vec![],
+        quantization: None,
+        candidates: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],
         metadata: metadata(lead),
         findings,
         covers: parts.iter().skip(1).map(|p| p.name.clone()).collect(),
-    })
+    };
+    crate::meaning::apply(&mut r, &lead.header);
+    Ok(r)
 }
 
 /// The lead file's metadata in file order, then the keys this plugin adds.

@@ -18,6 +18,7 @@
 mod dtype;
 mod header;
 mod literal;
+pub mod meaning;
 mod npy;
 mod npz;
 mod object;
@@ -26,7 +27,7 @@ mod report;
 use modelpack_plugin_sdk::prelude::*;
 
 /// The plugin description.
-pub const INFO: &str = r#"{"name":"numpy","version":"0.1.0","description":"NumPy .npy/.npz arrays (headers only); flags object arrays whose payload is a pickle","extensions":["npy","npz"],"file_names":[],"magic":[{"offset":0,"hex":"934e554d5059"}]}"#;
+pub const INFO: &str = r#"{"name":"numpy","version":"0.2.0","description":"NumPy .npy/.npz arrays (headers only); flags object arrays whose payload is a pickle","extensions":["npy","npz"],"file_names":[],"magic":[{"offset":0,"hex":"934e554d5059"}]}"#;
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
@@ -55,8 +56,26 @@ pub fn detect(name: &str, head: &[u8]) -> f32 {
     0.0
 }
 
+/// Element counts are summed with saturating arithmetic, so `u64::MAX` means the headers claim
+/// more elements than u64 holds (hostile or corrupt): an error, never a number that a later sum
+/// could wrap around to a small one.
+fn no_overflow(inputs: &[&dyn Source], r: ModelReport) -> Result<ModelReport, Error> {
+    if r.parameter_count == u64::MAX || r.groups.iter().any(|g| g.parameter_count == u64::MAX) {
+        let name = inputs.first().map(|s| s.name()).unwrap_or_default();
+        return Err(Error::Malformed(format!(
+            "{name}: the parameter count overflows u64: the headers claim more than {} elements",
+            u64::MAX
+        )));
+    }
+    Ok(r)
+}
+
 /// Inspects an `.npy` or `.npz` file (only the first input is read).
 pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
+    no_overflow(inputs, inspect_unchecked(inputs)?)
+}
+
+fn inspect_unchecked(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
     let src = *inputs
         .first()
         .ok_or_else(|| Error::Io("no input files".into()))?;

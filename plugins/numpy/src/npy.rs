@@ -78,10 +78,6 @@ pub fn inspect(src: &dyn Source) -> Result<ModelReport, Error> {
     if h.dtype.has_object {
         metadata.extend(report::pickle_metadata(&globals));
     }
-    let tensor = Tensor {
-        name: file,
-        dtype: h.dtype.name.clone(),
-        shape: h.shape.clone(),
-    };
+    let tensor = weight_tensor(file, h.dtype.name.clone(), h.shape.clone());
     Ok(report::build("npy", vec![tensor], metadata, findings))
 }

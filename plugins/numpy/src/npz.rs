@@ -75,11 +75,7 @@ pub fn inspect(src: &dyn Source) -> Result<ModelReport, Error> {
                 "fortran_order": h.fortran_order,
             }));
         }
-        tensors.push(Tensor {
-            name: tname,
-            dtype: h.dtype.name.clone(),
-            shape: h.shape.clone(),
-        });
+        tensors.push(weight_tensor(tname, h.dtype.name.clone(), h.shape.clone()));
     }
     let compressed = archive
         .entries

@@ -46,15 +46,21 @@ pub fn build(
     let parameter_count = tensors.iter().fold(0u64, |a, t| {
         a.saturating_add(t.shape.iter().fold(1u64, |p, &d| p.saturating_mul(d)))
     });
-    ModelReport {
+    let mut r = ModelReport {
         format: format.into(),
         tensors,
         parameter_count,
+        weight_parameters: 0,
+        dtypes: vec![],
+        quantization: None,
+        candidates: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],
         metadata,
         findings,
         covers: vec![],
-    }
+    };
+    crate::meaning::apply(&mut r);
+    r
 }

@@ -42,12 +42,12 @@ pub fn build(src: &dyn Source, model: Model) -> Result<ModelReport, Error> {
         if dtype::name(t.data_type).is_none() {
             unknown_dtype.push(t.name.as_str());
         }
-        tensors.push(Tensor {
-            name: t.name.clone(),
-            dtype: dtype::label(t.data_type),
-            // `elements` succeeded, so every dim is non-negative.
-            shape: t.dims.iter().map(|&d| d as u64).collect(),
-        });
+        // `elements` succeeded, so every dim is non-negative.
+        tensors.push(weight_tensor(
+            t.name.clone(),
+            dtype::label(t.data_type),
+            t.dims.iter().map(|&d| d as u64).collect(),
+        ));
     }
     if !unknown_dtype.is_empty() {
         findings.push(finding(
@@ -111,17 +111,23 @@ pub fn build(src: &dyn Source, model: Model) -> Result<ModelReport, Error> {
             MetaValue::Json(json(serde_json::json!(ext.files))),
         ));
     }
-    Ok(ModelReport {
+    let mut r = ModelReport {
         format: FORMAT.into(),
         tensors,
         parameter_count,
+        weight_parameters: 0,
+        dtypes: vec![],
+        quantization: None,
+        candidates: vec![],
         groups,
         inputs,
         outputs,
         metadata,
         findings,
         covers: ext.covers,
-    })
+    };
+    crate::meaning::apply(&mut r, &c.by_dtype);
+    Ok(r)
 }
 
 /// The model-level metadata entries (keys documented in the crate doc).

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 
 use crate::report::finding;
 use crate::units::human_count;
-use crate::{FileFacts, Finding, PolicyInput, Severity};
+use crate::{FileFacts, Finding, ModelTotals, PolicyInput, Severity};
 
 /// The shared fixtures directory; panics with a clear message when it is missing.
 pub fn fixtures_dir() -> PathBuf {
@@ -41,8 +41,27 @@ pub fn input(config: Value, files: Vec<FileFacts>, settings: Value) -> PolicyInp
     PolicyInput {
         config: config.to_string(),
         manifest: "null".into(),
+        totals: totals(&files),
         files,
+        signatures: vec![],
+        sbom_attached: false,
         settings: settings.to_string(),
+    }
+}
+
+/// Totals as the host computes them for files without copies: Σ weight parameters and bytes
+/// of the weight files.
+pub fn totals(files: &[FileFacts]) -> ModelTotals {
+    let weights = files.iter().filter(|f| f.kind == "weight");
+    ModelTotals {
+        parameters: weights
+            .clone()
+            .fold(0u64, |a, f| a.saturating_add(f.weight_parameters)),
+        format: None,
+        precision: None,
+        quantization: None,
+        weight_bytes: weights.fold(0u64, |a, f| a.saturating_add(f.size)),
+        copies: 0,
     }
 }
 
@@ -56,18 +75,46 @@ pub fn file(path: &str, kind: &str, size: u64) -> FileFacts {
         format: None,
         tensor_count: 0,
         parameter_count: 0,
+        weight_parameters: 0,
         dtypes: vec![],
+        precisions: vec![],
         findings: vec![],
     }
 }
 
-/// Facts for a weight file read by a format handler: parameters per dtype as it spells them.
+/// Facts for a weight file read by a format handler: weight parameters per dtype as it
+/// spells them (no precision words; see [`weight_with_words`]).
 pub fn weight(path: &str, size: u64, format: &str, dtypes: &[(&str, u64)]) -> FileFacts {
+    let mut f = weight_with_words(path, size, format, dtypes, &[]);
+    f.precisions.clear();
+    f
+}
+
+/// [`weight`] with the precision words of the dtypes: `(dtype, word)`; a dtype without a word
+/// is reported as `quantized:<dtype>`, as the host does.
+pub fn weight_with_words(
+    path: &str,
+    size: u64,
+    format: &str,
+    dtypes: &[(&str, u64)],
+    words: &[(&str, &str)],
+) -> FileFacts {
     let mut f = file(path, "weight", size);
     f.format = Some(format.into());
     f.tensor_count = dtypes.len() as u64;
     f.parameter_count = dtypes.iter().map(|(_, n)| n).sum();
+    f.weight_parameters = f.parameter_count;
     f.dtypes = dtypes.iter().map(|(d, n)| (d.to_string(), *n)).collect();
+    f.precisions = dtypes
+        .iter()
+        .map(|(d, n)| {
+            let word = words
+                .iter()
+                .find(|(x, _)| x == d)
+                .map_or_else(|| format!("quantized:{d}"), |(_, w)| w.to_string());
+            (word, *n)
+        })
+        .collect();
     f
 }
 
@@ -148,7 +195,10 @@ pub fn hf_model(rel: &str, settings: Value) -> PolicyInput {
     PolicyInput {
         config: model.to_string(),
         manifest: manifest.to_string(),
+        totals: totals(&files),
         files,
+        signatures: vec![],
+        sbom_attached: false,
         settings: settings.to_string(),
     }
 }

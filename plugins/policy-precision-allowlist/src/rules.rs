@@ -129,19 +129,20 @@ pub fn check_config(config: &Value, s: &Settings) -> Vec<Finding> {
     out
 }
 
-/// Findings for one weight file's dtypes.
+/// Findings for one weight file's precisions: the words its format plugin gave the dtypes of
+/// its weights (storage types without a word, `quantized:Q4_K`, are not judged here).
 pub fn check_file(file: &FileFacts, s: &Settings) -> Vec<Finding> {
-    file.dtypes
+    file.precisions
         .iter()
         .filter(|(_, n)| *n > 0)
-        .filter_map(|(dtype, n)| {
-            let p = precision::from_dtype(dtype)?;
+        .filter_map(|(word, n)| {
+            let p = precision::normalize(word)?;
             let why = s.refusal(p)?;
             Some(at_file(
                 "dtype-not-allowed",
                 Severity::Error,
                 format!(
-                    "{} holds {n} parameters in {dtype} ({p}), which {why}",
+                    "{} holds {n} weight parameters in {p}, which {why}",
                     file.path
                 ),
                 &file.path,
@@ -153,7 +154,7 @@ pub fn check_file(file: &FileFacts, s: &Settings) -> Vec<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use policy_common::testkit::{file, hf_model, ids, input, weight};
+    use policy_common::testkit::{file, hf_model, ids, input, weight_with_words};
     use serde_json::json;
 
     fn run(config: Value, files: Vec<FileFacts>, settings: Value) -> Vec<Finding> {
@@ -171,19 +172,21 @@ mod tests {
         assert!(run(prec("bfloat16"), vec![], half()).is_empty());
         assert!(run(prec("float16, bfloat16"), vec![], half()).is_empty());
         assert!(run(prec("bf16"), vec![], half()).is_empty());
-        let files = vec![weight(
+        let files = vec![weight_with_words(
             "model.safetensors",
             6128,
             "safetensors",
             &[("BF16", 1792), ("F16", 528)],
+            &[("BF16", "bfloat16"), ("F16", "float16")],
         )];
         assert!(run(prec("bfloat16,float16"), files, half()).is_empty());
         // Quantised GGUF types have no precision word: ignored.
-        let files = vec![weight(
+        let files = vec![weight_with_words(
             "model.gguf",
             4 << 30,
             "gguf",
             &[("Q4_K", 6_000_000_000), ("F16", 1000)],
+            &[("F16", "float16")],
         )];
         assert!(run(prec("float16"), files, half()).is_empty());
         // No lists: anything goes.
@@ -220,34 +223,53 @@ mod tests {
 
     #[test]
     fn weight_dtypes_are_checked() {
+        // The words come from the format plugins (one vocabulary); a storage type without
+        // a word (Q4_K) is not judged; ONNX INT64 shape tensors are not weights at all, so
+        // the plugin does not report them among the precisions.
         let files = vec![
-            weight(
+            weight_with_words(
                 "model.safetensors",
                 6128,
                 "safetensors",
                 &[("BF16", 1792), ("F32", 528)],
+                &[("BF16", "bfloat16"), ("F32", "float32")],
             ),
-            weight("model.onnx", 4000, "onnx", &[("FLOAT", 900), ("INT64", 3)]),
+            weight_with_words(
+                "model.onnx",
+                4000,
+                "onnx",
+                &[("FLOAT", 900)],
+                &[("FLOAT", "float32")],
+            ),
+            weight_with_words(
+                "m.gguf",
+                10,
+                "gguf",
+                &[("Q4_K", 900), ("F8_E4M3", 5)],
+                &[("F8_E4M3", "float8_e4m3")],
+            ),
             file("config.json", "weight.config", 100),
         ];
         let out = run(
             prec("bfloat16"),
             files.clone(),
-            json!({"allow": ["bfloat16", "int64"]}),
+            json!({"allow": ["bfloat16", "float8_e4m3"]}),
         );
         assert_eq!(ids(&out), ["dtype-not-allowed"; 2]);
         assert_eq!(
             out[0].message,
-            "model.safetensors holds 528 parameters in F32 (float32), which is not on the allow list"
+            "model.safetensors holds 528 weight parameters in float32, which is not on the allow list"
         );
         assert_eq!(out[0].location.file.as_deref(), Some("model.safetensors"));
         assert_eq!(out[1].location.file.as_deref(), Some("model.onnx"));
-        let out = run(prec("bfloat16"), files, json!({"deny": ["int64"]}));
+        let out = run(prec("bfloat16"), files, json!({"deny": ["fp8_e4m3"]}));
         assert_eq!(ids(&out), ["dtype-not-allowed"]);
         assert!(
-            out[0]
-                .message
-                .contains("INT64 (int64), which is on the deny list")
+            out[0].message.contains(
+                "m.gguf holds 5 weight parameters in float8_e4m3, which is on the deny list"
+            ),
+            "{}",
+            out[0].message
         );
     }
 
@@ -294,11 +316,12 @@ mod tests {
             assert!(out[0].message.contains(p), "{model}: {}", out[0].message);
         }
         // The real silero VAD safetensors fixture holds 309633 F32 parameters in 15 tensors.
-        let silero = weight(
+        let silero = weight_with_words(
             "silero_vad_16k.safetensors",
             1_239_748,
             "safetensors",
             &[("F32", 309_633)],
+            &[("F32", "float32")],
         );
         let out = run(prec("float32"), vec![silero], half());
         assert_eq!(ids(&out), ["precision-not-allowed", "dtype-not-allowed"]);

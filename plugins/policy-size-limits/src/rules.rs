@@ -1,23 +1,30 @@
 //! The size-limits rule: total bytes, total parameters and the largest file, against limits.
 //!
 //! * bytes: Σ `size` of every file;
-//! * parameters: Σ `parameter-count` of the files of kind `weight` (index files named
-//!   `*.index.json` are skipped: they summarise their shards). When no weight file has tensor
-//!   facts (no plugin read them, or they are Git LFS pointers) the count falls back to
-//!   `config.paramSize` (`6.7B`); with neither, a set `max_parameters` gives a warning
-//!   `parameters-unknown`;
+//! * parameters: the host's `totals.parameters`, the model's weight parameters computed
+//!   exactly as `generate` computes `paramSize` (training state, buffers and copies of the
+//!   same weights left out; an index never counted beside its shards). When no weight file
+//!   has tensor facts (no plugin read them, or they are Git LFS pointers) the count falls
+//!   back to `config.paramSize` (`6.7B`); with neither, a set `max_parameters` gives a
+//!   warning `parameters-unknown`;
 //! * each file against `max_file_bytes`.
 //!
 //! A bare config file comes with no files: the byte limits are then not checked.
 //!
+//! A weight file a format plugin claimed but could not read (the host's `unreadable-file`) gives
+//! an error `parameters-incomplete` when `max_parameters` is set: its count is unknown, so the
+//! limit cannot be verified (fail closed).
+//!
 //! Each exceeded limit is an error `size-limit-exceeded` naming the actual value and the limit;
-//! one info finding `size-totals` gives the totals.
+//! one info finding `size-totals` gives the totals. The byte sum is checked: sizes that add up
+//! past u64 give an error `size-overflow` whenever a limit is set, never a wrapped-around small
+//! number (the parameter total comes from the host, which refuses an overflow).
 
 use policy_common::json;
 use policy_common::report::{at_file, finding, general};
 use policy_common::settings;
 use policy_common::units::{self, Limit, human_bytes, human_count};
-use policy_common::{FileFacts, Finding, PolicyInput, Severity};
+use policy_common::{FileFacts, Finding, ModelTotals, PolicyInput, Severity};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -74,17 +81,14 @@ pub enum Params {
     Unknown,
 }
 
-/// The model's parameter count from the file facts, else from `config.paramSize`.
-pub fn parameters(files: &[FileFacts], config: &Value) -> Params {
-    let weights: Vec<&FileFacts> = files
+/// The model's parameter count from the host's totals when weight files were read, else
+/// from `config.paramSize`.
+pub fn parameters(totals: &ModelTotals, files: &[FileFacts], config: &Value) -> Params {
+    if files
         .iter()
-        .filter(|f| f.kind == "weight" && !f.path.ends_with(".index.json"))
-        .collect();
-    if weights
-        .iter()
-        .any(|f| f.tensor_count > 0 || f.parameter_count > 0)
+        .any(|f| f.kind == "weight" && (f.tensor_count > 0 || f.parameter_count > 0))
     {
-        return Params::Facts(weights.iter().map(|f| f.parameter_count).sum());
+        return Params::Facts(totals.parameters);
     }
     match json::string_at(config, "/config/paramSize") {
         Some(text) => match units::parse_count_text(text) {
@@ -99,7 +103,7 @@ pub fn parameters(files: &[FileFacts], config: &Value) -> Params {
 pub fn evaluate(input: &PolicyInput) -> Result<Vec<Finding>, String> {
     let s = Settings::parse(&input.settings)?;
     let config = json::config(&input.config)?;
-    Ok(check(&input.files, &config, &s))
+    Ok(check(&input.files, &input.totals, &config, &s))
 }
 
 /// `1.5 GB (1500000000 bytes)`, in the unit family the limit was written in.
@@ -108,14 +112,28 @@ fn bytes_text(n: u64, like: &Limit) -> String {
 }
 
 /// The findings for a model's files and config.
-pub fn check(files: &[FileFacts], config: &Value, s: &Settings) -> Vec<Finding> {
+pub fn check(
+    files: &[FileFacts],
+    totals: &ModelTotals,
+    config: &Value,
+    s: &Settings,
+) -> Vec<Finding> {
     let mut out = Vec::new();
-    let total: u64 = files.iter().map(|f| f.size).fold(0, u64::saturating_add);
-    let params = parameters(files, config);
+    let total = files
+        .iter()
+        .try_fold(0u64, |a, f| a.checked_add(f.size))
+        .ok_or("the file sizes add up past u64");
+    let params = parameters(totals, files, config);
     let largest = files.iter().max_by_key(|f| f.size);
 
     // A bare config file has no files: byte limits cannot be judged, only parameters.
     let measured = !files.is_empty();
+    if let Err(e) = total
+        && (s.max_total_bytes.is_some() || s.max_parameters.is_some())
+    {
+        out.push(general("size-overflow", Severity::Error, e.to_string()));
+    }
+    let total = total.unwrap_or(u64::MAX);
     if let Some(limit) = &s.max_total_bytes
         && measured
         && total > limit.value
@@ -132,6 +150,22 @@ pub fn check(files: &[FileFacts], config: &Value, s: &Settings) -> Vec<Finding> 
         ));
     }
     if let Some(limit) = &s.max_parameters {
+        // A weight no plugin could read adds nothing to the sum: the limit cannot be verified.
+        for f in files
+            .iter()
+            .filter(|f| f.kind == "weight" && f.findings.iter().any(|x| x.id == "unreadable-file"))
+        {
+            out.push(at_file(
+                "parameters-incomplete",
+                Severity::Error,
+                format!(
+                    "{} could not be read, so its parameters are not counted: max_parameters {} \
+                     cannot be verified",
+                    f.path, limit.text
+                ),
+                &f.path,
+            ));
+        }
         let exceeded = |n: u64, source: &str| {
             format!(
                 "{} parameters{source} exceed max_parameters {} = {} ({})",
@@ -320,7 +354,9 @@ mod tests {
     }
 
     #[test]
-    fn index_files_are_not_counted_twice() {
+    fn the_hosts_totals_are_the_count_not_a_sum_of_files() {
+        // An index beside its shards, or a .bin beside the same weights as safetensors: the
+        // host counts the model once, and the policy takes its word.
         let mut files = model();
         files.push(weight(
             "model.safetensors.index.json",
@@ -328,7 +364,32 @@ mod tests {
             "safetensors",
             &[("BF16", 3_500_000_000)],
         ));
-        assert_eq!(parameters(&files, &json!({})), Params::Facts(3_500_000_000));
+        let t = policy_common::testkit::totals(&model());
+        assert_eq!(
+            parameters(&t, &files, &json!({})),
+            Params::Facts(t.parameters)
+        );
+    }
+
+    #[test]
+    fn an_unreadable_weight_is_not_counted_as_zero() {
+        let mut files = model();
+        let mut bad = file("extra.onnx", "weight", 58);
+        bad.findings = vec![finding(
+            "unreadable-file",
+            Severity::Error,
+            "extra.onnx: malformed: element count of dims [1099511627776, 1099511627776] overflows u64",
+            None,
+            None,
+        )];
+        files.push(bad);
+        let out = run(files.clone(), json!({}), json!({"max_parameters": "4B"}));
+        let errs = errors(&out);
+        assert_eq!(errs.len(), 1, "{out:?}");
+        assert_eq!(errs[0].id, "parameters-incomplete");
+        assert_eq!(errs[0].location.file.as_deref(), Some("extra.onnx"));
+        // Without a parameter limit there is nothing to verify.
+        assert!(errors(&run(files, json!({}), json!({"max_total_bytes": "8GB"}))).is_empty());
     }
 
     #[test]

@@ -16,18 +16,8 @@ use modelpack_plugin_sdk::prelude::*;
 
 use crate::pickle::{Arena, FoundTensor, Node, Value, walk};
 
-/// Last path components of non-trainable buffers.
-const BUFFER_NAMES: &[&str] = &[
-    "running_mean",
-    "running_var",
-    "num_batches_tracked",
-    "position_ids",
-    "token_type_ids",
-    "inv_freq",
-    "masked_bias",
-    "relative_position_index",
-    "_float_tensor",
-];
+/// Last path components of non-trainable buffers (shared with the other state-dict formats).
+const BUFFER_NAMES: &[&str] = modelpack_plugin_sdk::meaning::TORCH_BUFFER_NAMES;
 
 /// Top-level keys holding the model's own weights.
 const WEIGHT_KEYS: &[&str] = &[
@@ -117,6 +107,26 @@ impl Groups {
 /// Elements in a shape (saturating).
 pub fn elements(shape: &[u64]) -> u64 {
     shape.iter().fold(1u64, |a, &d| a.saturating_mul(d))
+}
+
+/// The role of one tensor: its top-level key's role in a training checkpoint (unknown keys
+/// are weights unless another key holds the model), then buffers and quantisation side data
+/// by name.
+pub fn tensor_role(t: &FoundTensor, training_checkpoint: bool, has_model_key: bool) -> TensorRole {
+    let base = if training_checkpoint {
+        key_role(&t.top).unwrap_or(if has_model_key {
+            TensorRole::Other
+        } else {
+            TensorRole::Weights
+        })
+    } else {
+        TensorRole::Weights
+    };
+    if base == TensorRole::Weights {
+        state_dict_role(&t.name).unwrap_or(base)
+    } else {
+        base
+    }
 }
 
 /// Groups for the tensors of one pickle.

@@ -30,6 +30,7 @@ mod checkpoint;
 mod checks;
 mod groups;
 mod legacy;
+pub mod meaning;
 mod report;
 mod scan;
 
@@ -41,7 +42,7 @@ use modelpack_plugin_sdk::prelude::*;
 const EXTENSIONS: &[&str] = &["pt", "pth", "bin", "ckpt", "jit", "pkl", "pickle", "tar"];
 
 /// The plugin description.
-pub const INFO: &str = r#"{"name":"pytorch","version":"0.1.0","description":"PyTorch checkpoints (torch.save zip, TorchScript, legacy pickle) listed without unpickling; flags unsafe pickle globals","extensions":["pt","pth","bin","ckpt","jit","pkl","pickle","tar"],"file_names":[],"magic":[{"offset":0,"hex":"80028a0a6cfc9c46f9206aa850192e"},{"offset":0,"hex":"504b0304"}]}"#;
+pub const INFO: &str = r#"{"name":"pytorch","version":"0.2.0","description":"PyTorch checkpoints (torch.save zip, TorchScript, legacy pickle) listed without unpickling; flags unsafe pickle globals","extensions":["pt","pth","bin","ckpt","jit","pkl","pickle","tar"],"file_names":[],"magic":[{"offset":0,"hex":"80028a0a6cfc9c46f9206aa850192e"},{"offset":0,"hex":"504b0304"}]}"#;
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
@@ -124,8 +125,28 @@ fn inspect_one(src: &dyn Source) -> Result<ModelReport, Error> {
     }
 }
 
+/// Element counts are summed with saturating arithmetic, so `u64::MAX` means the headers claim
+/// more elements than u64 holds (hostile or corrupt): an error, never a number that a later sum
+/// could wrap around to a small one.
+fn no_overflow(inputs: &[&dyn Source], r: ModelReport) -> Result<ModelReport, Error> {
+    if r.parameter_count == u64::MAX || r.groups.iter().any(|g| g.parameter_count == u64::MAX) {
+        let name = inputs.first().map(|s| s.name()).unwrap_or_default();
+        return Err(Error::Malformed(format!(
+            "{name}: the parameter count overflows u64: the headers claim more than {} elements",
+            u64::MAX
+        )));
+    }
+    Ok(r)
+}
+
 /// Inspects the named file (and any shards grouped with it), header-only.
 pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
+    let mut report = no_overflow(inputs, inspect_shards(inputs)?)?;
+    meaning::apply(&mut report);
+    Ok(report)
+}
+
+fn inspect_shards(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
     let first = inputs
         .first()
         .ok_or_else(|| Error::Io("no input files".into()))?;

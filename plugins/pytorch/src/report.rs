@@ -141,14 +141,22 @@ pub fn tensors_and_groups(main: Scanned) -> (Vec<Tensor>, u64, Vec<TensorGroup>)
         a.saturating_add(groups::elements(&t.tensor.shape))
     });
     let groups = groups::split(&main.walk.tensors, main.training_checkpoint);
+    let has_model_key = main.training_checkpoint
+        && main
+            .walk
+            .tensors
+            .iter()
+            .any(|t| groups::key_role(&t.top) == Some(GroupRole::Weights));
     let tensors = main
         .walk
         .tensors
         .into_iter()
-        .map(|t| Tensor {
-            dtype: tensor_dtype(&t),
-            name: t.name,
-            shape: t.tensor.shape,
+        .map(|t| {
+            let role = groups::tensor_role(&t, main.training_checkpoint, has_model_key);
+            let dtype = tensor_dtype(&t);
+            let mut out = weight_tensor(t.name, dtype, t.tensor.shape);
+            out.role = role;
+            out
         })
         .collect();
     (tensors, count, groups)
@@ -160,6 +168,10 @@ pub fn findings_only(metadata: Vec<MetaEntry>, findings: Vec<Finding>) -> ModelR
         format: FORMAT.into(),
         tensors: vec![],
         parameter_count: 0,
+        weight_parameters: 0,
+        dtypes: vec![],
+        quantization: None,
+        candidates: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],

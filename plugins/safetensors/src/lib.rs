@@ -13,12 +13,15 @@
 //!   `index.total_parameters`, …), then the shards' `__metadata__` entries (first shard wins).
 //!   `covers` lists the shard files. Shard problems are findings (see [`index`]).
 //! * A Git LFS pointer in place of the file gives the SDK's `git-lfs-pointer` report.
+//! * Meaning (contract 0.2): roles, packed quantised layouts, the `paramSize` basis and the
+//!   precision words, see [`meaning`].
 
 pub mod dtype;
 pub mod findings;
 pub mod header;
 pub mod index;
 pub mod json;
+pub mod meaning;
 pub mod report;
 pub mod shards;
 
@@ -70,23 +73,44 @@ fn plausible_head(head: &[u8]) -> bool {
 
 /// Inspects `inputs[0]` (a `.safetensors` file or an index) and any shards grouped with it.
 pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
+    no_overflow(inputs, inspect_unchecked(inputs)?)
+}
+
+fn inspect_unchecked(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
     let Some(&first) = inputs.first() else {
         return Err(Error::Malformed("no input file".into()));
     };
     if let Some(r) = lfs_pointer_report(first, report::FORMAT)? {
         return Ok(r);
     }
-    if index::is_index_name(&first.name()) {
-        return index::inspect_index(inputs);
+    let mut r = if index::is_index_name(&first.name()) {
+        index::inspect_index(inputs)?
+    } else {
+        shards::inspect_files(inputs)?
+    };
+    meaning::apply(&mut r);
+    Ok(r)
+}
+
+/// Element counts are summed with saturating arithmetic, so `u64::MAX` means the headers claim
+/// more elements than u64 holds (hostile or corrupt): an error, never a number that a later sum
+/// could wrap around to a small one.
+fn no_overflow(inputs: &[&dyn Source], r: ModelReport) -> Result<ModelReport, Error> {
+    if r.parameter_count == u64::MAX || r.groups.iter().any(|g| g.parameter_count == u64::MAX) {
+        let name = inputs.first().map(|s| s.name()).unwrap_or_default();
+        return Err(Error::Malformed(format!(
+            "{name}: the parameter count overflows u64: the headers claim more than {} elements",
+            u64::MAX
+        )));
     }
-    shards::inspect_files(inputs)
+    Ok(r)
 }
 
 /// The plugin as the host sees it (exported on wasm32).
 pub struct Plugin;
 
 impl FormatPlugin for Plugin {
-    const INFO: &'static str = r#"{"name":"safetensors","version":"0.1.0","description":"safetensors files and sharded checkpoints (*.safetensors.index.json), header-only","extensions":["safetensors"],"file_names":["model.safetensors.index.json","*.safetensors.index.json"],"magic":[]}"#;
+    const INFO: &'static str = r#"{"name":"safetensors","version":"0.2.0","description":"safetensors files and sharded checkpoints (*.safetensors.index.json), header-only","extensions":["safetensors"],"file_names":["model.safetensors.index.json","*.safetensors.index.json"],"magic":[]}"#;
 
     fn detect(name: &str, head: &[u8]) -> f32 {
         detect(name, head)

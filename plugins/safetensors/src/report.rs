@@ -8,12 +8,9 @@ use crate::header::{Header, TensorInfo};
 pub const FORMAT: &str = "safetensors";
 
 /// The report's view of one tensor.
+/// Role and parameters are refined by [`crate::meaning::apply`] once all tensors are known.
 pub fn tensor(t: &TensorInfo) -> Tensor {
-    Tensor {
-        name: t.name.clone(),
-        dtype: t.dtype.clone(),
-        shape: t.shape.clone(),
-    }
+    weight_tensor(t.name.clone(), t.dtype.clone(), t.shape.clone())
 }
 
 /// `__metadata__` entries as text values, keys as in the file.
@@ -33,6 +30,10 @@ pub fn empty() -> ModelReport {
         format: FORMAT.to_string(),
         tensors: vec![],
         parameter_count: 0,
+        weight_parameters: 0,
+        dtypes: vec![],
+        quantization: None,
+        candidates: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],

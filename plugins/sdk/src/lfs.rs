@@ -1,9 +1,9 @@
 //! Git LFS pointer files: what a clone without `git lfs pull` leaves instead of the weights.
 
 use crate::format::exports::modelpack::plugin::format_handler::{
-    Error, MetaEntry, MetaValue, ModelReport,
+    MetaEntry, MetaValue, ModelReport,
 };
-use crate::format::modelpack::plugin::types::Severity;
+use crate::format::modelpack::plugin::types::{Error, Severity};
 use crate::source::{Source, read_at};
 
 /// The first line of every Git LFS pointer file.
@@ -53,6 +53,10 @@ pub fn lfs_pointer_report(src: &dyn Source, format: &str) -> Result<Option<Model
         format: format.to_string(),
         tensors: vec![],
         parameter_count: 0,
+        weight_parameters: 0,
+        dtypes: vec![],
+        quantization: None,
+        candidates: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],

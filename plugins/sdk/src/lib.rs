@@ -1,7 +1,11 @@
-//! The modelpack plugin SDK: everything a format or policy plugin needs.
+//! The modelpack plugin SDK (contract `modelpack:plugin@0.2.0`): everything a format, policy
+//! or converter plugin needs.
 //!
-//! A plugin implements [`FormatPlugin`] or [`PolicyPlugin`] with plain Rust functions over the
-//! [`Source`] trait, then calls [`export_format_plugin!`] or [`export_policy_plugin!`]. Because
+//! A plugin implements [`FormatPlugin`], [`PolicyPlugin`] or [`ConverterPlugin`] with plain
+//! Rust functions over the [`Source`] trait, then calls [`export_format_plugin!`],
+//! [`export_policy_plugin!`] or [`export_converter_plugin!`]. A format plugin reports what its
+//! tensors *mean* (roles, the `paramSize` basis, precision words, quantisation, descriptor
+//! candidates); [`meaning`] has the helpers that do the arithmetic the same way everywhere. Because
 //! parsers only see `&dyn Source`, they compile and run natively too: unit tests, fuzzers and
 //! benchmarks use [`MemSource`] or [`FileSource`] instead of the host's blobs.
 //!
@@ -10,7 +14,9 @@
 //! compiling the plugin) and `describe` returns the same facts.
 #![deny(missing_docs)]
 
+pub mod convention;
 mod lfs;
+pub mod meaning;
 mod source;
 pub use lfs::{LfsPointer, lfs_pointer_report, parse_pointer};
 pub use source::{FileSource, MemSource, Source, read_at, read_exact_at};
@@ -39,27 +45,75 @@ pub mod policy {
     });
 }
 
+/// Bindings of the `convention-plugin` world.
+#[allow(missing_docs)]
+pub mod conv {
+    wit_bindgen::generate!({
+        world: "convention-plugin",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_convention_world",
+        default_bindings_module: "modelpack_plugin_sdk::conv",
+    });
+}
+
+/// Bindings of the `converter-plugin` world.
+#[allow(missing_docs)]
+pub mod converter {
+    wit_bindgen::generate!({
+        world: "converter-plugin",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_converter_world",
+        default_bindings_module: "modelpack_plugin_sdk::converter",
+    });
+}
+
 /// The types a format plugin works with.
 pub mod prelude {
     pub use crate::format::exports::modelpack::plugin::format_handler::{
-        ArraySummary, Dim, Error, GroupRole, MetaEntry, MetaValue, ModelReport, Tensor,
+        ArraySummary, Dim, DtypeInfo, MetaEntry, MetaValue, ModelReport, Packing, Tensor,
         TensorGroup, ValueInfo,
+    };
+    pub use crate::format::exports::modelpack::plugin::weight_conversion::{
+        ConversionOptions, CopyPlan, PlannedTensor, Skipped, TensorSource,
     };
     pub use crate::format::modelpack::plugin::source::IoError;
     pub use crate::format::modelpack::plugin::types::{
-        Finding, Location, Magic, PluginInfo, PluginKind, Severity,
+        Error, FieldCandidate, Finding, Location, Magic, Origin, PluginInfo, PluginKind, Precision,
+        Quantization, Severity, SourceClass, TensorRole,
+    };
+    /// The 0.1 name of [`TensorRole`], kept so group code reads the same.
+    pub type GroupRole = TensorRole;
+    pub use crate::meaning::{
+        apply_state_dict_roles, elements, finish_report, header_candidate, precision_word,
+        state_dict_role, total_elements, weight_summary, weight_tensor,
     };
     pub use crate::{FormatPlugin, Source, finding, lfs_pointer_report, read_at, read_exact_at};
+}
+
+/// The types a converter plugin works with.
+pub mod converter_prelude {
+    pub use crate::ConverterPlugin;
+    pub use crate::converter::exports::modelpack::plugin::artifact_converter::{
+        ArtifactPlan, ForeignArtifact, ForeignArtifactRef, LayerAction, PlannedLayer,
+    };
+    pub use crate::converter::modelpack::plugin::types::{
+        FieldCandidate, FileKind, Finding, Location, Origin, Severity, SourceClass,
+    };
 }
 
 /// The types a policy plugin works with.
 pub mod policy_prelude {
     pub use crate::PolicyPlugin;
-    pub use crate::policy::exports::modelpack::plugin::policy::{FileFacts, PolicyInput};
+    pub use crate::policy::exports::modelpack::plugin::policy::{
+        FileFacts, ModelTotals, PolicyInput, VerifiedSignature,
+    };
     pub use crate::policy::modelpack::plugin::types::{Finding, Location, Severity};
 }
 
 use format::exports::modelpack::plugin::format_handler as fh;
+use format::exports::modelpack::plugin::weight_conversion as wc;
 use format::modelpack::plugin::types as ft;
 
 /// A plugin that reads one weight format.
@@ -69,8 +123,33 @@ pub trait FormatPlugin {
     const INFO: &'static str;
     /// Confidence in `[0, 1]` that this plugin reads the file, from its name and first bytes.
     fn detect(name: &str, head: &[u8]) -> f32;
-    /// Reads the inputs (the named file first, then any grouped shards) header-only.
-    fn inspect(inputs: &[&dyn Source]) -> Result<fh::ModelReport, fh::Error>;
+    /// Reads the inputs (the named file first, then any grouped shards) header-only, and
+    /// says what the tensors mean (see [`meaning::finish_report`]).
+    fn inspect(inputs: &[&dyn Source]) -> Result<fh::ModelReport, ft::Error>;
+    /// Plans a conversion of the inputs to `options.target`; the host moves the bytes.
+    /// The default answers `unsupported`.
+    fn plan_conversion(
+        inputs: &[&dyn Source],
+        options: &wc::ConversionOptions,
+    ) -> Result<wc::CopyPlan, ft::Error> {
+        let _ = inputs;
+        Err(ft::Error::Unsupported(format!(
+            "this plugin cannot convert to {}",
+            options.target
+        )))
+    }
+}
+
+/// A plugin that maps a foreign artifact to a ModelPack config and layer plan.
+pub trait ConverterPlugin {
+    /// The plugin description as JSON: `{"name", "version", "description"}`.
+    const INFO: &'static str;
+    /// Confidence in `[0, 1]` from the manifest media type, artifact type and config type.
+    fn detect(media_type: &str, artifact_type: &str, config_media_type: &str) -> f32;
+    /// Plans the conversion; `Err` is one line naming the field and value at fault.
+    fn plan(
+        artifact: converter::exports::modelpack::plugin::artifact_converter::ForeignArtifact,
+    ) -> Result<converter::exports::modelpack::plugin::artifact_converter::ArtifactPlan, String>;
 }
 
 /// A plugin that checks a whole model against rules.
@@ -100,15 +179,15 @@ pub fn finding(
 
 /// The parsed form of a plugin's `INFO` JSON.
 #[derive(serde::Deserialize)]
-struct InfoJson {
-    name: String,
-    version: String,
+pub(crate) struct InfoJson {
+    pub(crate) name: String,
+    pub(crate) version: String,
     #[serde(default)]
-    description: String,
+    pub(crate) description: String,
     #[serde(default)]
-    extensions: Vec<String>,
+    pub(crate) extensions: Vec<String>,
     #[serde(default)]
-    file_names: Vec<String>,
+    pub(crate) file_names: Vec<String>,
     #[serde(default)]
     magic: Vec<MagicJson>,
 }
@@ -119,7 +198,7 @@ struct MagicJson {
     hex: String,
 }
 
-fn parse_info(json: &str) -> InfoJson {
+pub(crate) fn parse_info(json: &str) -> InfoJson {
     // INFO is a compile-time constant of the plugin itself: a bad one is a plugin bug that
     // must surface on the first `describe`, and the host reports the trap.
     serde_json::from_str(json).expect("plugin INFO is not valid plugin-info JSON")
@@ -192,9 +271,54 @@ impl<T: FormatPlugin> fh::Guest for __FormatAdapter<T> {
     }
     fn inspect(
         inputs: Vec<format::modelpack::plugin::source::Blob>,
-    ) -> Result<fh::ModelReport, fh::Error> {
+    ) -> Result<fh::ModelReport, ft::Error> {
         let blobs: Vec<&dyn Source> = inputs.iter().map(|b| b as &dyn Source).collect();
         T::inspect(&blobs)
+    }
+}
+
+impl<T: FormatPlugin> wc::Guest for __FormatAdapter<T> {
+    fn plan_conversion(
+        inputs: Vec<format::modelpack::plugin::source::Blob>,
+        options: wc::ConversionOptions,
+    ) -> Result<wc::CopyPlan, ft::Error> {
+        let blobs: Vec<&dyn Source> = inputs.iter().map(|b| b as &dyn Source).collect();
+        T::plan_conversion(&blobs, &options)
+    }
+}
+
+/// The converter plugin description returned by `describe`.
+pub fn converter_info(json: &str) -> converter::modelpack::plugin::types::PluginInfo {
+    let i = parse_info(json);
+    converter::modelpack::plugin::types::PluginInfo {
+        name: i.name,
+        version: i.version,
+        kind: converter::modelpack::plugin::types::PluginKind::Converter,
+        description: i.description,
+        extensions: vec![],
+        file_names: vec![],
+        magic: vec![],
+    }
+}
+
+/// Adapts a [`ConverterPlugin`] to the generated WIT trait.
+#[doc(hidden)]
+pub struct __ConverterAdapter<T>(core::marker::PhantomData<T>);
+
+impl<T: ConverterPlugin> converter::exports::modelpack::plugin::artifact_converter::Guest
+    for __ConverterAdapter<T>
+{
+    fn describe() -> converter::modelpack::plugin::types::PluginInfo {
+        converter_info(T::INFO)
+    }
+    fn detect(media_type: String, artifact_type: String, config_media_type: String) -> f32 {
+        T::detect(&media_type, &artifact_type, &config_media_type).clamp(0.0, 1.0)
+    }
+    fn plan(
+        artifact: converter::exports::modelpack::plugin::artifact_converter::ForeignArtifact,
+    ) -> Result<converter::exports::modelpack::plugin::artifact_converter::ArtifactPlan, String>
+    {
+        T::plan(artifact)
     }
 }
 
@@ -241,6 +365,39 @@ macro_rules! export_policy_plugin {
             #[used]
             static __MODELPACK_PLUGIN_INFO: [u8; <$plugin as $crate::PolicyPlugin>::INFO.len()] =
                 $crate::__info_bytes(<$plugin as $crate::PolicyPlugin>::INFO);
+        };
+    };
+}
+
+/// Exports a [`convention::ConventionPlugin`] implementation as the component's `convention`.
+#[macro_export]
+macro_rules! export_convention_plugin {
+    ($plugin:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type __Export = $crate::convention::__ConventionAdapter<$plugin>;
+    $crate::conv::__export_convention_world!(__Export with_types_in $crate::conv);
+            #[unsafe(link_section = "modelpack-plugin-info")]
+            #[used]
+            static __MODELPACK_PLUGIN_INFO: [u8;
+                <$plugin as $crate::convention::ConventionPlugin>::INFO.len()] =
+                $crate::__info_bytes(<$plugin as $crate::convention::ConventionPlugin>::INFO);
+        };
+    };
+}
+
+/// Exports a [`ConverterPlugin`] implementation as the component's `artifact-converter`.
+#[macro_export]
+macro_rules! export_converter_plugin {
+    ($plugin:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type __Export = $crate::__ConverterAdapter<$plugin>;
+    $crate::converter::__export_converter_world!(__Export with_types_in $crate::converter);
+            #[unsafe(link_section = "modelpack-plugin-info")]
+            #[used]
+            static __MODELPACK_PLUGIN_INFO: [u8; <$plugin as $crate::ConverterPlugin>::INFO.len()] =
+                $crate::__info_bytes(<$plugin as $crate::ConverterPlugin>::INFO);
         };
     };
 }

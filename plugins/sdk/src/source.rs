@@ -1,7 +1,7 @@
 //! Random access to a file: the host's blob inside the sandbox, memory or a real file natively.
 
-use crate::format::exports::modelpack::plugin::format_handler::Error;
 use crate::format::modelpack::plugin::source::{Blob, IoError};
+use crate::format::modelpack::plugin::types::Error;
 
 /// Largest single read the host answers by default; [`read_exact_at`] splits larger reads.
 pub const MAX_READ: u32 = 16 << 20;

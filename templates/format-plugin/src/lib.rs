@@ -5,10 +5,17 @@
 //! this file is a thin adapter that the SDK's `export_format_plugin!` turns into the component's
 //! `format-handler` export.
 //!
-//! Report conventions used here (keep them in yours):
+//! Report conventions used here (keep them in yours; contract `modelpack:plugin@0.2.0`):
 //! * `format` is the short ModelPack `config.format` name (`toyw`);
 //! * `tensors` complete and in file order, dtypes spelled as the format spells them;
 //! * `parameter_count` is Σ product(shape), logical elements;
+//! * the *meaning*, which `generate`, `inspect` and `check` take from the plugin alone: each
+//!   tensor's `role` (here `*.scale` tensors are quantisation side data, everything else a
+//!   weight), `weight_parameters` and the precision word of each dtype ([`precision_of`],
+//!   filled in by the SDK's `finish_report`), the quantisation the file declares
+//!   (`metadata.quantization` + `metadata.bits`), and the descriptor facts it declares as
+//!   field candidates (`metadata.name` → `/descriptor/name`, `metadata.license` →
+//!   `/descriptor/licenses`);
 //! * metadata keys as the format names them, prefixed `toyw.` for the format's own facts;
 //! * findings: kebab-case ids with a severity: `data-size-mismatch` (warning) when the tensor
 //!   data does not fill the rest of the file, `unknown-dtype` (info).
@@ -74,11 +81,11 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
                 ));
             }
         }
-        tensors.push(Tensor {
-            name: t.name.clone(),
-            dtype: t.dtype.clone(),
-            shape: t.shape.clone(),
-        });
+        let mut tensor = weight_tensor(t.name.clone(), t.dtype.clone(), t.shape.clone());
+        if t.name.ends_with(".scale") {
+            tensor.role = TensorRole::QuantizationAux;
+        }
+        tensors.push(tensor);
     }
     let available = src.size() - PREFIX_LEN - h.header_len;
     if let Some(expected) = data_bytes
@@ -91,6 +98,43 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
             None,
         ));
     }
+    let text = |key: &str| {
+        h.metadata
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v.as_str())
+            .map(str::to_string)
+    };
+    let quantization = text("quantization").map(|method| Quantization {
+        method,
+        bits: h
+            .metadata
+            .iter()
+            .find(|(k, _)| k == "bits")
+            .and_then(|(_, v)| v.as_u64())
+            .and_then(|b| u8::try_from(b).ok()),
+        origin: Origin {
+            file: None,
+            key: Some("metadata.quantization".into()),
+        },
+    });
+    let mut candidates = Vec::new();
+    if let Some(n) = text("name") {
+        candidates.push(header_candidate(
+            "/descriptor/name",
+            Value::String(n),
+            "metadata.name",
+            None,
+        ));
+    }
+    if let Some(l) = text("license") {
+        candidates.push(header_candidate(
+            "/descriptor/licenses",
+            Value::Array(vec![Value::String(l)]),
+            "metadata.license",
+            None,
+        ));
+    }
     let mut metadata = vec![MetaEntry {
         key: "toyw.version".into(),
         value: MetaValue::Uint(h.version as u64),
@@ -99,16 +143,41 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
         key,
         value: meta_value(v),
     }));
-    Ok(ModelReport {
+    let mut report = ModelReport {
         format: "toyw".into(),
         tensors,
         parameter_count: parameters,
+        weight_parameters: 0,
+        dtypes: vec![],
+        quantization,
+        candidates,
         groups: vec![],
         inputs: vec![],
         outputs: vec![],
         metadata,
         findings,
         covers: vec![],
+    };
+    // Fills `weight_parameters` and `dtypes` (each with its precision word) from the roles.
+    finish_report(&mut report, &[], precision_of);
+    Ok(report)
+}
+
+/// The word of each TOYW dtype in the ModelPack precision vocabulary (the contract's
+/// `precision` enum); `None` for a dtype that is no precision (none in TOYW).
+pub fn precision_of(dtype: &str) -> Option<Precision> {
+    Some(match dtype {
+        "F64" => Precision::Float64,
+        "F32" => Precision::Float32,
+        "F16" => Precision::Float16,
+        "BF16" => Precision::Bfloat16,
+        "I64" => Precision::Int64,
+        "I32" => Precision::Int32,
+        "I16" => Precision::Int16,
+        "I8" => Precision::Int8,
+        "U8" => Precision::Uint8,
+        "BOOL" => Precision::Bool,
+        _ => return None,
     })
 }
 

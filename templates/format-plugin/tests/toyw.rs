@@ -23,6 +23,19 @@ fn reads_the_sample_file() {
         .collect();
     assert_eq!(names, [("embed.weight", "F32"), ("head.bias", "F16")]);
     assert_eq!(r.parameter_count, 16);
+    assert_eq!(r.weight_parameters, 16);
+    let words: Vec<_> = r
+        .dtypes
+        .iter()
+        .map(|d| (d.dtype.as_str(), d.precision))
+        .collect();
+    assert_eq!(
+        words,
+        [
+            ("F32", Some(Precision::Float32)),
+            ("F16", Some(Precision::Float16))
+        ]
+    );
     assert!(r.findings.is_empty(), "{:?}", r.findings);
     let author = r.metadata.iter().find(|m| m.key == "author").unwrap();
     assert!(matches!(&author.value, MetaValue::Text(s) if s == "template"));

@@ -101,7 +101,9 @@ mod tests {
             format: Some("safetensors".into()),
             tensor_count: tensors,
             parameter_count: tensors * 10,
+            weight_parameters: tensors * 10,
             dtypes: vec![("F32".into(), tensors * 10)],
+            precisions: vec![("float32".into(), tensors * 10)],
             findings: vec![],
         }
     }
@@ -111,6 +113,16 @@ mod tests {
             config: r#"{"descriptor": {"name": "tiny"}}"#.into(),
             manifest: "null".into(),
             files: vec![weight("a.safetensors", 3), weight("b.safetensors", 5)],
+            totals: ModelTotals {
+                parameters: 80,
+                format: Some("safetensors".into()),
+                precision: Some("float32".into()),
+                quantization: None,
+                weight_bytes: 2000,
+                copies: 0,
+            },
+            signatures: vec![],
+            sbom_attached: false,
             settings: settings.into(),
         }
     }
