@@ -94,10 +94,11 @@ impl Proxy {
     }
 }
 
-/// Reads one request: request line, headers (lower-cased names), body.
-fn read_request(
-    r: &mut BufReader<TcpStream>,
-) -> std::io::Result<Option<(String, Vec<(String, String)>, Vec<u8>)>> {
+/// Request line, headers (lower-cased names), body.
+type Request = (String, Vec<(String, String)>, Vec<u8>);
+
+/// Reads one request.
+fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Request>> {
     let mut line = String::new();
     if r.read_line(&mut line)? == 0 {
         return Ok(None);

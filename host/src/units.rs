@@ -31,19 +31,6 @@ pub fn human_bytes(n: u64) -> String {
     format!("{v:.1} {}", UNITS[unit])
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn counts() {
-        assert_eq!(human_count(430), "430");
-        assert_eq!(human_count(88_044), "88.0K");
-        assert_eq!(human_count(6_738_415_616), "6.7B");
-        assert_eq!(human_bytes(1536), "1.5 KiB");
-    }
-}
-
 /// Parses a byte count: a plain number, or one with a unit (`k`/`KiB`, `M`/`MiB`, `G`/`GiB`,
 /// powers of 1024; `KB`, `MB`, `GB`, powers of 1000), e.g. `8MiB`, `512k`, `5MB`.
 pub fn parse_bytes(s: &str) -> Result<u64, String> {
@@ -69,4 +56,17 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
     };
     n.checked_mul(mult)
         .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts() {
+        assert_eq!(human_count(430), "430");
+        assert_eq!(human_count(88_044), "88.0K");
+        assert_eq!(human_count(6_738_415_616), "6.7B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+    }
 }
