@@ -382,6 +382,10 @@ impl Cli {
             Command::Pull(a) => a.format == json,
             Command::Login(a) => a.format == json,
             Command::Logout(a) => a.format == json,
+            Command::Sign(a) => a.format == json,
+            Command::Verify(a) => a.format == json,
+            // Its output is a document of its own format; errors stay text.
+            Command::Sbom(_) => false,
             Command::Completions { .. } => false,
         }
     }
