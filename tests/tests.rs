@@ -5,6 +5,8 @@ mod util;
 
 /// Policies and `modelpack check`.
 mod check;
+/// convert: pickles, NumPy and GGUF to safetensors, bit for bit, nothing executed.
+mod convert;
 /// One meaning everywhere: generate, inspect and check count the same parameters.
 mod contract;
 /// Every shared fixture against the reference libraries' answers.

@@ -1,6 +1,7 @@
 //! Command-line interface: flags as clap parses them; one file per command runs it.
 
 mod check;
+mod convert;
 mod generate;
 mod inspect;
 mod login;
@@ -78,6 +79,8 @@ pub enum Command {
     Login(login::LoginArgs),
     /// Log out of a registry: remove its stored credentials.
     Logout(login::LogoutArgs),
+    /// Convert pickle, NumPy and GGUF weights to safetensors without executing anything.
+    Convert(convert::ConvertArgs),
 }
 
 /// `check` output formats.
@@ -252,5 +255,6 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Pull(args) => pull::run(&cli.global, args),
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
+        Command::Convert(args) => convert::run(&cli.global, args),
     }
 }
