@@ -68,9 +68,24 @@ fn convert_and_compare(input: &Path, out: &Path, extra: &[&str]) -> serde_json::
     let cmp = compare(input, out);
     let written = json["tensors"].as_u64().unwrap();
     assert!(written > 0, "{}: nothing written", input.display());
-    assert_eq!(cmp["compared"].as_u64(), Some(written), "{}: {cmp}", input.display());
-    assert_eq!(cmp["mismatched"], serde_json::json!([]), "{}", input.display());
-    assert_eq!(cmp["unmatched"], serde_json::json!([]), "{}", input.display());
+    assert_eq!(
+        cmp["compared"].as_u64(),
+        Some(written),
+        "{}: {cmp}",
+        input.display()
+    );
+    assert_eq!(
+        cmp["mismatched"],
+        serde_json::json!([]),
+        "{}",
+        input.display()
+    );
+    assert_eq!(
+        cmp["unmatched"],
+        serde_json::json!([]),
+        "{}",
+        input.display()
+    );
     json
 }
 
@@ -203,11 +218,19 @@ fn checkpoints_of_each_kind_convert_and_payloads_never_run() {
         out.to_str().unwrap(),
     ]);
     assert!(
-        json["skipped"].as_array().unwrap().iter().any(|s| s["name"] == "lm_head.weight"
-            && s["reason"].as_str().unwrap().contains("emb.weight")),
+        json["skipped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "lm_head.weight"
+                && s["reason"].as_str().unwrap().contains("emb.weight")),
         "{json}"
     );
-    assert!(json["notes"].to_string().contains("shared by different views"));
+    assert!(
+        json["notes"]
+            .to_string()
+            .contains("shared by different views")
+    );
     assert!(!marker.exists(), "a pickle payload ran");
 }
 
@@ -217,7 +240,10 @@ fn safetensors_names(path: &Path) -> Vec<String> {
     let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
     assert_eq!(n % 8, 0, "header padded to 8 bytes");
     let text = std::str::from_utf8(&bytes[8..8 + n]).unwrap();
-    assert!(text.starts_with("{\"__metadata__\":{\"format\":\"pt\"}"), "{text}");
+    assert!(
+        text.starts_with("{\"__metadata__\":{\"format\":\"pt\"}"),
+        "{text}"
+    );
     let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).unwrap();
     let mut names: Vec<String> = v.keys().filter(|k| *k != "__metadata__").cloned().collect();
     names.sort();
@@ -252,13 +278,22 @@ fn directories_shards_and_refusals() {
     assert!(files.contains(&"config.json".to_string()), "{files:?}");
     assert!(!files.contains(&"pytorch_model.bin".to_string()));
     assert!(!files.contains(&"pytorch_model.bin.index.json".to_string()));
-    let shards: Vec<&String> = files.iter().filter(|f| f.ends_with(".safetensors")).collect();
+    let shards: Vec<&String> = files
+        .iter()
+        .filter(|f| f.ends_with(".safetensors"))
+        .collect();
     assert!(shards.len() > 1, "{files:?}");
-    assert_eq!(shards[0], &format!("model-00001-of-{:05}.safetensors", shards.len()));
+    assert_eq!(
+        shards[0],
+        &format!("model-00001-of-{:05}.safetensors", shards.len())
+    );
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("model.safetensors.index.json")).unwrap())
             .unwrap();
-    assert_eq!(index["weight_map"].as_object().unwrap().len() as u64, json["tensors"].as_u64().unwrap());
+    assert_eq!(
+        index["weight_map"].as_object().unwrap().len() as u64,
+        json["tensors"].as_u64().unwrap()
+    );
     let cmp = compare(&model.join("pytorch_model.bin"), &out);
     assert_eq!(cmp["compared"], json["tensors"]);
     assert_eq!(cmp["mismatched"], serde_json::json!([]));
@@ -282,7 +317,11 @@ fn refused(input: &Path, extra: &[&str], expect: &str) {
     assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
     assert!(stderr.starts_with("error: "), "{stderr}");
     assert!(stderr.contains(expect), "expected {expect:?}: {stderr}");
-    assert!(names(parent.path()).is_empty(), "left behind: {:?}", names(parent.path()));
+    assert!(
+        names(parent.path()).is_empty(),
+        "left behind: {:?}",
+        names(parent.path())
+    );
 }
 
 #[test]

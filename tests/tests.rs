@@ -5,10 +5,10 @@ mod util;
 
 /// Policies and `modelpack check`.
 mod check;
-/// convert: pickles, NumPy and GGUF to safetensors, bit for bit, nothing executed.
-mod convert;
 /// One meaning everywhere: generate, inspect and check count the same parameters.
 mod contract;
+/// convert: pickles, NumPy and GGUF to safetensors, bit for bit, nothing executed.
+mod convert;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
 /// TFLite and OpenVINO IR fixtures against the official readers; generate on each.

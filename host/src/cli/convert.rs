@@ -60,10 +60,14 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
         "MIB" => 1048576.0,
         "GIB" => 1073741824.0,
         "TIB" => 1099511627776.0,
-        _ => return Err(format!("{s:?}: unknown unit (B, KB, MB, GB, TB, KiB, MiB, GiB)")),
+        _ => {
+            return Err(format!(
+                "{s:?}: unknown unit (B, KB, MB, GB, TB, KiB, MiB, GiB)"
+            ));
+        }
     };
     let v = n * mult;
-    if !(v >= 1.0 && v < 1.8e19) {
+    if !(1.0..1.8e19).contains(&v) {
         return Err(format!("{s:?} is not a usable shard size"));
     }
     Ok(v as u64)
@@ -108,7 +112,10 @@ fn render(s: &Summary) -> String {
         out.push_str(&format!("copied alongside: {}\n", s.copied.join(", ")));
     }
     for n in &s.not_converted {
-        out.push_str(&format!("not converted (copied as is): {}: {}\n", n.path, n.reason));
+        out.push_str(&format!(
+            "not converted (copied as is): {}: {}\n",
+            n.path, n.reason
+        ));
     }
     out
 }

@@ -227,7 +227,9 @@ pub fn convert(
         if size != blob.size() {
             bail!("{}: file changed while it was being read", t.display);
         }
-        let loaded = plugins.load(entry).map_err(|e| anyhow!("{}: {e}", t.display))?;
+        let loaded = plugins
+            .load(entry)
+            .map_err(|e| anyhow!("{}: {e}", t.display))?;
         let called = loaded
             .plan_conversion(plugins.runtime(), vec![blob], &wc_options)
             .map_err(|e| anyhow!("{}: {}", t.display, e.message))?;
@@ -306,7 +308,14 @@ pub fn convert(
         let why = summary
             .skipped
             .first()
-            .map(|s| format!(" ({} skipped, e.g. {}: {})", summary.skipped.len(), s.name, s.reason))
+            .map(|s| {
+                format!(
+                    " ({} skipped, e.g. {}: {})",
+                    summary.skipped.len(),
+                    s.name,
+                    s.reason
+                )
+            })
             .unwrap_or_default();
         bail!("no tensors to write{why}");
     }

@@ -34,9 +34,7 @@ pub enum PlanError {
         input: u32,
         inputs: usize,
     },
-    #[error(
-        "tensor {name:?}: reads bytes {start}..{end} of {file}, which has {size} bytes"
-    )]
+    #[error("tensor {name:?}: reads bytes {start}..{end} of {file}, which has {size} bytes")]
     OutOfBounds {
         name: String,
         file: String,
@@ -66,8 +64,8 @@ pub fn dtype_size(dtype: &str) -> Option<u64> {
 /// Position of a dtype in the safetensors crate's `Dtype` order (its files sort by it).
 pub fn dtype_rank(dtype: &str) -> usize {
     const ORDER: &[&str] = &[
-        "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16", "I32", "U32",
-        "F32", "F64", "I64", "U64",
+        "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16", "I32", "U32", "F32",
+        "F64", "I64", "U64",
     ];
     ORDER.iter().position(|d| *d == dtype).unwrap_or(0)
 }
@@ -108,10 +106,14 @@ pub fn check(
         return Err(PlanError::TooMany(tensors.len()));
     }
     let mut out = Vec::with_capacity(tensors.len());
+    let mut seen = std::collections::HashSet::new();
     for t in tensors {
         let name = t.name.clone();
         if name.is_empty() || name == "__metadata__" || name.len() > MAX_NAME {
             return Err(PlanError::Name(name));
+        }
+        if !seen.insert(name.clone()) {
+            return Err(PlanError::Duplicate(name));
         }
         let elsize = dtype_size(&t.dtype).ok_or_else(|| PlanError::Dtype {
             name: name.clone(),

@@ -43,7 +43,11 @@ pub fn plan(inputs: &[&dyn Source], options: &ConversionOptions) -> Result<CopyP
             strides[i] = strides[i + 1].saturating_mul(shape[i + 1]);
         }
         let offset = h.data_offset.checked_add(t.offset).ok_or_else(|| {
-            Error::Malformed(format!("{}: tensor {} offset overflows", src.name(), t.name))
+            Error::Malformed(format!(
+                "{}: tensor {} offset overflows",
+                src.name(),
+                t.name
+            ))
         })?;
         tensors.push(PlannedTensor {
             name: t.name.clone(),

@@ -36,11 +36,7 @@ pub fn safetensors_dtype(descr: &str) -> Option<(&'static str, bool)> {
     Some((dt, order == '>'))
 }
 
-fn planned(
-    name: String,
-    h: &NpyHeader,
-    data_start: u64,
-) -> Result<PlannedTensor, Skipped> {
+fn planned(name: String, h: &NpyHeader, data_start: u64) -> Result<PlannedTensor, Skipped> {
     let Some((dt, big)) = safetensors_dtype(&h.descr) else {
         return Err(Skipped {
             name,
@@ -71,7 +67,11 @@ fn planned(
     })
 }
 
-fn add(r: Result<PlannedTensor, Skipped>, tensors: &mut Vec<PlannedTensor>, skipped: &mut Vec<Skipped>) {
+fn add(
+    r: Result<PlannedTensor, Skipped>,
+    tensors: &mut Vec<PlannedTensor>,
+    skipped: &mut Vec<Skipped>,
+) {
     match r {
         Ok(t) => tensors.push(t),
         Err(s) => skipped.push(s),

@@ -75,9 +75,9 @@ pub fn plan(inputs: &[&dyn Source], options: &ConversionOptions) -> Result<CopyP
     let data_prefix = format!("{root}/data/");
     let locate = |key: &str| {
         let member = format!("{data_prefix}{key}");
-        let entry = archive.find(&member).ok_or_else(|| {
-            Error::Malformed(format!("{name}: zip member {member} is missing"))
-        })?;
+        let entry = archive
+            .find(&member)
+            .ok_or_else(|| Error::Malformed(format!("{name}: zip member {member} is missing")))?;
         if entry.method != zip::METHOD_STORED {
             return Err(Error::Unsupported(format!(
                 "{name}: zip member {member} is compressed ({}); torch.save stores records uncompressed",
@@ -207,7 +207,11 @@ fn plan_scanned(
                 shape,
                 source: TensorSource {
                     input: 0,
-                    offset: if extent == 0 { start } else { start + off * elsize },
+                    offset: if extent == 0 {
+                        start
+                    } else {
+                        start + off * elsize
+                    },
                     strides,
                     byte_swap: byte_swap && elsize > 1,
                 },

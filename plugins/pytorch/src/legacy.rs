@@ -312,7 +312,9 @@ fn plain(main: Scanned, findings: &mut Vec<Finding>) -> ModelReport {
 
 /// Where each storage's bytes are in a legacy file, for conversion: the main pickle, `key →
 /// (data offset, bytes)` and whether the file is big-endian (`sys_info["little_endian"]`).
-pub fn storage_records(src: &dyn Source) -> Result<(Scanned, HashMap<String, (u64, u64)>, bool), Error> {
+pub fn storage_records(
+    src: &dyn Source,
+) -> Result<(Scanned, HashMap<String, (u64, u64)>, bool), Error> {
     let name = src.name();
     let initial = src.size().min(1 << 20);
     let mut p = Prefix {
@@ -370,7 +372,11 @@ pub fn storage_records(src: &dyn Source) -> Result<(Scanned, HashMap<String, (u6
         let head = read_exact_at(src, off, 8, &format!("storage record {key:?} header"))?;
         let mut a = [0u8; 8];
         a.copy_from_slice(&head);
-        let count = if big { u64::from_be_bytes(a) } else { u64::from_le_bytes(a) };
+        let count = if big {
+            u64::from_be_bytes(a)
+        } else {
+            u64::from_le_bytes(a)
+        };
         let bytes = count.checked_mul(elsize).filter(|b| {
             off.checked_add(8)
                 .and_then(|s| s.checked_add(*b))
