@@ -89,12 +89,15 @@ pub fn plan(inputs: &[&dyn Source], options: &ConversionOptions) -> Result<CopyP
     plan_scanned(&name, &main, &locate, byte_swap, options)
 }
 
+/// Gives a storage key's data offset in the file and its size in bytes.
+type Locate<'a> = dyn Fn(&str) -> Result<(u64, u64), Error> + 'a;
+
 /// The plan for the tensors of one scanned pickle; `locate` gives a storage key's data offset
 /// in the file and its size in bytes.
 fn plan_scanned(
     name: &str,
     main: &Scanned,
-    locate: &dyn Fn(&str) -> Result<(u64, u64), Error>,
+    locate: &Locate<'_>,
     byte_swap: bool,
     options: &ConversionOptions,
 ) -> Result<CopyPlan, Error> {

@@ -310,11 +310,12 @@ fn plain(main: Scanned, findings: &mut Vec<Finding>) -> ModelReport {
     }
 }
 
+/// Storage key → (data offset, bytes) in a legacy file.
+pub type Records = HashMap<String, (u64, u64)>;
+
 /// Where each storage's bytes are in a legacy file, for conversion: the main pickle, `key →
 /// (data offset, bytes)` and whether the file is big-endian (`sys_info["little_endian"]`).
-pub fn storage_records(
-    src: &dyn Source,
-) -> Result<(Scanned, HashMap<String, (u64, u64)>, bool), Error> {
+pub fn storage_records(src: &dyn Source) -> Result<(Scanned, Records, bool), Error> {
     let name = src.name();
     let initial = src.size().min(1 << 20);
     let mut p = Prefix {
