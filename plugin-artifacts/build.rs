@@ -19,6 +19,14 @@ const BUNDLED: &[&str] = &[
     "numpy",
     "tflite",
     "openvino",
+    "convention-card",
+    "convention-hf",
+    "convention-license",
+    "convention-peft",
+    "convention-diffusers",
+    "convention-sentence-transformers",
+    "convention-mlflow",
+    "convention-modelscope",
     "policy-license-allowlist",
     "policy-no-unsafe-code",
     "policy-size-limits",
@@ -26,7 +34,13 @@ const BUNDLED: &[&str] = &[
     "policy-precision-allowlist",
 ];
 /// Plugins built for tests only.
-const TEST_ONLY: &[&str] = &["evil", "evil-policy", "future-wit", "old-wit"];
+const TEST_ONLY: &[&str] = &[
+    "evil",
+    "evil-policy",
+    "evil-convention",
+    "future-wit",
+    "old-wit",
+];
 
 fn main() {
     let manifest = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());

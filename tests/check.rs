@@ -239,8 +239,11 @@ fn usage_errors_exit_2() {
     }
     let dir = tempfile::tempdir().unwrap();
     let cfg = write(dir.path(), "c.json", &pygmalion_config().to_string());
+    // A policy config that names no policy (without one, the defaults run: see cli_check).
+    let none = write(dir.path(), "none.yaml", "policies: {}\n");
     let out = modelpack()
-        .args(["check", cfg.to_str().unwrap()])
+        .args(["check", cfg.to_str().unwrap(), "--policy-config"])
+        .arg(&none)
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
@@ -386,14 +389,18 @@ fn policies_pass_and_fail_on_real_fixture_directories() {
         "team.yaml",
         "policies:\n  license-allowlist:\n    allow: [Apache-2.0, MIT]\n  size-limits:\n    max_parameters: 8B\n  precision-allowlist:\n    allow: [bfloat16]\n  required-metadata:\n    fields: [/descriptor/name, /config/paramSize]\n  no-unsafe-code:\n",
     );
-    // granite: Apache-2.0, 1.3B bfloat16, safetensors: everything passes.
+    // granite: Apache-2.0, 1.3B bfloat16, safetensors: every policy passes, but the fixture is
+    // a Git LFS checkout whose weights were never downloaded, so the run fails (as pack refuses
+    // it) on modelpack's own missing-weights finding.
     let (code, r) = check(&[
         &fixture_dir("granite-3.1-1b-a400m-instruct"),
         "--policy-config",
         team.to_str().unwrap(),
     ]);
-    assert_eq!(code, 0, "{r}");
+    assert_eq!(code, 1, "{r}");
     assert_eq!(r["summary"]["passed"], 5, "{r}");
+    assert_eq!(r["summary"]["failures"], 1, "{r}");
+    assert_eq!(finding_ids(&r, "modelpack"), ["missing-weights"], "{r}");
     // pygmalion: no licence in its card.
     let (code, r) = check(&[
         &fixture_dir("pygmalion-7b"),
@@ -405,7 +412,8 @@ fn policies_pass_and_fail_on_real_fixture_directories() {
         finding_ids(&r, "license-allowlist"),
         vec!["license-missing".to_string()]
     );
-    assert_eq!(r["summary"]["failures"], 1, "{r}");
+    // The licence, and modelpack's own finding: its weights are LFS pointers too.
+    assert_eq!(r["summary"]["failures"], 2, "{r}");
     // A 1B limit fails pygmalion's 6.7B; float16-only fails its bfloat16.
     let strict = write(
         dir.path(),
@@ -445,7 +453,12 @@ fn no_unsafe_code_fails_on_a_malicious_pickle_and_a_code_layer() {
     std::fs::write(model.join("train.py"), "print('training')\n").unwrap();
     let (code, r) = check(&[model.to_str().unwrap(), "--policy", "no-unsafe-code"]);
     assert_eq!(code, 1, "{r}");
-    let findings = &r["policies"][0]["findings"];
+    let findings = &r["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "no-unsafe-code")
+        .unwrap()["findings"];
     let unsafe_code = findings
         .as_array()
         .unwrap()
@@ -484,11 +497,18 @@ fn no_unsafe_code_fails_on_a_malicious_pickle_and_a_code_layer() {
         !finding_ids(&r, "no-unsafe-code").contains(&"code-layer".to_string())
             || r.to_string().contains("\"info\"")
     );
-    // Without the pickle and the script, the granite directory passes.
+    // Without the pickle and the script, no-unsafe-code passes the granite directory (the
+    // run still fails: its weights are Git LFS pointers).
     let (code, r) = check(&[
         &fixture_dir("granite-3.1-1b-a400m-instruct"),
         "--policy",
         "no-unsafe-code",
     ]);
-    assert_eq!(code, 0, "{r}");
+    assert_eq!(code, 1, "{r}");
+    assert_eq!(
+        finding_ids(&r, "no-unsafe-code"),
+        Vec::<String>::new(),
+        "{r}"
+    );
+    assert_eq!(finding_ids(&r, "modelpack"), ["missing-weights"], "{r}");
 }

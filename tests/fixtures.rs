@@ -96,12 +96,12 @@ fn check_valid(fixture: &str, reference: &Value, got: &Value) -> Vec<String> {
     };
     eq(
         "tensor_count",
-        &got["tensor_count"],
+        &got["tensorCount"],
         &reference["tensor_count"],
     );
     eq(
         "parameter_count",
-        &got["parameter_count"],
+        &got["parameterCount"],
         &reference["total_parameters"],
     );
     let want = dtype_params(&reference["dtype_parameters"]);
@@ -163,7 +163,7 @@ fn check_valid(fixture: &str, reference: &Value, got: &Value) -> Vec<String> {
                 .unwrap()
                 .iter()
                 .find(|g| g["name"] == "constant-nodes")
-                .map(|g| g["parameter_count"].as_u64().unwrap());
+                .map(|g| g["parameterCount"].as_u64().unwrap());
             if group != Some(constants) {
                 errs.push(format!(
                     "{fixture}: constant-node parameters {group:?}, reference {constants}"
@@ -192,7 +192,7 @@ fn check_valid(fixture: &str, reference: &Value, got: &Value) -> Vec<String> {
                 .iter()
                 .find(|g| g["name"] == key.as_str());
             match group {
-                Some(g) if g["parameter_count"] == *n => {}
+                Some(g) if g["parameterCount"] == *n => {}
                 other => errs.push(format!("{fixture}: group {key}: {other:?}, reference {n}")),
             }
         }

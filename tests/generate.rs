@@ -164,7 +164,7 @@ fn generate_lfs_explain_reports_missing_and_estimates() {
         8,
         "7 shards and tokenizer.model are LFS pointers"
     );
-    assert_eq!(missing[0]["lfs_size"], 2015434520u64);
+    assert_eq!(missing[0]["lfsSize"], 2015434520u64);
     let layers = doc["layers"].as_array().unwrap();
     assert!(
         layers.iter().all(|l| l["kind"] != "weight"),
@@ -516,7 +516,8 @@ fn generate_refuses_invalid_config() {
     let out_file = out_dir.path().join("c.json");
     for (set, what) in [
         ("config.paramSize=7 billion", "/config/paramSize"),
-        ("precision=bf16", "/config/precision"),
+        // (an unlisted precision is kept with a warning; a malformed list is refused)
+        ("precision=bfloat16,", "/config/precision"),
         ("descriptor.name=", ""),
         (
             "capabilities.inputTypes=smell",
@@ -549,7 +550,7 @@ fn generate_bad_input_is_one_line() {
     let (code, out, err) = generate(&missing, &[]);
     assert_eq!((code, out.as_str()), (2, ""));
     assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("no such directory"), "{err}");
+    assert!(err.contains("no such file or directory"), "{err}");
 
     let empty = tempfile::tempdir().unwrap();
     let (code, _, err) = generate(empty.path(), &[]);

@@ -336,8 +336,9 @@ fn credentials_never_go_to_a_plain_http_realm_elsewhere() {
         err.trim(),
         format!(
             "error: the registry {registry} asks for credentials to be sent to \
-             http://tokens.example.invalid:8080 over plain HTTP; refused (only loopback hosts, \
-             or the registry itself with --plain-http, get credentials without TLS)"
+             http://tokens.example.invalid:8080; refused: the registry is reached over plain \
+             HTTP, so credentials go only to the registry itself (same host and port), never to \
+             a token service it names elsewhere"
         )
     );
     assert!(

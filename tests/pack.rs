@@ -34,7 +34,13 @@ pub fn pack(dir: &Path, layout: &Path, extra: &[&str]) -> Value {
     ];
     args.extend_from_slice(extra);
     let (code, stdout, stderr) = run(&args);
-    assert_eq!(code, 0, "pack {args:?} failed: {stderr}");
+    // Exit 1 (as generate gives) when a weight its plugin cannot read (a truncated or
+    // unsupported fixture) was packed unverified; the layout is still written.
+    let unverified = code == 1 && stderr.contains("could not be read by their format plugin");
+    assert!(
+        code == 0 || unverified,
+        "pack {args:?} failed ({code}): {stderr}"
+    );
     serde_json::from_str(&stdout).unwrap()
 }
 
@@ -450,10 +456,8 @@ fn a_failed_pack_leaves_no_target() {
     );
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
     assert!(!layout.exists());
-    assert_eq!(
-        leftovers(&work.path().join("out"), ".modelpack"),
-        Vec::<String>::new()
-    );
+    // Nor the parent directory it created for the output (issue 16 item 12).
+    assert!(!work.path().join("out").exists());
 
     // Adding to an existing layout: it stays exactly as it was.
     let good = work.path().join("good");
@@ -605,7 +609,7 @@ fn append_to_an_existing_layout() {
 }
 
 #[test]
-fn raw_files_are_hard_linked_when_possible() {
+fn pack_never_aliases_source_files_unless_asked() {
     if !plugins_built() {
         return;
     }
@@ -614,15 +618,26 @@ fn raw_files_are_hard_linked_when_possible() {
     let src = work.path().join("m");
     sample_tree(&src, 0o022);
     let weight = std::fs::metadata(src.join("model.safetensors")).unwrap();
-    let linked = work.path().join("linked");
-    let summary = pack(&src, &linked, &[]);
+    // The default: reflink or copy, never the source's inode.
+    let default = work.path().join("default");
+    let summary = pack(&src, &default, &[]);
     let digest = summary["layers"][0]["digest"].as_str().unwrap();
     let hex = digest.strip_prefix("sha256:").unwrap();
+    let blob_meta = std::fs::metadata(default.join("blobs/sha256").join(hex)).unwrap();
+    assert_ne!(
+        blob_meta.ino(),
+        weight.ino(),
+        "the default must not hard-link"
+    );
+    assert_eq!(weight.nlink(), 1);
+    // Hard links only when asked.
+    let linked = work.path().join("linked");
+    pack(&src, &linked, &["--link", "hardlink"]);
     let blob_meta = std::fs::metadata(linked.join("blobs/sha256").join(hex)).unwrap();
     assert_eq!(
         blob_meta.ino(),
         weight.ino(),
-        "auto hard-links on the same filesystem"
+        "--link hardlink shares the inode"
     );
     let copied = work.path().join("copied");
     pack(&src, &copied, &["--link", "copy"]);
@@ -631,6 +646,46 @@ fn raw_files_are_hard_linked_when_possible() {
     assert_eq!(
         std::fs::read(copied.join("blobs/sha256").join(hex)).unwrap(),
         std::fs::read(src.join("model.safetensors")).unwrap()
+    );
+}
+
+/// A training script rewriting a weight file through the same inode must not touch a layout
+/// packed with the default (issue 16 item 16); with `--link hardlink` it does, and `validate`
+/// says so.
+#[test]
+fn editing_a_source_in_place_leaves_the_default_layout_intact() {
+    if !plugins_built() {
+        return;
+    }
+    use std::io::{Seek, SeekFrom, Write};
+    let work = tempfile::tempdir().unwrap();
+    let src = work.path().join("m");
+    sample_tree(&src, 0o022);
+    let default = work.path().join("default");
+    let linked = work.path().join("linked");
+    pack(&src, &default, &[]);
+    pack(&src, &linked, &["--link", "hardlink"]);
+    let weight = src.join("model.safetensors");
+    let last = *std::fs::read(&weight).unwrap().last().unwrap();
+    // Same inode, no truncation: how `torch.save` into an open file or an mmap writer edits.
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&weight)
+        .unwrap();
+    f.seek(SeekFrom::End(-1)).unwrap();
+    f.write_all(&[!last]).unwrap();
+    drop(f);
+    let (code, report) = validate(&default, &[]);
+    assert_eq!(code, 0, "{report:#}");
+    let (code, report) = validate(&linked, &[]);
+    assert_eq!(code, 1, "{report:#}");
+    assert!(
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["keyword"] == "blob-digest"),
+        "{report:#}"
     );
 }
 
@@ -648,7 +703,8 @@ fn pack_refuses_missing_weights_unless_allowed() {
         "-o",
         layout.to_str().unwrap(),
     ]);
-    assert_eq!(code, 2, "{stderr}");
+    // Exit 1: the model is incomplete (generate and check say so too), not a usage error.
+    assert_eq!(code, 1, "{stderr}");
     let last = stderr.lines().last().unwrap();
     assert!(
         last.contains("weights missing (model-00001-of-00007.safetensors"),

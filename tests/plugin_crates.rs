@@ -19,6 +19,8 @@ fn plugin_crates_pass_their_native_tests() {
             "--exclude",
             "evil",
             "--exclude",
+            "evil-convention",
+            "--exclude",
             "future-wit",
             "--exclude",
             "old-wit",

@@ -24,11 +24,11 @@ fn plugins_list_shows_the_bundled_format_plugins() {
             .find(|p| p["name"] == name)
             .unwrap_or_else(|| panic!("{name} not listed: {json}"));
         assert_eq!(p["kind"], "format");
-        assert_eq!(p["wit_version"], "0.2.0");
+        assert_eq!(p["witVersion"], "0.2.0");
         assert_eq!(p["source"], "built-in");
         assert!(
             !p["extensions"].as_array().unwrap().is_empty()
-                || !p["file_names"].as_array().unwrap().is_empty()
+                || !p["fileNames"].as_array().unwrap().is_empty()
         );
     }
     let text = modelpack().args(["plugins", "list"]).output().unwrap();

@@ -5,16 +5,45 @@ mod util;
 
 /// Policies and `modelpack check`.
 mod check;
+/// Issue 15: single-file pack, --set suggestions, open precision list, plain progress lines.
+mod cli_basics;
+/// Issue 15: `check` on LFS checkouts and licence conflicts; policy configuration errors.
+mod cli_check;
+/// Issue 15: a Hugging Face cache packs as its snapshot (the scripted newcomer run).
+mod cli_hfcache;
+/// Issue 15: inspect of OCI layouts (artifact view and weights from blobs).
+mod cli_inspect;
+/// Issue 15: broken pipes, JSON naming and errors, one missing-path message, help, completions.
+mod cli_output;
+/// Issue 15: pack with generate's flags and a reviewed --config.
+mod cli_pack_config;
+/// Issue 15: registry error lines, docker:// references, pull into a layout and by digest.
+mod cli_registry;
 /// One meaning everywhere: generate, inspect and check count the same parameters.
 mod contract;
 /// convert: pickles, NumPy and GGUF to safetensors, bit for bit, nothing executed.
 mod convert;
+/// Convention plugins: contained when they misbehave, confined to the listing, vendor and
+/// template plugins feed `generate --explain`.
+mod conventions;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
 /// TFLite and OpenVINO IR fixtures against the official readers; generate on each.
 mod formats;
 /// `generate`: configs from fixtures and built model directories, validated and checked.
 mod generate;
+/// Hostile model directories: FIFOs and sockets, symlink loops, non-UTF-8 names.
+mod hostile_dirs;
+/// Hostile files: CPython-exact pickle literals, overflowing counts, FIFOs named by metadata,
+/// unreadable weights and the exit codes they give.
+mod hostile_files;
+/// Hostile layouts: blobs linked out of the layout or to devices, shared manifests, and
+/// everything unpack refuses, which validate must report.
+mod hostile_layouts;
+/// Hostile registries: token realms elsewhere, huge manifests, silence.
+mod hostile_registries;
+/// Interruptions: SIGKILL at random moments, SIGINT/SIGTERM/SIGHUP, crashes inside an append.
+mod hostile_signals;
 /// skopeo through a real registry and back; Python jsonschema on packed configs.
 mod interop;
 /// login/logout, Docker credential helpers, where credentials may be sent.
@@ -31,6 +60,10 @@ mod plugins;
 mod registry;
 /// Misbehaving plugins are contained; good files in the same run still work.
 mod sandbox;
+/// sbom: CycloneDX and SPDX validated, deterministic, lineage and data sets.
+mod sbom;
+/// sign and verify, both ways with the OpenSSF model-signing package; tampering refused.
+mod sign;
 /// Plugin templates build out of tree and run.
 mod templates;
 /// unpack on hand-made layouts: traversal refused, blobs verified while streaming.

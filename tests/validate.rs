@@ -335,7 +335,9 @@ fn every_defect_at_once_is_listed() {
     let d = layer_digest(&p.layout, 1);
     std::fs::remove_file(blob_path(&p.layout, &d)).unwrap();
     let d = layer_digest(&p.layout, 2);
-    replace(&blob_path(&p.layout, &d), b"not the readme");
+    // Shorter than the README: read whole, so both its size and digest are wrong. (A longer
+    // one is read only to its descriptor's size + 1: its size is wrong, its digest unchecked.)
+    replace(&blob_path(&p.layout, &d), b"# nope");
     edit_config(&p.layout, |c| {
         c["modelfs"]["diffIds"][0] = json!("sha256:nothex");
     });

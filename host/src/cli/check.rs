@@ -10,15 +10,47 @@ use crate::plugin::{Kind, PluginSet};
 use crate::policy::output::{self, CheckReport, FailOn};
 use crate::policy::{CheckInput, input, run_policy, settings};
 
-/// Runs the policies and prints the report; exit 0 pass, 1 policy failure.
+/// The policy config looked for in the current directory when no policy is named.
+const DEFAULT_CONFIGS: [&str; 4] = [
+    "modelpack-policy.yaml",
+    "modelpack-policy.yml",
+    "modelpack-policy.toml",
+    "modelpack-policy.json",
+];
+
+/// The built-in policies that mean something without settings, run when nothing is named.
+const DEFAULT_POLICIES: [&str; 2] = ["no-unsafe-code", "required-metadata"];
+
+/// Runs the policies and prints the report; exit 0 pass, 1 policy failure or missing weights,
+/// 2 a usage or configuration error (a policy refusing its settings included).
 pub fn run(global: &Global, args: &CheckArgs) -> Result<ExitCode> {
+    for p in &args.policies {
+        if is_config_path(p) {
+            bail!(
+                "--policy {p}: this looks like a policy config file; pass it with --policy-config {p} (--policy takes a policy name or a .wasm plugin)"
+            );
+        }
+    }
     let policy_files: Vec<PathBuf> = args
         .policies
         .iter()
         .filter(|p| is_wasm_path(p))
         .map(PathBuf::from)
         .collect();
-    let config = match &args.policy_config {
+    let mut config_path = args.policy_config.clone();
+    if config_path.is_none() && args.policies.is_empty() {
+        config_path = DEFAULT_CONFIGS
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file());
+        if let Some(p) = &config_path {
+            eprintln!(
+                "note: no policy named; using the policy config {}",
+                p.display()
+            );
+        }
+    }
+    let config = match &config_path {
         Some(p) => settings::load(p)?,
         None => settings::PolicyConfig::default(),
     };
@@ -44,7 +76,14 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<ExitCode> {
         names = config.policies.iter().map(|(n, _)| n.clone()).collect();
     }
     if names.is_empty() {
-        bail!("no policies to run: name them with --policy or in a --policy-config file");
+        if config_path.is_some() {
+            bail!("no policies to run: the policy config names none");
+        }
+        names = DEFAULT_POLICIES.iter().map(|s| s.to_string()).collect();
+        eprintln!(
+            "note: no policy named; running the built-in defaults {} (name policies with --policy or --policy-config)",
+            DEFAULT_POLICIES.join(", ")
+        );
     }
     let mut entries = Vec::new();
     for name in &names {
@@ -55,7 +94,11 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<ExitCode> {
                 .filter(|e| e.info.kind == Kind::Policy)
                 .map(|e| e.info.name.as_str())
                 .collect();
-            bail!("unknown policy {name:?} (available: {})", known.join(", "));
+            bail!(
+                "unknown policy {name:?}{} (available: {})",
+                crate::suggest::hint(name, known.iter().copied()),
+                known.join(", ")
+            );
         };
         if entry.info.kind != Kind::Policy {
             bail!("plugin {name:?} is a format handler, not a policy");
@@ -69,38 +112,58 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<ExitCode> {
     }
     let log = global.logger();
     let input = load_input(&args.path, &plugins, &|m: &str| log(m))?;
-    let results = entries
-        .iter()
-        .map(|e| {
-            run_policy(
-                &plugins,
-                e,
-                &input,
-                &config.settings_for(&e.info.name),
-                &|m: &str| log(m),
-            )
-        })
-        .collect();
+    let mut results: Vec<_> = crate::policy::host_result(&input).into_iter().collect();
+    results.extend(entries.iter().map(|e| {
+        run_policy(
+            &plugins,
+            e,
+            &input,
+            &config.settings_for(&e.info.name),
+            &|m: &str| log(m),
+        )
+    }));
     let fail_on = if args.fail_on == "warning" {
         FailOn::Warning
     } else {
         FailOn::Error
     };
     let report = CheckReport::new(input.target.clone(), results, fail_on);
-    let code = if report.failed() { 1 } else { 0 };
+    let broken: Vec<&str> = report
+        .policies
+        .iter()
+        .filter(|p| p.settings_error)
+        .filter_map(|p| p.error.as_deref())
+        .collect();
+    let code: u8 = if !broken.is_empty() {
+        2
+    } else if report.failed() {
+        1
+    } else {
+        0
+    };
     match args.format {
         CheckFormat::Text => print!("{}", output::text(&report)),
         CheckFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
         CheckFormat::Sarif => println!(
             "{}",
-            serde_json::to_string_pretty(&output::sarif(&report, code))?
+            serde_json::to_string_pretty(&output::sarif(&report, code as i32))?
         ),
     }
-    Ok(ExitCode::from(code as u8))
+    for b in &broken {
+        eprintln!("error: {b} (a configuration error: fix the policy config)");
+    }
+    Ok(ExitCode::from(code))
 }
 
 fn is_wasm_path(p: &str) -> bool {
-    p.ends_with(".wasm") || p.contains('/')
+    p.ends_with(".wasm") || (p.contains('/') && !is_config_path(p))
+}
+
+fn is_config_path(p: &str) -> bool {
+    let l = p.to_ascii_lowercase();
+    [".yaml", ".yml", ".toml", ".json"]
+        .iter()
+        .any(|x| l.ends_with(x))
 }
 
 /// Decides what PATH is and gathers the policy input.
@@ -109,7 +172,7 @@ fn load_input(arg: &str, plugins: &PluginSet, log: &dyn Fn(&str)) -> Result<Chec
     if path.join("oci-layout").is_file() {
         return input::from_layout(&path, tag.as_deref(), plugins, log);
     }
-    let meta = std::fs::metadata(&path).map_err(|e| anyhow::anyhow!("{arg}: {e}"))?;
+    let meta = super::require_path(&path)?;
     if meta.is_file() {
         return input::from_config_file(&path);
     }

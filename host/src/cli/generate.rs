@@ -34,22 +34,11 @@ struct Document<'a> {
 /// Generates the config; prints it (or the `--plan`/`--explain` document) and writes
 /// `--output`. Exit 1 when weights are missing or unreadable (the config is still written).
 pub fn run(global: &Global, args: &GenerateArgs) -> Result<ExitCode> {
-    if std::fs::metadata(&args.dir).is_err() {
-        anyhow::bail!("{}: no such directory", args.dir.display());
-    }
+    super::require_dir(&args.dir)?;
     let output = args.output.as_deref().map(absolute).transpose()?;
     let opts = GenerateOptions {
-        name: args.name.clone(),
-        sets: args.set.clone(),
-        override_file: args.config_override.clone(),
-        include: args.include.clone(),
-        exclude: args.exclude.clone(),
-        created: args.created.clone(),
-        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .filter(|v| !v.is_empty()),
         leave_out: output.iter().cloned().collect(),
-        ..GenerateOptions::default()
+        ..args.flags.options()
     };
     let plugins = global.plugins()?;
     let g = generate::generate(&args.dir, &opts, &plugins)?;
@@ -60,7 +49,7 @@ pub fn run(global: &Global, args: &GenerateArgs) -> Result<ExitCode> {
     if let Some(out) = &output {
         write_atomic(out, text.as_bytes())?;
     }
-    if args.plan || args.explain {
+    if args.plan || args.explain || args.format == super::OutputFormat::Json {
         let doc = Document {
             config: generate::fields::ordered(&g.config),
             explain: args.explain.then_some(&g.explain[..]),

@@ -1,40 +1,74 @@
-//! `modelpack inspect`.
+//! `modelpack inspect`: weight files and directories, and OCI layouts (`LAYOUT[:TAG]`).
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
 
 use super::{Global, InspectArgs, OutputFormat};
+use crate::inspect::artifact::{self, ArtifactView};
 use crate::inspect::{self, InspectOutput, Status};
+use crate::oci::layout::{is_layout, split_reference};
 
 /// Inspects the paths and prints the reports.
 pub fn run(global: &Global, args: &InspectArgs) -> Result<ExitCode> {
-    inspect::check_paths(&args.paths)?;
+    // Layouts (with or without :TAG) get the artifact view; everything else is walked.
+    let mut layouts: Vec<(PathBuf, Option<String>)> = Vec::new();
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for p in &args.paths {
+        let (dir, tag) = split_reference(&p.to_string_lossy());
+        if is_layout(&dir) {
+            layouts.push((dir, tag));
+        } else {
+            super::require_path(p)?;
+            paths.push(p.clone());
+        }
+    }
     let plugins = global.plugins()?;
-    let targets = inspect::collect_targets(&args.paths)?;
     let log = global.logger();
     let verbose = move |m: &str| log(m);
+    let mut artifacts: Vec<ArtifactView> = Vec::new();
+    for (dir, tag) in &layouts {
+        artifacts.extend(artifact::inspect_layout(
+            dir,
+            tag.as_deref(),
+            &plugins,
+            &verbose,
+        )?);
+    }
+    let targets = inspect::collect_targets(&paths)?;
     let files = inspect::inspect_all(&plugins, &targets, &verbose);
-    let failed = files.iter().any(|f| f.status == Status::Error);
+    let errors = files
+        .iter()
+        .chain(artifacts.iter().flat_map(|a| &a.weights))
+        .filter(|f| f.status == Status::Error)
+        .count();
+    let total = files.len() + artifacts.iter().map(|a| a.weights.len()).sum::<usize>();
     match args.format {
         OutputFormat::Json => {
             let model = inspect::model_summary(&files)?;
-            let out = InspectOutput { files, model };
+            let out = InspectOutput {
+                files,
+                model,
+                artifacts,
+            };
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
         OutputFormat::Text => {
             let mut out = String::new();
+            for a in &artifacts {
+                out.push_str(&artifact::render(a, args.tensors));
+            }
             for f in &files {
                 out.push_str(&inspect::text::render(f, args.tensors));
             }
             print!("{out}");
-            if failed {
-                let n = files.iter().filter(|f| f.status == Status::Error).count();
-                eprintln!("error: {n} of {} files could not be read", files.len());
+            if errors > 0 {
+                eprintln!("error: {errors} of {total} files could not be read");
             }
         }
     }
-    Ok(if failed {
+    Ok(if errors > 0 {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -9,8 +9,12 @@ pub mod pack;
 mod plugins;
 pub mod pull;
 pub mod push;
+mod reference;
+pub mod sbom;
+pub mod sign;
 pub mod unpack;
 pub mod validate;
+pub mod verify;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,7 +30,16 @@ use crate::plugin::{Limits, PluginSet, Runtime};
 /// Turn raw ML checkpoints into CNCF ModelPack artifacts; every format and policy runs in a
 /// WebAssembly sandbox.
 #[derive(Debug, Parser)]
-#[command(name = "modelpack", version, about, max_term_width = 100)]
+#[command(
+    name = "modelpack",
+    version = crate::cli::VERSION,
+    about,
+    max_term_width = 100,
+    after_help = "Examples:\n  modelpack pack ./my-model -o ./oci --set descriptor.version=1.0\n  \
+modelpack check ./my-model --policy-config policy.yaml\n  modelpack push ./oci:latest localhost:5000/models/my-model:1.0\n\n\
+Exit codes: 0 success; 1 the model or a policy failed, or some input could not be read; \
+2 usage, configuration or I/O error."
+)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
@@ -53,17 +66,26 @@ pub struct Global {
     pub verbose: bool,
 }
 
+/// The version `--version` prints: the crate version and the git commit it was built from.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("MODELPACK_GIT_COMMIT"),
+    ")"
+);
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Report what weight files hold (tensors, dtypes, parameters, metadata), header-only.
+    /// Report what weight files hold (tensors, dtypes, parameters, metadata), header-only;
+    /// for an OCI layout (LAYOUT[:TAG]), the manifest, config, tags and layers too.
     Inspect(InspectArgs),
     /// Run policy plugins over a model directory, an OCI layout or a config file.
     Check(CheckArgs),
     /// Write a ModelPack config (and layer plan) for a model directory from what its files say.
     Generate(GenerateArgs),
     /// Manage plugins.
-    #[command(subcommand)]
+    #[command(subcommand, after_help = "Example:\n  modelpack plugins list")]
     Plugins(PluginsCommand),
     /// Pack a model directory into an OCI image layout (ModelPack artifact).
     Pack(pack::PackArgs),
@@ -73,8 +95,24 @@ pub enum Command {
     Unpack(unpack::UnpackArgs),
     /// Push an artifact from an OCI image layout to a registry.
     Push(push::PushArgs),
-    /// Pull an artifact from a registry into a new OCI image layout (and optionally unpack it).
+    /// Pull an artifact from a registry into an OCI image layout (and optionally unpack it).
     Pull(pull::PullArgs),
+    /// Sign a model directory with an ECDSA P-256 key (OpenSSF model-signing format).
+    Sign(sign::SignArgs),
+    /// Verify a model directory against its signature and a public key.
+    Verify(verify::VerifyArgs),
+    /// Write an AI bill of materials (CycloneDX 1.6 or SPDX 3.0.1) for a model directory.
+    Sbom(sbom::SbomArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  modelpack completions bash > ~/.local/share/bash-completion/completions/modelpack\n  \
+modelpack completions zsh > ~/.zfunc/_modelpack\n  modelpack completions fish > ~/.config/fish/completions/modelpack.fish"
+    )]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Log in to a registry: check the credentials, store them as Docker does.
     Login(login::LoginArgs),
     /// Log out of a registry: remove its stored credentials.
@@ -96,6 +134,15 @@ pub enum CheckFormat {
 
 /// `check` arguments.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  modelpack check ./my-model --policy-config policy.yaml\n  \
+modelpack check ./oci:latest --policy license-allowlist --policy-config policy.yaml --format sarif\n\n\
+Without --policy and --policy-config: the policy config modelpack-policy.yaml (.yml, .toml, .json) \
+in the current directory, else the built-in policies that need no settings (no-unsafe-code, \
+required-metadata).\n\n\
+Exit codes: 0 pass; 1 a policy failed or could not run, or weights are missing; 2 usage or \
+configuration error (unknown policy, a broken policy config or settings)."
+)]
 pub struct CheckArgs {
     /// A model directory, an OCI layout (`LAYOUT[:TAG]`) or a ModelPack config file.
     pub path: String,
@@ -125,8 +172,12 @@ pub enum OutputFormat {
 
 /// `inspect` arguments.
 #[derive(Debug, Args)]
+#[command(
+    after_help = "Examples:\n  modelpack inspect model.safetensors --tensors\n  \
+modelpack inspect ./oci:latest --format json"
+)]
 pub struct InspectArgs {
-    /// Files or directories.
+    /// Files, directories, or OCI image layouts (LAYOUT or LAYOUT:TAG).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Output format.
@@ -137,19 +188,9 @@ pub struct InspectArgs {
     pub tensors: bool,
 }
 
-/// `generate` arguments.
-#[derive(Debug, Args)]
-#[command(
-    after_help = "Exit codes: 0 config written; 1 config written, but weights are missing \
-(Git LFS pointers, absent shards) or unreadable; 2 usage or I/O error, or the config would be \
-invalid (nothing is written)."
-)]
-pub struct GenerateArgs {
-    /// The model directory.
-    pub dir: PathBuf,
-    /// Write the config to FILE (atomically) instead of stdout.
-    #[arg(long, short, value_name = "FILE")]
-    pub output: Option<PathBuf>,
+/// The flags `generate` and `pack` share: what goes into the config and which files are taken.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GenerateFlags {
     /// descriptor.name.
     #[arg(long, value_name = "N")]
     pub name: Option<String>,
@@ -164,14 +205,6 @@ pub struct GenerateArgs {
     /// descriptor.createdAt (RFC 3339); default: SOURCE_DATE_EPOCH, the model card, or none.
     #[arg(long, value_name = "RFC3339")]
     pub created: Option<String>,
-    /// Print a JSON document with the config, each field's value and source, and how each
-    /// file was classified.
-    #[arg(long)]
-    pub explain: bool,
-    /// Print a JSON document with the config and the planned layers (path, kind, media type,
-    /// size, diffId, annotations).
-    #[arg(long)]
-    pub plan: bool,
     /// Also take files matching GLOB that are skipped by default (hidden, .modelpackignore).
     /// Repeatable.
     #[arg(long, value_name = "GLOB")]
@@ -180,12 +213,82 @@ pub struct GenerateArgs {
     /// depth). Repeatable.
     #[arg(long, value_name = "GLOB")]
     pub exclude: Vec<String>,
+    /// Refuse a config.precision outside the spec's list (default: keep it, with a warning).
+    #[arg(long)]
+    pub strict: bool,
+}
+
+impl GenerateFlags {
+    /// The generate options these flags ask for.
+    pub fn options(&self) -> crate::generate::GenerateOptions {
+        crate::generate::GenerateOptions {
+            name: self.name.clone(),
+            sets: self.set.clone(),
+            override_file: self.config_override.clone(),
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+            created: self.created.clone(),
+            source_date_epoch: std::env::var("SOURCE_DATE_EPOCH")
+                .ok()
+                .filter(|v| !v.is_empty()),
+            strict: self.strict,
+            ..crate::generate::GenerateOptions::default()
+        }
+    }
+
+    /// Whether any flag would change the config (as opposed to which files are taken).
+    pub fn sets_fields(&self) -> Option<&'static str> {
+        if self.name.is_some() {
+            Some("--name")
+        } else if !self.set.is_empty() {
+            Some("--set")
+        } else if self.config_override.is_some() {
+            Some("--config-override")
+        } else if self.created.is_some() {
+            Some("--created")
+        } else {
+            None
+        }
+    }
+}
+
+/// `generate` arguments.
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  modelpack generate ./llama-3-8b --set descriptor.version=1.0 -o model-config.json\n  \
+(review model-config.json, then: modelpack pack ./llama-3-8b --config model-config.json -o ./oci)\n\n\
+Exit codes: 0 config written; 1 config written, but weights are missing \
+(Git LFS pointers, absent shards) or unreadable; 2 usage or I/O error, or the config would be \
+invalid (nothing is written)."
+)]
+pub struct GenerateArgs {
+    /// The model directory (or a Hugging Face cache repo folder, models--org--name).
+    pub dir: PathBuf,
+    /// Write the config to FILE (atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// What goes into the config, which files are taken.
+    #[command(flatten)]
+    pub flags: GenerateFlags,
+    /// Print a JSON document with the config, each field's value and source, and how each
+    /// file was classified.
+    #[arg(long)]
+    pub explain: bool,
+    /// Print a JSON document with the config and the planned layers (path, kind, media type,
+    /// size, diffId, annotations).
+    #[arg(long)]
+    pub plan: bool,
+    /// Output format: text prints the config itself; json a document {config, missing,
+    /// warnings} (as --plan/--explain, which imply it).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// `plugins` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum PluginsCommand {
     /// List the available plugins.
+    #[command(after_help = "Example:\n  modelpack plugins list --format json")]
     List {
         /// Output format.
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -253,8 +356,74 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Unpack(args) => unpack::run(&cli.global, args),
         Command::Push(args) => push::run(&cli.global, args),
         Command::Pull(args) => pull::run(&cli.global, args),
+        Command::Sign(args) => sign::run(&cli.global, args),
+        Command::Verify(args) => verify::run(&cli.global, args),
+        Command::Sbom(args) => sbom::run(&cli.global, args),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cmd, "modelpack", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
         Command::Convert(args) => convert::run(&cli.global, args),
     }
+}
+
+impl Cli {
+    /// Whether the command asked for JSON output (errors are then printed as JSON too).
+    pub fn wants_json(&self) -> bool {
+        let json = OutputFormat::Json;
+        match &self.command {
+            Command::Inspect(a) => a.format == json,
+            Command::Check(a) => a.format != CheckFormat::Text,
+            Command::Generate(a) => a.format == json || a.plan || a.explain,
+            Command::Plugins(PluginsCommand::List { format }) => *format == json,
+            Command::Pack(a) => a.format == json,
+            Command::Validate(a) => a.format == json,
+            Command::Unpack(a) => a.format == json,
+            Command::Push(a) => a.format == json,
+            Command::Pull(a) => a.format == json,
+            Command::Login(a) => a.format == json,
+            Command::Logout(a) => a.format == json,
+            Command::Completions { .. } => false,
+        }
+    }
+}
+
+/// An error that ends the run with exit code 1 (the model or its input failed), not 2.
+#[derive(Debug)]
+pub struct ModelFailure(pub String);
+
+impl std::fmt::Display for ModelFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ModelFailure {}
+
+/// The exit code for an error: 1 for [`ModelFailure`], 2 for everything else (usage,
+/// configuration, I/O).
+pub fn exit_code_of(e: &anyhow::Error) -> u8 {
+    if e.chain().any(|c| c.is::<ModelFailure>()) {
+        1
+    } else {
+        2
+    }
+}
+
+/// The one message for a path that is not there, whatever the command.
+pub fn require_path(p: &std::path::Path) -> Result<std::fs::Metadata> {
+    std::fs::metadata(p).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            anyhow::anyhow!("{}: no such file or directory", p.display())
+        }
+        _ => anyhow::anyhow!("{}: {e}", p.display()),
+    })
+}
+
+/// A directory (or a single file where a model directory is expected: `generate model.gguf`).
+pub fn require_dir(p: &std::path::Path) -> Result<()> {
+    require_path(p).map(|_| ())
 }

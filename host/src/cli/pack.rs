@@ -1,24 +1,40 @@
 //! `modelpack pack`: a model directory into an OCI image layout.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Result, anyhow, bail};
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use super::{Global, OutputFormat};
-use crate::generate::{GenerateOptions, generate};
+use crate::generate::{GenerateOptions, PlannedLayer, generate};
 use crate::model::LayerFormat;
 use crate::oci::blob::{LinkMode, Placed};
 use crate::oci::pack::{PackOptions, PackOutcome, pack};
 use crate::units::human_bytes;
+use crate::validate::Level;
+use crate::validate::config::validate_config;
 
 /// `pack` arguments.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  \
+modelpack pack ./llama-3-8b -o ./oci --set descriptor.version=1.0\n  \
+modelpack generate ./llama-3-8b -o model-config.json   # review, edit, commit it\n  \
+modelpack pack ./llama-3-8b --config model-config.json -o ./oci --tag v1\n  \
+modelpack pack ~/.cache/huggingface/hub/models--org--name -o ./oci\n  \
+modelpack pack model.gguf -o ./oci")]
 pub struct PackArgs {
-    /// The model directory.
+    /// The model directory, a single weight file, or a Hugging Face cache repo folder
+    /// (models--org--name, packed as the snapshot refs/main names).
     pub dir: PathBuf,
+    /// A reviewed ModelPack config (from `generate`), packed as it is after checking that its
+    /// modelfs.diffIds match the directory's files.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What goes into the config (as for `generate`), which files are taken.
+    #[command(flatten)]
+    pub flags: super::GenerateFlags,
     /// The OCI image layout to write: created, or added to when it already is a layout.
     #[arg(long, short, value_name = "LAYOUT")]
     pub output: PathBuf,
@@ -29,7 +45,9 @@ pub struct PackArgs {
     /// Weight files are always one raw layer each.
     #[arg(long, value_enum, default_value_t = LayerFormatArg::Raw)]
     pub layer_format: LayerFormatArg,
-    /// How raw files get into blobs/: auto = hard link, else reflink, else copy.
+    /// How raw files get into blobs/: auto = reflink (copy-on-write) where the file system
+    /// can, else copy; hardlink shares the source files' inodes (fastest, but an in-place edit
+    /// of a source file then changes the layout).
     #[arg(long, value_enum, default_value_t = LinkArg::Auto)]
     pub link: LinkArg,
     /// Worker threads (default: one per core).
@@ -73,9 +91,9 @@ impl From<LayerFormatArg> for LayerFormat {
 /// `--link` values.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub enum LinkArg {
-    /// Hard link, else reflink, else copy.
+    /// Reflink where the file system can, else copy: never aliases the source files.
     Auto,
-    /// Hard link or fail.
+    /// Hard link or fail (same file system; the layout shares the source files' inodes).
     Hardlink,
     /// Reflink or fail.
     Reflink,
@@ -96,17 +114,27 @@ impl From<LinkArg> for LinkMode {
 
 /// Packs the directory and prints a summary.
 pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
-    if !args.dir.is_dir() {
-        bail!("{}: not a directory", args.dir.display());
-    }
+    super::require_path(&args.dir)?;
     if args.jobs == Some(0) {
         bail!("--jobs must be at least 1");
     }
+    let reviewed = match &args.config {
+        Some(path) => {
+            if let Some(flag) = args.flags.sets_fields() {
+                bail!(
+                    "--config {} is packed as it is, so {flag} cannot change it: edit the file, or drop --config",
+                    path.display()
+                );
+            }
+            Some((path, read_reviewed(path)?))
+        }
+        None => None,
+    };
     let plugins = global.plugins()?;
     let opts = GenerateOptions {
         leave_out: vec![args.output.clone()],
         layer_format: args.layer_format.into(),
-        ..GenerateOptions::default()
+        ..args.flags.options()
     };
     let generated = generate(&args.dir, &opts, &plugins)?;
     for w in &generated.warnings {
@@ -114,13 +142,25 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
     }
     if !generated.missing.is_empty() && !args.allow_missing_weights {
         let names: Vec<&str> = generated.missing.iter().map(|m| m.path.as_str()).collect();
-        bail!(
+        // The model is incomplete (exit 1, as `generate` and `check` say), not a usage error.
+        return Err(super::ModelFailure(format!(
             "{}: weights missing ({}); fetch them (e.g. `git lfs pull`) or pass --allow-missing-weights",
             args.dir.display(),
             names.join(", ")
-        );
+        ))
+        .into());
     }
-    let (files, config) = (generated.files, generated.config);
+    // A weight a plugin claimed but could not read is packed as it is (its bytes are the
+    // model's), but the run says so with exit 1, as `generate` does for the same directory.
+    let unreadable = generated.unreadable.len();
+    let config = match reviewed {
+        Some((path, config)) => {
+            same_files(path, &config, &generated.layers)?;
+            config
+        }
+        None => generated.config,
+    };
+    let files = generated.files;
     let mut opts = PackOptions::new(&args.output)?;
     opts.tag = args.tag.clone();
     opts.layer_format = args.layer_format.into();
@@ -148,7 +188,87 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary(&outcome))?),
         OutputFormat::Text => print_text(&outcome),
     }
+    if unreadable > 0 {
+        eprintln!(
+            "warning: {unreadable} weight file(s) could not be read by their format plugin; \
+             they were packed unverified (exit 1)"
+        );
+        return Ok(ExitCode::from(1));
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Reads a reviewed config and refuses one that is not a valid ModelPack config.
+fn read_reviewed(path: &Path) -> Result<Value> {
+    let shown = path.display();
+    let bytes = std::fs::read(path).map_err(|e| anyhow!("--config {shown}: {e}"))?;
+    let config: Value =
+        serde_json::from_slice(&bytes).map_err(|e| anyhow!("--config {shown}: not JSON: {e}"))?;
+    let errors: Vec<String> = validate_config(&config, false)
+        .into_iter()
+        .filter(|p| p.level == Level::Error)
+        .map(|p| p.to_string())
+        .collect();
+    if !errors.is_empty() {
+        bail!(
+            "--config {shown}: not a valid ModelPack config: {}",
+            errors.join("; ")
+        );
+    }
+    Ok(config)
+}
+
+/// The reviewed config must describe exactly the layers the directory gives now: same count,
+/// same diffIds in the same order. Says which layers differ and how to fix it.
+fn same_files(path: &Path, config: &Value, layers: &[PlannedLayer]) -> Result<()> {
+    let ids: Vec<&str> = config
+        .pointer("/modelfs/diffIds")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut diffs = Vec::new();
+    for (i, l) in layers.iter().enumerate() {
+        match ids.get(i) {
+            Some(id) if *id == l.diff_id => {}
+            Some(id) if ids.contains(&l.diff_id.as_str()) => diffs.push(format!(
+                "layer {i} ({}) is diffIds[{}] in the config, not [{i}] ({id})",
+                l.path,
+                ids.iter().position(|x| *x == l.diff_id).unwrap_or(0)
+            )),
+            Some(id) => diffs.push(format!(
+                "layer {i} ({}) is {} now, the config says {id}",
+                l.path, l.diff_id
+            )),
+            None => diffs.push(format!(
+                "layer {i} ({}, {}) is not in the config",
+                l.path, l.diff_id
+            )),
+        }
+    }
+    for (i, id) in ids.iter().enumerate().skip(layers.len()) {
+        diffs.push(format!(
+            "the config's diffIds[{i}] ({id}) matches no file of the directory"
+        ));
+    }
+    if diffs.is_empty() {
+        return Ok(());
+    }
+    let shown: Vec<String> = diffs.iter().take(5).cloned().collect();
+    let more = diffs.len().saturating_sub(5);
+    bail!(
+        "--config {}: does not match the directory's files ({} layers in the config, {} now): {}{}; \
+         regenerate it with `modelpack generate`, or pack with the --layer-format/--include/--exclude \
+         it was generated with",
+        path.display(),
+        ids.len(),
+        layers.len(),
+        shown.join("; "),
+        if more > 0 {
+            format!("; and {more} more")
+        } else {
+            String::new()
+        }
+    )
 }
 
 fn summary(o: &PackOutcome) -> Value {
@@ -183,20 +303,26 @@ fn print_text(o: &PackOutcome) {
     );
     println!("  config   {} ({} bytes)", o.config.digest, o.config.size);
     println!("  {} layers, {}", o.layers.len(), human_bytes(total));
-    for l in &o.layers {
-        let path = l
-            .descriptor
-            .annotations
-            .get(crate::model::ANNOTATION_FILEPATH)
-            .map_or("", String::as_str);
-        let mt = l
-            .descriptor
-            .media_type
-            .trim_start_matches("application/vnd.cncf.model.");
-        println!(
-            "    {mt:<22} {:>10}  {path}",
-            human_bytes(l.descriptor.size)
-        );
+    let rows: Vec<(&str, String, &str)> = o
+        .layers
+        .iter()
+        .map(|l| {
+            let path = l
+                .descriptor
+                .annotations
+                .get(crate::model::ANNOTATION_FILEPATH)
+                .map_or("", String::as_str);
+            let mt = l
+                .descriptor
+                .media_type
+                .trim_start_matches("application/vnd.cncf.model.");
+            (mt, human_bytes(l.descriptor.size), path)
+        })
+        .collect();
+    let w0 = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let w1 = rows.iter().map(|r| r.1.len()).max().unwrap_or(0);
+    for (mt, size, path) in &rows {
+        println!("    {mt:<w0$}  {size:>w1$}  {path}");
     }
     if let Some(r) = &o.replaced {
         println!("  the tag previously named {r}");

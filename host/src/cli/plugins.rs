@@ -19,10 +19,10 @@ pub fn list(global: &Global, format: OutputFormat) -> Result<ExitCode> {
                         "name": e.info.name,
                         "version": e.info.version,
                         "kind": e.info.kind,
-                        "wit_version": e.info.wit_version,
+                        "witVersion": e.info.wit_version,
                         "description": e.info.description,
                         "extensions": e.info.extensions,
-                        "file_names": e.info.file_names,
+                        "fileNames": e.info.file_names,
                         "source": e.origin.to_string(),
                     })
                 })
@@ -33,32 +33,47 @@ pub fn list(global: &Global, format: OutputFormat) -> Result<ExitCode> {
             );
         }
         OutputFormat::Text => {
-            println!(
-                "{:<14} {:<8} {:<7} {:<6} {:<28} SOURCE",
-                "NAME", "VERSION", "KIND", "WIT", "CLAIMS"
-            );
-            for e in plugins.entries() {
-                let mut claims: Vec<String> =
-                    e.info.extensions.iter().map(|x| format!(".{x}")).collect();
-                claims.extend(e.info.file_names.iter().cloned());
-                if !e.info.magic.is_empty() {
-                    claims.push(format!("+{} magic", e.info.magic.len()));
+            let rows: Vec<[String; 6]> = plugins
+                .entries()
+                .iter()
+                .map(|e| {
+                    let mut claims: Vec<String> =
+                        e.info.extensions.iter().map(|x| format!(".{x}")).collect();
+                    claims.extend(e.info.file_names.iter().cloned());
+                    if !e.info.magic.is_empty() {
+                        claims.push(format!("+{} magic", e.info.magic.len()));
+                    }
+                    let kind = match e.info.kind {
+                        crate::plugin::Kind::Format => "format",
+                        crate::plugin::Kind::Policy => "policy",
+                        crate::plugin::Kind::Convention => "convention",
+                        crate::plugin::Kind::Converter => "converter",
+                    };
+                    [
+                        e.info.name.clone(),
+                        e.info.version.clone(),
+                        kind.to_string(),
+                        e.info.wit_version.clone(),
+                        claims.join(" "),
+                        e.origin.to_string(),
+                    ]
+                })
+                .collect();
+            let header = ["NAME", "VERSION", "KIND", "WIT", "CLAIMS", "SOURCE"].map(String::from);
+            // Columns as wide as their widest cell, so long names or claims never misalign.
+            let mut widths = [0usize; 5];
+            for r in std::iter::once(&header).chain(&rows) {
+                for (w, c) in widths.iter_mut().zip(r.iter()) {
+                    *w = (*w).max(c.chars().count());
                 }
-                let kind = match e.info.kind {
-                    crate::plugin::Kind::Format => "format",
-                    crate::plugin::Kind::Policy => "policy",
-                    crate::plugin::Kind::Convention => "convention",
-                    crate::plugin::Kind::Converter => "converter",
-                };
-                println!(
-                    "{:<14} {:<8} {:<7} {:<6} {:<28} {}",
-                    e.info.name,
-                    e.info.version,
-                    kind,
-                    e.info.wit_version,
-                    claims.join(" "),
-                    e.origin
-                );
+            }
+            for r in std::iter::once(&header).chain(&rows) {
+                let mut line = String::new();
+                for (w, c) in widths.iter().zip(r.iter()) {
+                    line.push_str(&format!("{c:<w$}  "));
+                }
+                line.push_str(&r[5]);
+                println!("{line}");
             }
         }
     }

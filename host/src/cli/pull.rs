@@ -3,12 +3,16 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 use serde_json::json;
 
 use super::{Global, OutputFormat};
+use crate::oci::append::commit_append;
+use crate::oci::canonical_json;
+use crate::oci::layout::{INDEX_FILE, Layout, index_with, is_layout};
 use crate::oci::unpack::{UnpackOptions, unpack};
+use crate::oci::{Descriptor, Digest};
 use crate::registry::{RegistryOptions, pull};
 use crate::units::human_bytes;
 
@@ -16,21 +20,33 @@ use crate::units::human_bytes;
 #[derive(Debug, Args)]
 #[command(
     after_help = "Credentials and plain HTTP: as for `push`. The layout is written atomically; \
-every blob is verified against its digest while it downloads."
+every blob is verified against its digest while it downloads. Pulling into an existing layout adds \
+the artifact to it (as `pack` does), under --tag or the reference's tag.\n\n\
+Examples:\n  modelpack pull localhost:5000/models/my-model:1.0 -o ./oci --unpack ./my-model\n  \
+modelpack pull docker://ghcr.io/org/model@sha256:… -o ./oci --tag v1"
 )]
 pub struct PullArgs {
     /// What to pull: REGISTRY/REPO:TAG (or REGISTRY/REPO@sha256:...).
     #[arg(value_name = "REGISTRY/REPO:TAG")]
     pub source: String,
-    /// The layout directory to create; must not exist or be empty.
+    /// The layout directory: created, or added to when it already is an OCI layout.
     #[arg(long, short, value_name = "LAYOUT")]
     pub output: PathBuf,
+    /// Tag of the manifest in the layout (default: the reference's tag; `latest` for a pull
+    /// by digest).
+    #[arg(long)]
+    pub tag: Option<String>,
     /// Also unpack the files into DIR (must not exist or be empty).
     #[arg(long, value_name = "DIR")]
     pub unpack: Option<PathBuf>,
     /// Talk plain HTTP to a non-loopback registry.
     #[arg(long)]
     pub plain_http: bool,
+    /// Idle timeout in seconds: a registry that accepts or sends nothing for this long fails
+    /// the command (not retried).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::registry::DEFAULT_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -45,12 +61,48 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
         // Checked before downloading anything, so a doomed pull costs nothing.
         bail!("{} exists and is not an empty directory", dir.display());
     }
+    let source = super::reference::registry_reference(&args.source)?;
+    if let Some(t) = &args.tag {
+        crate::oci::layout::check_tag(t)?;
+    }
+    let append = is_layout(&args.output);
+    if !append {
+        crate::oci::staging::require_absent_or_empty(&args.output)?;
+    }
     let opts = RegistryOptions {
         plain_http: args.plain_http,
         progress: true,
         verbose: global.verbose,
+        timeout: std::time::Duration::from_secs(args.timeout),
     };
-    let out = pull(&args.source, &args.output, &opts)?;
+    // Pulled into a fresh layout beside the output, then renamed into place or merged into
+    // the existing layout, so a failed pull leaves the output as it was.
+    let tmp = crate::oci::staging::beside(&args.output, "pull")?;
+    let fresh = tmp.path().join("layout");
+    let mut out = pull(&source, &fresh, &opts)?;
+    let tag = args.tag.clone().unwrap_or_else(|| out.tag.clone());
+    let desc = manifest_descriptor(&fresh)?;
+    let mut replaced = None;
+    if append {
+        replaced = commit_append(
+            &fresh.join("blobs").join("sha256"),
+            &args.output,
+            &desc,
+            &tag,
+        )?;
+    } else {
+        if tag != out.tag {
+            let (index, _) = index_with(None, &desc, &tag)?;
+            std::fs::write(fresh.join(INDEX_FILE), canonical_json(&index))?;
+        }
+        if args.output.is_dir() {
+            std::fs::remove_dir(&args.output)
+                .with_context(|| format!("{}", args.output.display()))?;
+        }
+        std::fs::rename(&fresh, &args.output)
+            .with_context(|| format!("moving the layout into {}", args.output.display()))?;
+    }
+    out.tag = tag;
     let unpacked = match &args.unpack {
         Some(dir) => Some(unpack(
             &args.output,
@@ -66,12 +118,16 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
     match args.format {
         OutputFormat::Text => {
             println!(
-                "pulled {} ({} blobs, {}) into {}",
+                "pulled {} ({} blobs, {}) into {}:{}",
                 out.manifest,
                 out.blobs,
                 human_bytes(out.bytes),
-                args.output.display()
+                args.output.display(),
+                out.tag
             );
+            if let Some(r) = &replaced {
+                println!("  the tag previously named {r}");
+            }
             if let (Some(u), Some(dir)) = (&unpacked, &args.unpack) {
                 println!(
                     "unpacked {} files ({}) into {}",
@@ -91,8 +147,24 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
                 "blobs": out.blobs,
                 "bytes": out.bytes,
                 "unpackedFiles": unpacked.as_ref().map(|u| u.files),
+                "appended": append,
+                "replaced": replaced,
             }))?
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The descriptor of the one manifest of a freshly pulled layout, as `index.json` lists it.
+fn manifest_descriptor(layout: &std::path::Path) -> Result<Descriptor> {
+    let l = Layout::open(layout)?;
+    let m = &l.index["manifests"][0];
+    let digest = m["digest"].as_str().unwrap_or("");
+    Ok(Descriptor {
+        media_type: m["mediaType"].as_str().unwrap_or("").to_string(),
+        artifact_type: m["artifactType"].as_str().map(str::to_string),
+        digest: Digest::parse(digest).with_context(|| format!("pulled digest {digest:?}"))?,
+        size: m["size"].as_u64().unwrap_or(0),
+        annotations: Default::default(),
+    })
 }

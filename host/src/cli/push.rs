@@ -17,7 +17,8 @@ use crate::units::human_bytes;
     after_help = "Credentials: MODELPACK_REGISTRY_USERNAME / MODELPACK_REGISTRY_PASSWORD, else the \
 Docker credential helper or `auths` entry in ~/.docker/config.json (see `modelpack login`), else \
 anonymous. Plain HTTP is used only for \
-loopback registries (localhost, 127.0.0.0/8, ::1) or with --plain-http."
+loopback registries (localhost, 127.0.0.0/8, ::1) or with --plain-http.\n\n\
+Example:\n  modelpack push ./oci:latest localhost:5000/models/my-model:1.0"
 )]
 pub struct PushArgs {
     /// The layout, optionally with a tag: LAYOUT[:TAG] (default: `latest`, or the only
@@ -30,6 +31,11 @@ pub struct PushArgs {
     /// Talk plain HTTP to a non-loopback registry.
     #[arg(long)]
     pub plain_http: bool,
+    /// Idle timeout in seconds: a registry that accepts or sends nothing for this long fails
+    /// the command (not retried).
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::registry::DEFAULT_TIMEOUT_SECS,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -42,8 +48,10 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<ExitCode> {
         plain_http: args.plain_http,
         progress: true,
         verbose: global.verbose,
+        timeout: std::time::Duration::from_secs(args.timeout),
     };
-    let out = push(&layout, tag.as_deref(), &args.target, &opts)?;
+    let target = super::reference::registry_reference(&args.target)?;
+    let out = push(&layout, tag.as_deref(), &target, &opts)?;
     match args.format {
         OutputFormat::Text => println!(
             "pushed {} to {}: {} blobs uploaded ({}), {} already there",

@@ -6,13 +6,14 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::Args;
 
-use super::Global;
+use super::{Global, OutputFormat};
 use crate::oci::layout::split_reference;
 use crate::oci::unpack::{UnpackOptions, unpack};
 use crate::units::human_bytes;
 
 /// `unpack` arguments.
 #[derive(Debug, Args)]
+#[command(after_help = "Example:\n  modelpack unpack ./oci:latest -o ./my-model")]
 pub struct UnpackArgs {
     /// The layout, optionally with a tag: LAYOUT[:TAG] (default: `latest`, or the only
     /// manifest).
@@ -24,6 +25,9 @@ pub struct UnpackArgs {
     /// Worker threads (default: one per core).
     #[arg(long, short, value_name = "N")]
     pub jobs: Option<usize>,
+    /// Output format of the summary.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// Unpacks and prints a one-line summary.
@@ -39,12 +43,24 @@ pub fn run(_global: &Global, args: &UnpackArgs) -> Result<ExitCode> {
         progress: true,
     };
     let out = unpack(&layout, tag.as_deref(), &args.output, &opts)?;
-    println!(
-        "unpacked {} files ({}) of {} into {}",
-        out.files,
-        human_bytes(out.bytes),
-        out.manifest,
-        args.output.display()
-    );
+    match args.format {
+        OutputFormat::Text => println!(
+            "unpacked {} files ({}) of {} into {}",
+            out.files,
+            human_bytes(out.bytes),
+            out.manifest,
+            args.output.display()
+        ),
+        OutputFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "layout": layout.display().to_string(),
+                "manifest": out.manifest.to_string(),
+                "output": args.output.display().to_string(),
+                "files": out.files,
+                "bytes": out.bytes,
+            }))?
+        ),
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -16,6 +16,8 @@ use crate::validate::{Level, Problem, config::validate_config};
 
 /// `validate` arguments.
 #[derive(Debug, Args)]
+#[command(after_help = "Examples:\n  modelpack validate ./oci --strict\n  \
+modelpack validate model-config.json --format json")]
 pub struct ValidateArgs {
     /// A config or manifest JSON file, or an OCI image layout directory.
     pub path: PathBuf,
@@ -76,8 +78,7 @@ fn detect(doc: &Value) -> Result<Kind> {
 
 /// Validates and prints the report; exit 0 valid, 1 invalid.
 pub fn run(_global: &Global, args: &ValidateArgs) -> Result<ExitCode> {
-    let meta = std::fs::metadata(&args.path)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", args.path.display()))?;
+    let meta = super::require_path(&args.path)?;
     let display = args.path.display().to_string();
     let jobs = match args.jobs {
         Some(0) => bail!("--jobs must be at least 1"),

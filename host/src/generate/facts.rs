@@ -3,37 +3,28 @@
 //! source class (precedence is applied later, in `fields::decide`).
 //!
 //! Decisions worth knowing:
-//! - `paramSize` counts the weights (see `weights.rs`); the index's
-//!   `metadata.total_parameters` is a Hugging Face statement and outranks it. With no readable
-//!   weights (LFS pointers) and no `total_parameters`, it is **estimated** from bytes:
-//!   the index's `total_size` (tensor bytes) or the LFS pointers' sizes (which include each
-//!   file's small header), divided by the bytes of `torch_dtype` — only when that dtype is a
-//!   plain float type and no quantisation is declared; the note says "estimated".
-//! - With packed quantisation (GPTQ, AWQ, bitsandbytes 4-bit, MLX…) the stored dtypes and
-//!   element counts describe containers, not parameters: `precision` is left out, and the
-//!   weights give `paramSize` only when their packing was recognised and expanded
-//!   (`weights::count`: `*.qweight`, `*.weight_packed`, bitsandbytes and MLX layouts, using
-//!   the config's bit width); otherwise only `total_parameters` does.
-//! - `precision` from `torch_dtype`/`dtype` is a heuristic used only when no weights could be
-//!   read: config.json states the intended dtype; the tensors are authoritative.
+//! - `paramSize` counts the weights (see `weights.rs`). A convention's statement (a Hugging
+//!   Face index's `metadata.total_parameters`) outranks it; with no readable weights, a
+//!   convention plugin may offer an estimate (heuristic).
+//! - With a packed quantisation declared by a convention (GPTQ, AWQ, bitsandbytes 4-bit,
+//!   MLX…) the stored dtypes and element counts describe containers, not parameters:
+//!   `precision` is left out, and the weights give `paramSize` only when their packing was
+//!   recognised and expanded (`weights::count`, with the declared bit width).
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::Result;
 use serde_json::{Value, json};
 
+use super::conventions::{ConventionFacts, Declared};
 use super::fields::{Candidate, Source};
-use super::walk::Entry;
-use super::{MissingFile, describe, hf, weights};
+use super::{MissingFile, describe, weights};
 use crate::inspect::FileReport;
 
 /// Inputs and outputs of detection.
 pub struct Context<'a> {
     /// Canonical model root.
     pub root: &'a Path,
-    /// Every file considered.
-    pub entries: &'a [Entry],
     /// Reports of the files plugins read (incl. LFS pointers they recognised).
     pub read: &'a [(String, &'a FileReport)],
     /// Missing files (shards absent from the directory are added here).
@@ -83,70 +74,49 @@ impl Context<'_> {
             note: Some(note.into()),
         });
     }
-
-    pub(super) fn root_file(&self, pred: impl Fn(&str) -> bool) -> Option<&Entry> {
-        self.entries
-            .iter()
-            .find(|e| !e.rel.contains('/') && pred(&e.rel))
-    }
 }
 
-/// Collects every candidate the directory offers.
-pub fn detect(ctx: &mut Context<'_>) -> Result<()> {
-    let hf_config = match ctx.root_file(|n| n == "config.json") {
-        Some(e) => match hf::read_config(&e.abs) {
-            Ok(c) => c,
-            Err(err) => {
-                ctx.warnings.push(format!("config.json: {err}; ignored"));
-                None
-            }
-        },
-        None => None,
-    };
-    let bits = hf_config
-        .as_ref()
-        .and_then(|c| c.quant.as_ref())
-        .filter(|q| q.packed)
-        .and_then(|q| q.bits);
+/// Collects every candidate the directory offers: the weight facts (and what the format
+/// plugins' files declare), the directory name and what the convention plugins said (their
+/// candidates, missing files, warnings, notes).
+pub fn detect(ctx: &mut Context<'_>, conv: ConventionFacts) -> Result<()> {
+    let quant = conv.quantization.clone();
+    let bits = quant.as_ref().filter(|q| q.packed).and_then(|q| q.bits);
     let facts = weights::aggregate(ctx.read, bits)?;
     ctx.weight_parameters = facts.params;
     ctx.weight_copies = facts.copies;
-    let mut indexes = Vec::new();
-    for e in ctx
-        .entries
-        .iter()
-        .filter(|e| !e.rel.contains('/') && e.rel.to_ascii_lowercase().ends_with(".index.json"))
-    {
-        if ctx.missing.iter().any(|m| m.path == e.rel) {
-            continue;
-        }
-        match hf::read_index(&e.abs, &e.rel) {
-            Ok(i) => indexes.push(i),
-            Err(err) => ctx.warnings.push(format!("{}: {err}; ignored", e.rel)),
-        }
-    }
-    let present: BTreeSet<&str> = ctx.entries.iter().map(|e| e.rel.as_str()).collect();
-    for i in &indexes {
-        for s in &i.shards {
-            if !present.contains(s.as_str()) && !ctx.missing.iter().any(|m| &m.path == s) {
-                ctx.missing.push(MissingFile {
-                    path: s.clone(),
-                    reason: format!("named by {} but not in the directory", i.rel),
-                    lfs_oid: None,
-                    lfs_size: None,
-                });
-            }
+    for m in conv.missing {
+        if !ctx.missing.iter().any(|x| x.path == m.path) {
+            ctx.missing.push(m);
         }
     }
     ctx.missing.sort_by(|a, b| a.path.cmp(&b.path));
+    ctx.warnings.extend(conv.warnings);
+    ctx.notes.extend(conv.notes);
 
-    format_and_counts(ctx, &facts, hf_config.as_ref(), &indexes);
-    describe::architecture(ctx, hf_config.as_ref());
+    format_and_counts(ctx, &facts, quant.as_ref());
     plugin_candidates(ctx, &facts);
-    let card = describe::read_card(ctx);
-    describe::names(ctx, hf_config.as_ref(), card.as_ref());
-    describe::card_fields(ctx, card.as_ref());
-    describe::licenses(ctx);
+    // Name heuristics in this order: a telling directory name, the conventions' guesses
+    // (a card's title, config.json's `_name_or_path`), any directory name as a last resort.
+    let dir = describe::dir_name(ctx.root);
+    let generic = describe::is_generic_dir_name(&dir);
+    if !dir.is_empty() && !generic {
+        ctx.add(
+            "descriptor.name",
+            json!(dir),
+            Source::Heuristic,
+            "directory name",
+        );
+    }
+    ctx.candidates.extend(conv.candidates);
+    if !dir.is_empty() && generic {
+        ctx.add(
+            "descriptor.name",
+            json!(dir),
+            Source::Heuristic,
+            "directory name",
+        );
+    }
     Ok(())
 }
 
@@ -214,8 +184,7 @@ fn plugin_candidates(ctx: &mut Context<'_>, facts: &weights::WeightFacts) {
 fn format_and_counts(
     ctx: &mut Context<'_>,
     facts: &weights::WeightFacts,
-    cfg: Option<&hf::HfConfig>,
-    indexes: &[hf::Index],
+    quant: Option<&Declared>,
 ) {
     if let Some(f) = &facts.format {
         let files = facts.formats.get(f).copied().unwrap_or(0);
@@ -237,16 +206,7 @@ fn format_and_counts(
             note,
         );
     }
-    let quant = cfg.and_then(|c| c.quant.clone());
-    let packed = quant.as_ref().is_some_and(|q| q.packed);
-    if let Some(q) = &quant {
-        ctx.add(
-            "config.quantization",
-            json!(q.label),
-            Source::HfFiles,
-            format!("config.json: {}", q.key),
-        );
-    }
+    let packed = quant.is_some_and(|q| q.packed);
     if !facts.quantizations.is_empty() {
         ctx.add_noted(
             "config.quantization",
@@ -260,26 +220,13 @@ fn format_and_counts(
         );
     }
 
-    for i in indexes {
-        if let Some(n) = i.total_parameters
-            && let Some(s) = weights::param_size(n)
-        {
-            ctx.add_noted(
-                "config.paramSize",
-                json!(s),
-                Source::HfFiles,
-                format!("{}: metadata.total_parameters", i.rel),
-                format!("{n} parameters"),
-            );
-        }
-    }
     let read_any = facts.params > 0;
     // Packed weights count only when their packing was recognised and expanded.
     let countable = (!packed || facts.unpacked > 0) && facts.unresolved == 0;
     if facts.unresolved > 0 {
         ctx.notes.push(format!(
             "config.paramSize: left out of the weight facts: {} elements are packed quantised \
-             weights whose bit width neither the files nor config.json state",
+             weights whose bit width neither the files nor a convention file state",
             facts.unresolved
         ));
     }
@@ -291,7 +238,7 @@ fn format_and_counts(
                 note.push_str(&format!(
                     "; {} of them unpacked from {} storage",
                     facts.unpacked,
-                    quant.as_ref().map(|q| q.label.as_str()).unwrap_or("packed")
+                    quant.map(|q| q.method.as_str()).unwrap_or("packed")
                 ));
             }
             if facts.copies > 1 {
@@ -340,86 +287,10 @@ fn format_and_counts(
             "config.precision{}: left out of the weight facts: {} packs weights into \
              container dtypes ({})",
             if countable { "" } else { ", config.paramSize" },
-            quant
-                .as_ref()
-                .map(|q| q.label.as_str())
-                .unwrap_or("quantisation"),
+            quant.map(|q| q.method.as_str()).unwrap_or("quantisation"),
             hist(&facts.dtypes)
         ));
     }
-    if read_any {
-        return;
-    }
-    // No weights could be read: estimates from config.json and byte sizes.
-    let dtype = cfg.and_then(|c| c.dtype.clone());
-    let Some(dtype) = dtype else {
-        return;
-    };
-    if packed {
-        ctx.notes.push(format!(
-            "config.precision: left out: torch_dtype {dtype} is the compute dtype of packed {} weights",
-            quant.as_ref().map(|q| q.label.as_str()).unwrap_or("quantised")
-        ));
-        return;
-    }
-    // torch_dtype values are the spec's own words (`bfloat16`, `float32`).
-    if let Some(word) = crate::model::PRECISIONS
-        .iter()
-        .find(|w| **w == dtype.as_str())
-    {
-        ctx.add_noted(
-            "config.precision",
-            json!(word),
-            Source::Heuristic,
-            "config.json: torch_dtype",
-            "the declared dtype; no weights could be read to confirm it",
-        );
-    }
-    let Some(per) = hf::dtype_bytes(&dtype).filter(|_| quant.is_none()) else {
-        return;
-    };
-    let (bytes, from) = if let Some(i) = indexes.iter().find(|i| i.total_size.is_some()) {
-        (
-            i.total_size.unwrap_or(0),
-            format!("{}: metadata.total_size", i.rel),
-        )
-    } else {
-        let lfs: u64 = ctx
-            .missing
-            .iter()
-            .filter(|m| is_weight_name(&m.path))
-            .filter_map(|m| m.lfs_size)
-            .sum();
-        (lfs, "Git LFS pointer sizes".to_string())
-    };
-    if bytes > 0
-        && let Some(s) = weights::param_size(bytes / per)
-    {
-        ctx.add_noted(
-            "config.paramSize",
-            json!(s),
-            Source::Heuristic,
-            from,
-            format!("estimated: {bytes} bytes / {per} bytes per {dtype} parameter"),
-        );
-    }
-}
-
-fn is_weight_name(path: &str) -> bool {
-    let l = path.to_ascii_lowercase();
-    [
-        ".safetensors",
-        ".bin",
-        ".pt",
-        ".pth",
-        ".gguf",
-        ".onnx",
-        ".ckpt",
-        ".h5",
-        ".msgpack",
-    ]
-    .iter()
-    .any(|x| l.ends_with(x))
 }
 
 fn hist(d: &std::collections::BTreeMap<String, u64>) -> String {

@@ -123,7 +123,13 @@ pub fn lookup(name: &str) -> Result<(&'static str, FieldType)> {
     match hits.as_slice() {
         [one] => Ok(**one),
         [] => bail!(
-            "unknown config field `{name}`; fields: {}",
+            "unknown config field `{name}`{}; fields: {}",
+            crate::suggest::hint(
+                name,
+                FIELDS
+                    .iter()
+                    .flat_map(|(p, _)| [*p, p.rsplit('.').next().unwrap_or(p)])
+            ),
             FIELDS
                 .iter()
                 .map(|(p, _)| *p)

@@ -2,22 +2,22 @@
 //! directory, from what the files themselves say.
 //!
 //! Pipeline: walk the directory ([`walk`]) → hand every file to the format plugins (as
-//! `inspect` does) → classify each file into a layer kind ([`classify`]) → gather facts from
-//! the weights ([`weights`]), Hugging Face files ([`hf`], [`card`], [`license`]) and the user
-//! (flags, override file) → pick each field by precedence ([`fields`]) → hash the layers
+//! `inspect` does) → classify each file into a layer kind ([`classify`]) → ask the convention
+//! plugins what the directory's files say ([`conventions`]: config.json, model cards, licence
+//! texts… all in plugins) → gather facts from the weights ([`weights`]) and the user (flags,
+//! override file) → pick each field by precedence ([`fields`]) → hash the layers
 //! ([`plan`]: pack's own layer code, without writing blobs) → validate against the schema before anything is written.
 //!
 //! Files that are Git LFS pointers (a clone without `git lfs pull`) or shards an index names
 //! but the directory lacks are **missing**: they are not planned as layers, a warning names
 //! them, and the config is still generated from config.json and the index.
 
-pub mod card;
 pub mod classify;
+pub mod conventions;
 mod describe;
 mod facts;
 pub mod fields;
-pub mod hf;
-pub mod license;
+pub mod hfcache;
 pub mod plan;
 pub mod walk;
 pub mod weights;
@@ -57,6 +57,8 @@ pub struct GenerateOptions {
     pub leave_out: Vec<PathBuf>,
     /// How layers will be encoded (diffIds depend on it).
     pub layer_format: LayerFormat,
+    /// `--strict`: a precision outside the spec's list is refused, not warned about.
+    pub strict: bool,
 }
 
 impl Default for GenerateOptions {
@@ -71,12 +73,14 @@ impl Default for GenerateOptions {
             source_date_epoch: None,
             leave_out: Vec::new(),
             layer_format: LayerFormat::Raw,
+            strict: false,
         }
     }
 }
 
 /// A file the model needs but the directory does not hold.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct MissingFile {
     /// Path relative to the model root.
     pub path: String,
@@ -126,7 +130,8 @@ pub struct Generated {
     pub unreadable: Vec<String>,
     /// Everything worth telling the user, one line each.
     pub warnings: Vec<String>,
-    /// The plugin reports of the files plugins read (weights and indexes), by path.
+    /// The plugin reports of the files plugins read (weights and indexes), by path, then those
+    /// of the weights a plugin claimed but could not read (status `error`).
     pub reports: Vec<FileReport>,
     /// The model's weight parameters as counted from the weights (the `paramSize` basis;
     /// 0 when no weights could be read), so `check` uses the very same number.
@@ -145,7 +150,8 @@ fn lfs_pointer(path: &Path, size: u64) -> Option<LfsPointer> {
     if size > 1024 {
         return None;
     }
-    let text = std::fs::read_to_string(path).ok()?;
+    let bytes = crate::regular::read(path).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
     if !text.starts_with("version https://git-lfs") {
         return None;
     }
@@ -161,12 +167,20 @@ fn lfs_pointer(path: &Path, size: u64) -> Option<LfsPointer> {
 
 /// Generates the config and layer plan for a model directory.
 pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Result<Generated> {
+    // A Hugging Face cache repo folder is packed as the snapshot its ref names.
+    let cache = hfcache::resolve(dir)?;
+    let dir = cache.root.as_path();
     let filters = walk::Filters {
         include: walk::Patterns::new(&opts.include, "--include")?,
         exclude: walk::Patterns::new(&opts.exclude, "--exclude")?,
         leave_out: opts.leave_out.clone(),
     };
-    let walked = walk::walk(dir, &filters)?;
+    let single = std::fs::metadata(dir).is_ok_and(|m| m.is_file());
+    let walked = if single {
+        single_file(dir)?
+    } else {
+        walk::walk(dir, &filters)?
+    };
     if walked.entries.is_empty() {
         bail!(
             "{}: no files to pack (empty, or everything hidden, ignored or excluded)",
@@ -210,6 +224,10 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
     let mut missing = Vec::new();
     let mut unreadable = Vec::new();
     let mut read: Vec<(String, &FileReport)> = Vec::new();
+    // Weights a plugin claimed but could not read: policies are told (see policy::input).
+    let mut failed: Vec<&FileReport> = Vec::new();
+    // Files only a name heuristic classified: a convention plugin's hint may say better.
+    let mut by_name_only = std::collections::BTreeSet::new();
     for (e, r) in walked.entries.iter().zip(&reports) {
         let plugin = r.plugin.clone().unwrap_or_default();
         let name = e.rel.rsplit('/').next().unwrap_or(&e.rel);
@@ -228,7 +246,10 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         let c = if let Some((_, by)) = covered.iter().find(|(c, _)| *c == e.rel) {
             match r.status {
                 Status::Ok => read.push((e.rel.clone(), r)),
-                Status::Error => unreadable.push(r.error.clone().unwrap_or_default()),
+                Status::Error => {
+                    unreadable.push(r.error.clone().unwrap_or_default());
+                    failed.push(r);
+                }
                 Status::Unrecognised => {}
             }
             classify::Classified {
@@ -266,13 +287,19 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                     }
                 }
                 Status::Error if r.plugin.is_none() => {
-                    // Not a plugin's verdict: the file itself could not be opened or read.
-                    bail!(
-                        "{}",
-                        r.error
-                            .clone()
-                            .unwrap_or_else(|| format!("{}: unreadable", e.rel))
-                    );
+                    // Not a plugin's verdict: the file itself could not be opened (permissions,
+                    // a file replaced since the walk). It cannot be hashed or packed, so it is
+                    // left out like a missing file; the config is still written, exit 1.
+                    missing.push(MissingFile {
+                        path: e.rel.clone(),
+                        reason: format!(
+                            "cannot be read: {}",
+                            r.error.clone().unwrap_or_else(|| "unreadable".into())
+                        ),
+                        lfs_oid: None,
+                        lfs_size: None,
+                    });
+                    continue;
                 }
                 Status::Error => {
                     // A plugin claimed it (by extension or magic) but could not read it. A
@@ -281,6 +308,7 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                     let by_name = classify::by_name(&e.rel, e.size);
                     if by_name.untested {
                         unreadable.push(r.error.clone().unwrap_or_default());
+                        failed.push(r);
                         classify::Classified {
                             kind: LayerKind::Weight,
                             untested: true,
@@ -290,7 +318,12 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                         by_name
                     }
                 }
-                Status::Unrecognised => classify::by_name(&e.rel, e.size),
+                Status::Unrecognised => {
+                    if classify::exact(name).is_none() {
+                        by_name_only.insert(e.rel.clone());
+                    }
+                    classify::by_name(&e.rel, e.size)
+                }
             }
         };
         classes.push(FileClass {
@@ -309,9 +342,11 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         });
     }
 
+    let conv = conventions::run(plugins, &confine, &walked.entries, &read, &missing);
+    apply_hints(&conv, &by_name_only, &mut files, &mut classes);
+    unreadable.extend(conv.failures.iter().cloned());
     let mut ctx = facts::Context {
         root: &walked.root,
-        entries: &walked.entries,
         read: &read,
         missing: &mut missing,
         warnings: &mut warnings,
@@ -320,10 +355,26 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         weight_parameters: 0,
         weight_copies: 0,
     };
-    facts::detect(&mut ctx)?;
+    facts::detect(&mut ctx, conv)?;
     let (weight_parameters, weight_copies) = (ctx.weight_parameters, ctx.weight_copies);
     let mut notes = std::mem::take(&mut ctx.notes);
     let mut candidates = std::mem::take(&mut ctx.candidates);
+    if single && let Some(stem) = dir.file_stem() {
+        // The file's name says more than its folder's (`~/Downloads`); first heuristic wins.
+        candidates.insert(
+            0,
+            Candidate {
+                field: "descriptor.name",
+                value: Value::String(stem.to_string_lossy().into_owned()),
+                source: Source::Heuristic,
+                from: "the file name".into(),
+                note: None,
+            },
+        );
+    }
+    if let Some(f) = &cache.facts {
+        cache_candidates(f, &mut candidates, &mut notes);
+    }
     user_candidates(opts, &mut candidates)?;
 
     for m in &missing {
@@ -341,13 +392,14 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
     }
 
     let (mut config, explain) = fields::decide(&candidates);
+    warnings.extend(licence_conflicts(&explain));
     let layers = plan::layers(&files, opts.layer_format)?;
     let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
     config.as_object_mut().expect("config is an object").insert(
         "modelfs".into(),
         serde_json::json!({"type": "layers", "diffIds": diff_ids}),
     );
-    check(&config, &explain, &mut warnings)?;
+    check(&config, &explain, opts.strict, &mut warnings)?;
     for e in &explain {
         if let Some(n) = &e.note {
             notes.push(format!("{}: {n}", e.field));
@@ -355,7 +407,12 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
     }
     notes.sort();
     notes.dedup();
-    let reports = read.iter().map(|(_, r)| (*r).clone()).collect();
+    let reports = read
+        .iter()
+        .map(|(_, r)| *r)
+        .chain(failed)
+        .cloned()
+        .collect();
     Ok(Generated {
         root: walked.root,
         files,
@@ -371,6 +428,146 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         weight_parameters,
         weight_copies,
     })
+}
+
+/// `pack model.gguf`: one file as the whole model, its folder as the root (nothing else of the
+/// folder is looked at).
+fn single_file(path: &Path) -> Result<walk::Walked> {
+    let abs = path
+        .canonicalize()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let meta = std::fs::metadata(&abs).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let root = abs
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let rel = abs
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    #[cfg(unix)]
+    let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
+    #[cfg(not(unix))]
+    let mode = 0o644;
+    Ok(walk::Walked {
+        confine: root.clone(),
+        entries: vec![walk::Entry {
+            rel,
+            path: path.to_path_buf(),
+            abs,
+            size: meta.len(),
+            mode,
+        }],
+        root,
+        warnings: Vec::new(),
+    })
+}
+
+/// What the hub cache layout states: the revision of the snapshot and the repo's URL.
+fn cache_candidates(f: &hfcache::CacheFacts, out: &mut Vec<Candidate>, notes: &mut Vec<String>) {
+    let from = format!("Hugging Face cache snapshots/{}", f.revision);
+    if let Some(r) = &f.via_ref {
+        notes.push(format!(
+            "Hugging Face cache repo {}: refs/{r} names snapshot {}",
+            f.repo_id, f.revision
+        ));
+    }
+    out.push(Candidate {
+        field: "descriptor.revision",
+        value: Value::String(f.revision.clone()),
+        source: Source::HfFiles,
+        from: from.clone(),
+        note: None,
+    });
+    out.push(Candidate {
+        field: "descriptor.sourceURL",
+        value: Value::String(f.source_url()),
+        source: Source::HfFiles,
+        from: format!("Hugging Face cache repo {}", f.repo_id),
+        note: None,
+    });
+}
+
+/// A licence the model card states that another file (LICENSE) contradicts: the card wins by
+/// precedence, but a silent choice between two licences is a legal risk, so say so.
+fn licence_conflicts(explain: &[FieldExplain]) -> Vec<String> {
+    let Some(e) = explain.iter().find(|e| e.field == "descriptor.licenses") else {
+        return Vec::new();
+    };
+    if e.source <= Source::OverrideFile {
+        return Vec::new();
+    }
+    let norm = |v: &Value| -> Vec<String> {
+        let mut l: Vec<String> = match v {
+            Value::Array(a) => a
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
+            Value::String(s) => vec![s.to_ascii_lowercase()],
+            _ => Vec::new(),
+        };
+        l.sort();
+        l
+    };
+    let shown = |v: &Value| match v {
+        Value::Array(a) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(", "),
+        other => other.to_string(),
+    };
+    let won = norm(&e.value);
+    e.overridden
+        .iter()
+        .filter(|c| !c.value.is_null() && !norm(&c.value).is_empty() && norm(&c.value) != won)
+        .map(|c| {
+            format!(
+                "licence conflict: {} says {}, but {} says {}; using {} (choose with --set licenses=…)",
+                e.from,
+                shown(&e.value),
+                c.from,
+                shown(&c.value),
+                shown(&e.value)
+            )
+        })
+        .collect()
+}
+
+/// Convention plugins' layer hints, for files only a name heuristic classified.
+fn apply_hints(
+    conv: &conventions::ConventionFacts,
+    by_name_only: &std::collections::BTreeSet<String>,
+    files: &mut Vec<PlannedFile>,
+    classes: &mut [FileClass],
+) {
+    for (path, hint) in &conv.hints {
+        if !by_name_only.contains(path) {
+            continue;
+        }
+        match hint.kind {
+            Some(kind) => {
+                for f in files.iter_mut().filter(|f| &f.path == path) {
+                    f.kind = kind;
+                    f.untested = false;
+                }
+                for c in classes.iter_mut().filter(|c| &c.path == path) {
+                    c.kind = kind.as_str().to_string();
+                    c.untested = false;
+                    c.rule = hint.reason.clone();
+                }
+            }
+            None => {
+                files.retain(|f| &f.path != path);
+                for c in classes.iter_mut().filter(|c| &c.path == path) {
+                    c.kind = "ignored".into();
+                    c.untested = false;
+                    c.rule = hint.reason.clone();
+                }
+            }
+        }
+    }
 }
 
 /// `--config-override`, `--created`, `--name`, `--set`, `SOURCE_DATE_EPOCH`.
@@ -425,7 +622,12 @@ fn user_candidates(opts: &GenerateOptions, out: &mut Vec<Candidate>) -> Result<(
 /// Refuses an invalid config, naming the field, the reason and where the value came from.
 /// Schema errors and generate's own paramSize/precision rules refuse; the other strict rules
 /// (SPDX, ISO 639-1) only warn, since users may set such values on purpose.
-fn check(config: &Value, explain: &[FieldExplain], warnings: &mut Vec<String>) -> Result<()> {
+fn check(
+    config: &Value,
+    explain: &[FieldExplain],
+    strict: bool,
+    warnings: &mut Vec<String>,
+) -> Result<()> {
     let mut errors = Vec::new();
     let origin = |pointer: &str| {
         explain
@@ -451,10 +653,19 @@ fn check(config: &Value, explain: &[FieldExplain], warnings: &mut Vec<String>) -
     if let Some(s) = text("/config/precision")
         && let Err(e) = rules::precision(s)
     {
-        errors.push(format!(
-            "/config/precision: {e}{}",
-            origin("/config/precision")
-        ));
+        // The spec's list is open ("supported values include"): a value outside it is a
+        // warning unless --strict, while a malformed list is always refused.
+        if !strict && e.contains("not a precision the spec allows") {
+            warnings.push(format!(
+                "/config/precision: {e}{} (kept; --strict refuses it)",
+                origin("/config/precision")
+            ));
+        } else {
+            errors.push(format!(
+                "/config/precision: {e}{}",
+                origin("/config/precision")
+            ));
+        }
     }
     if !errors.is_empty() {
         bail!("refusing to write an invalid config: {}", errors.join("; "));

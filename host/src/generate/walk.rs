@@ -278,6 +278,7 @@ impl Walker<'_> {
             if self.filters.leave_out.contains(&abs) || self.filters.leave_out.contains(&path) {
                 continue;
             }
+            utf8_path(&self.root, &path)?;
             self.entries.push(Entry {
                 rel,
                 path,
@@ -288,6 +289,16 @@ impl Walker<'_> {
         }
         Ok(())
     }
+}
+
+/// Refuses a file whose path below the root is not UTF-8: layer annotations and tar entries
+/// record paths as UTF-8, so it could only be stored under another (lossy) name.
+fn utf8_path(root: &Path, path: &Path) -> Result<()> {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    if rel.to_str().is_none() {
+        bail!("{}", crate::inspect::non_utf8(rel));
+    }
+    Ok(())
 }
 
 #[cfg(unix)]

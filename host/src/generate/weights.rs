@@ -257,7 +257,8 @@ pub fn aggregate(
         let p = u.counted.params;
         match clusters
             .iter_mut()
-            .find(|(m, _)| p.saturating_mul(100) >= m.saturating_mul(98))
+            // u128: saturating products would make every huge count a "copy" of the largest.
+            .find(|(m, _)| u128::from(p) * 100 >= u128::from(*m) * 98)
         {
             Some((_, n)) => *n += 1,
             None => {

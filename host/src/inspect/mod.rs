@@ -4,10 +4,11 @@
 //! with one candidate it is used directly, with several each one's `detect` decides. Files no
 //! plugin claims are reported as unrecognised, not as errors.
 
+pub mod artifact;
 pub mod report;
 pub mod text;
 
-use std::io::Read;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -64,7 +65,8 @@ pub fn collect_targets(paths: &[PathBuf]) -> Result<Vec<Target>> {
         let meta = std::fs::metadata(p).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?;
         if meta.is_dir() {
             let root = Arc::new(p.canonicalize()?);
-            walk(p, &root, &mut out)?;
+            let mut visited = HashSet::from([dir_key(&meta, p)]);
+            walk(p, &root, &mut visited, &mut out)?;
         } else {
             let parent = p
                 .parent()
@@ -81,7 +83,28 @@ pub fn collect_targets(paths: &[PathBuf]) -> Result<Vec<Target>> {
     Ok(out)
 }
 
-fn walk(dir: &Path, root: &Arc<PathBuf>, out: &mut Vec<Target>) -> Result<()> {
+/// Identity of a directory: (device, inode) where there are inodes.
+type DirKey = (u64, u64, Option<PathBuf>);
+
+#[cfg(unix)]
+fn dir_key(meta: &std::fs::Metadata, _path: &Path) -> DirKey {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino(), None)
+}
+
+#[cfg(not(unix))]
+fn dir_key(_meta: &std::fs::Metadata, path: &Path) -> DirKey {
+    (0, 0, path.canonicalize().ok())
+}
+
+/// Walks `dir`, following symlinks to directories but entering each directory once (`visited`
+/// holds their identities), so links to `.` or a parent cannot make the walk loop or explode.
+fn walk(
+    dir: &Path,
+    root: &Arc<PathBuf>,
+    visited: &mut HashSet<DirKey>,
+    out: &mut Vec<Target>,
+) -> Result<()> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?
         .flatten()
@@ -95,7 +118,11 @@ fn walk(dir: &Path, root: &Arc<PathBuf>, out: &mut Vec<Target>) -> Result<()> {
         let path = e.path();
         let meta = std::fs::metadata(&path);
         match meta {
-            Ok(m) if m.is_dir() => walk(&path, root, out)?,
+            Ok(m) if m.is_dir() => {
+                if visited.insert(dir_key(&m, &path)) {
+                    walk(&path, root, visited, out)?;
+                }
+            }
             _ => out.push(Target {
                 display: path.display().to_string(),
                 name: name.clone(),
@@ -107,19 +134,19 @@ fn walk(dir: &Path, root: &Arc<PathBuf>, out: &mut Vec<Target>) -> Result<()> {
     Ok(())
 }
 
+/// The refusal of a path that is not valid UTF-8 (shown with `\xNN` escapes): ModelPack
+/// records paths as UTF-8 strings, so such a file could only be stored under another name.
+pub fn non_utf8(path: &Path) -> String {
+    format!(
+        "{:?}: file name is not valid UTF-8; modelpack records paths as UTF-8, rename the file",
+        path.as_os_str()
+    )
+}
+
 fn file_name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
-}
-
-/// Reads the first `HEAD_LEN` bytes of a file.
-fn read_head(path: &Path) -> std::io::Result<Vec<u8>> {
-    let mut head = Vec::with_capacity(4096);
-    std::fs::File::open(path)?
-        .take(HEAD_LEN as u64)
-        .read_to_end(&mut head)?;
-    Ok(head)
 }
 
 /// Inspects one file; failures are recorded in the report, never returned.
@@ -133,12 +160,16 @@ pub fn inspect_one(plugins: &PluginSet, target: &Target, verbose: &dyn Fn(&str))
         r.error = Some(msg);
         r
     };
+    if target.path.to_str().is_none() {
+        return fail(report, non_utf8(&target.path));
+    }
     let blob = match BlobFile::open(&target.path, target.root.clone()) {
         Ok(b) => b,
         Err(OpenError::Refused(m) | OpenError::Io(m)) => return fail(report, m),
     };
     report.size = blob.size();
-    let head = match read_head(&target.path) {
+    // From the file already opened (and checked to be regular), not the path again.
+    let head = match blob.read(0, HEAD_LEN as u32) {
         Ok(h) => h,
         Err(e) => return fail(report, format!("{}: {e}", target.display)),
     };

@@ -11,6 +11,7 @@ use crate::plugin::runtime::{fh, ft};
 
 /// Result of inspecting one file.
 #[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct FileReport {
     /// Path as the user would write it.
     pub path: String,
@@ -160,6 +161,7 @@ pub struct CandidateOut {
 
 /// A parameter group.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GroupOut {
     /// Group name (e.g. `optimizer`).
     pub name: String,
@@ -201,6 +203,9 @@ pub struct FindingOut {
 pub struct InspectOutput {
     /// One entry per file, in walk order.
     pub files: Vec<FileReport>,
+    /// One entry per manifest of the OCI layouts named (absent when none was).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<super::artifact::ArtifactView>,
     /// The files taken together as one model, counted as `generate` and `check` count it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelSummary>,

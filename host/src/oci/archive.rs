@@ -37,7 +37,9 @@ pub struct ExactReader {
 impl ExactReader {
     /// Opens `path`, expecting `size` bytes.
     pub fn open(path: &Path, size: u64) -> io::Result<ExactReader> {
-        let file = File::open(path)
+        // Only a regular file, opened without blocking: a FIFO swapped in after the walk must
+        // not hang the pack.
+        let file = crate::regular::open(path)
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
         Ok(ExactReader {
             file,

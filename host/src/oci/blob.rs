@@ -1,8 +1,9 @@
 //! The blob store of a layout being built: `blobs/sha256/<hex>` files, each written under a
 //! temporary name and renamed once its digest is known.
 //!
-//! Raw files get in with a single read: hard-linked (or reflinked) into the store and then
-//! hashed, or, when neither works (another filesystem, no permission), copied while hashing.
+//! Raw files get in with a single read: reflinked (copy-on-write, where the file system can)
+//! into the store and then hashed, else copied while hashing; hard links only when asked for
+//! (`LinkMode::Hardlink`), since they make the blob and the user's file one inode.
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -18,7 +19,8 @@ use super::progress::ItemBar;
 /// How raw files get into `blobs/`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkMode {
-    /// Hard link, else reflink, else copy.
+    /// Reflink (copy-on-write) where the file system can, else copy: never shares the
+    /// source's inode, so editing a source file in place cannot change a blob.
     Auto,
     /// Hard link or fail (same filesystem only).
     Hardlink,
@@ -147,10 +149,9 @@ impl BlobDir {
                 })?;
                 Some(Placed::Reflinked)
             }
+            // Never a hard link by default: the layout must not alias the user's files.
             LinkMode::Auto => {
-                if std::fs::hard_link(src, tmp).is_ok() {
-                    Some(Placed::Hardlinked)
-                } else if reflink_copy::reflink(src, tmp).is_ok() {
+                if reflink_copy::reflink(src, tmp).is_ok() {
                     Some(Placed::Reflinked)
                 } else {
                     None
@@ -278,12 +279,12 @@ mod tests {
             let (d, placed) = blobs.put_file(&src, data.len() as u64, mode, &bar).unwrap();
             assert_eq!(d, Digest::of(&data));
             assert_eq!(std::fs::read(blobs.path_of(&d)).unwrap(), data);
-            let expect = if mode == LinkMode::Copy {
-                Placed::Copied
-            } else {
-                Placed::Hardlinked
-            };
-            assert_eq!(placed, expect);
+            match mode {
+                LinkMode::Hardlink => assert_eq!(placed, Placed::Hardlinked),
+                LinkMode::Copy => assert_eq!(placed, Placed::Copied),
+                // Never a hard link by default; a reflink where the file system has them.
+                _ => assert_ne!(placed, Placed::Hardlinked),
+            }
             // Only the blob is left: no temporary files.
             assert_eq!(std::fs::read_dir(blobs.dir()).unwrap().count(), 1);
         }

@@ -1,8 +1,15 @@
 //! OCI image layouts on disk (image-spec image-layout.md): `oci-layout`, `index.json`,
 //! `blobs/<alg>/<encoded>`; opening one, resolving a tag, reading verified blobs, and the
 //! `index.json` edits `pack` makes.
+//!
+//! Every read of a layout goes through [`open_regular`] / [`open_blob_file`]: only regular
+//! files are opened (a FIFO would block `open` forever, `/dev/zero` would never end), blobs
+//! only at `blobs/sha256/<hex>` itself (no symlinked blob or `blobs` directory leading out of
+//! the layout), and never more than the descriptor's size plus one byte is read, so a longer
+//! file is detected without reading it all.
 
-use std::io::Read;
+use std::fs::File;
+use std::io::{Read, Take};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -67,9 +74,104 @@ pub fn oci_layout_bytes() -> Vec<u8> {
     canonical_json(&json!({ "imageLayoutVersion": IMAGE_LAYOUT_VERSION }))
 }
 
-/// Reads a whole file, refusing more than `max` bytes.
+/// Why a layout file or blob could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Nothing at that path.
+    #[error("{0} is missing")]
+    Missing(String),
+    /// A symlink where a blob or a `blobs` directory should be.
+    #[error("{0} is a symlink: only regular files inside the layout are read")]
+    Symlink(String),
+    /// A FIFO, device, socket or directory.
+    #[error("{0} is {1}, not a regular file")]
+    NotRegular(String, &'static str),
+    /// The operating system refused.
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+}
+
+fn kind_of(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_symlink() {
+        "a symlink"
+    } else {
+        "not a regular file"
+    }
+}
+
+fn open_flags(path: &Path, shown: &str, follow: bool) -> Result<File, OpenError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    // O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; it has no
+    // effect on the regular files that are then read.
+    let mut flags = libc::O_NONBLOCK;
+    if !follow {
+        flags |= libc::O_NOFOLLOW;
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(flags)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            _ if e.kind() == std::io::ErrorKind::NotFound => OpenError::Missing(shown.into()),
+            Some(libc::ELOOP) if !follow => OpenError::Symlink(shown.into()),
+            _ => OpenError::Io(shown.into(), e),
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| OpenError::Io(shown.into(), e))?;
+    if !meta.is_file() {
+        return Err(OpenError::NotRegular(
+            shown.into(),
+            kind_of(meta.file_type()),
+        ));
+    }
+    Ok(file)
+}
+
+/// Opens a layout file (`index.json`, `oci-layout`) if it is a regular file (symlinks to one
+/// are followed: only FIFOs, devices and the like are refused).
+pub fn open_regular(path: &Path) -> Result<File, OpenError> {
+    open_flags(path, &path.display().to_string(), true)
+}
+
+/// Opens the blob `digest` of the layout at `root`: a regular file at `blobs/sha256/<hex>`,
+/// reached without following any symlink below `root`.
+pub fn open_blob_file(root: &Path, digest: &Digest) -> Result<File, OpenError> {
+    let shown = format!("blob {digest}");
+    let mut dir = root.to_path_buf();
+    for part in ["blobs", "sha256"] {
+        dir.push(part);
+        match std::fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(OpenError::Symlink(format!(
+                    "{} (holding {shown})",
+                    dir.display()
+                )));
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(OpenError::Missing(shown));
+            }
+            Err(e) => return Err(OpenError::Io(dir.display().to_string(), e)),
+        }
+    }
+    open_flags(&dir.join(digest.hex()), &shown, false)
+}
+
+/// Reads a whole file, refusing more than `max` bytes and anything but a regular file.
 pub fn read_capped(path: &Path, max: u64) -> Result<Vec<u8>> {
-    let file = std::fs::File::open(path).with_context(|| format!("{}", path.display()))?;
+    let file = open_regular(path)?;
     let mut bytes = Vec::new();
     file.take(max + 1)
         .read_to_end(&mut bytes)
@@ -107,8 +209,14 @@ pub struct Layout {
 impl Layout {
     /// Opens a layout: `oci-layout` must exist and `index.json` must be a JSON object.
     pub fn open(root: &Path) -> Result<Layout> {
+        if !root.exists() {
+            bail!("{}: no such file or directory", root.display());
+        }
         if !root.is_dir() {
-            bail!("{}: no such directory", root.display());
+            bail!(
+                "{}: not an OCI image layout (not a directory)",
+                root.display()
+            );
         }
         if !is_layout(root) {
             bail!(
@@ -197,9 +305,10 @@ impl Layout {
         if size > max {
             bail!("blob {digest}: {size} bytes is more than the {max} allowed");
         }
-        let path = self.blob_path(digest);
-        let bytes = read_capped(&path, max)
-            .with_context(|| format!("blob {digest} is missing or unreadable"))?;
+        let mut bytes = Vec::new();
+        self.open_blob(digest, size)?
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("reading blob {digest}"))?;
         if bytes.len() as u64 != size {
             bail!(
                 "blob {digest}: {} bytes on disk, descriptor says {size}",
@@ -212,21 +321,25 @@ impl Layout {
         Ok(bytes)
     }
 
-    /// Opens a blob for streaming; the caller checks the digest with [`finish_verified`].
-    pub fn open_blob(&self, digest: &Digest) -> Result<HashReader<std::fs::File>> {
-        let path = self.blob_path(digest);
-        let f = std::fs::File::open(&path)
-            .with_context(|| format!("blob {digest} is missing or unreadable"))?;
-        Ok(HashReader::new(f))
+    /// Opens a blob of `size` bytes for streaming: a regular file inside the layout whose
+    /// length on disk is `size`, read through a limit of `size + 1` bytes (so a file growing
+    /// meanwhile is still caught, never read to its end). The caller checks the digest with
+    /// [`finish_verified`].
+    pub fn open_blob(&self, digest: &Digest, size: u64) -> Result<HashReader<Take<File>>> {
+        let f = open_blob_file(&self.root, digest)?;
+        let len = f
+            .metadata()
+            .with_context(|| format!("blob {digest}"))?
+            .len();
+        if len != size {
+            bail!("blob {digest}: {len} bytes on disk, descriptor says {size}");
+        }
+        Ok(HashReader::new(f.take(size.saturating_add(1))))
     }
 }
 
 /// Reads what is left of a streamed blob and checks its size and digest.
-pub fn finish_verified(
-    reader: HashReader<std::fs::File>,
-    digest: &Digest,
-    size: u64,
-) -> Result<()> {
+pub fn finish_verified<R: Read>(reader: HashReader<R>, digest: &Digest, size: u64) -> Result<()> {
     let (got, n) = reader
         .drain()
         .with_context(|| format!("reading blob {digest}"))?;

@@ -5,6 +5,7 @@
 //! canonical JSON: keys sorted (serde_json's map is a BTreeMap; no crate in the graph turns
 //! on `preserve_order`), no insignificant whitespace.
 
+pub mod append;
 pub mod archive;
 pub mod blob;
 pub mod digest;
@@ -13,6 +14,7 @@ pub mod layout;
 pub mod pack;
 pub mod pool;
 pub mod progress;
+pub mod rules;
 pub mod staging;
 pub mod time;
 pub mod unpack;

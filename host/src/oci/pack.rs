@@ -1,10 +1,11 @@
 //! `pack`: classified files and a config in, an OCI image layout out.
 //!
-//! Atomicity: a new layout is built in a hidden directory beside the target and renamed into
-//! place. Adding to an existing layout builds the new blobs the same way, then (holding a lock
-//! on the layout directory) moves the blobs it lacks into `blobs/` and replaces `index.json`
-//! by rename; blobs are content-addressed, so the layout is valid at every step, and a
-//! failure removes the blobs it moved. A failed pack leaves no target and no temp files.
+//! Atomicity: a new layout is built in a locked staging directory beside the target
+//! (`staging`) and renamed into place. Adding to an existing layout builds the new blobs the
+//! same way, then moves the blobs the layout lacks in and replaces `index.json` under the
+//! layout lock, with a journal so a writer killed midway is rolled back by the next one
+//! (`append`). A failed or interrupted pack leaves no target, no temp files and no parent
+//! directories it created.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,10 +13,12 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+use super::append::commit_append;
 use super::blob::{BlobDir, LinkMode};
 use super::layers::{self, BuiltLayer, LayerSettings, Sink};
 use super::layout::{self, INDEX_FILE, Layout, MAX_MANIFEST_SIZE, OCI_LAYOUT_FILE};
 use super::progress::Progress;
+use super::staging::Staging;
 use super::{Descriptor, canonical_json};
 use crate::model::{
     ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, LayerFormat, MANIFEST_MEDIA_TYPE, PlannedFile,
@@ -212,12 +215,15 @@ pub fn pack(files: &[PlannedFile], config: Value, opts: &PackOptions) -> Result<
             // Someone created a layout there meanwhile: add to it instead.
             Some(staging) => {
                 outcome.replaced =
-                    commit_append(&staging, &opts.output, &outcome.manifest, &opts.tag)?;
+                    commit_append(blobs.dir(), &opts.output, &outcome.manifest, &opts.tag)?;
+                drop(staging);
                 outcome.appended = true;
             }
         },
         Target::Append => {
-            outcome.replaced = commit_append(&staging, &opts.output, &outcome.manifest, &opts.tag)?;
+            outcome.replaced =
+                commit_append(blobs.dir(), &opts.output, &outcome.manifest, &opts.tag)?;
+            drop(staging);
             outcome.appended = true;
         }
     }
@@ -235,85 +241,20 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Renames the staging directory into place; gives it back if a layout appeared there.
 fn commit_new(
-    staging: tempfile::TempDir,
+    mut staging: Staging,
     output: &Path,
     manifest: &Descriptor,
     tag: &str,
-) -> Result<Option<tempfile::TempDir>> {
+) -> Result<Option<Staging>> {
     let root = staging.path();
     write_synced(&root.join(OCI_LAYOUT_FILE), &layout::oci_layout_bytes())?;
     let (index, _) = layout::index_with(None, manifest, tag)?;
     write_synced(&root.join(INDEX_FILE), &canonical_json(&index))?;
-    // tempdir creates 0700; a layout is as readable as any directory the user makes.
-    set_mode(root, 0o755)?;
-    match std::fs::rename(root, output) {
-        Ok(()) => {
-            // Renamed away: nothing left for TempDir to delete.
-            let _ = staging.keep();
-            Ok(None)
-        }
+    match staging.commit(output) {
+        Ok(()) => Ok(None),
         Err(_) if layout::is_layout(output) => Ok(Some(staging)),
         Err(e) => {
             Err(e).with_context(|| format!("renaming the new layout to {}", output.display()))
         }
     }
-}
-
-fn set_mode(path: &Path, mode: u32) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .with_context(|| format!("setting permissions of {}", path.display()))
-}
-
-/// Moves the staged blobs the layout lacks into it, then replaces `index.json`.
-fn commit_append(
-    staging: &tempfile::TempDir,
-    output: &Path,
-    manifest: &Descriptor,
-    tag: &str,
-) -> Result<Option<String>> {
-    // One writer at a time per layout: concurrent packs would lose each other's index entries.
-    let lock =
-        std::fs::File::open(output).with_context(|| format!("opening {}", output.display()))?;
-    lock.lock()
-        .with_context(|| format!("locking {}", output.display()))?;
-    let layout = Layout::open(output)?;
-    let dest_dir = output.join("blobs").join("sha256");
-    std::fs::create_dir_all(&dest_dir)
-        .with_context(|| format!("creating {}", dest_dir.display()))?;
-    let mut moved: Vec<PathBuf> = Vec::new();
-    let result = (|| -> Result<Option<String>> {
-        let src_dir = staging.path().join("blobs").join("sha256");
-        let mut names: Vec<_> = std::fs::read_dir(&src_dir)?
-            .map(|e| e.map(|e| e.file_name()))
-            .collect::<std::io::Result<_>>()?;
-        names.sort();
-        for name in names {
-            let dest = dest_dir.join(&name);
-            if dest.exists() {
-                continue;
-            }
-            std::fs::rename(src_dir.join(&name), &dest)
-                .with_context(|| format!("moving blob into {}", dest_dir.display()))?;
-            moved.push(dest);
-        }
-        let (index, replaced) = layout::index_with(Some(&layout.index), manifest, tag)?;
-        let tmp = tempfile::Builder::new()
-            .prefix(".index.json.")
-            .tempfile_in(output)
-            .with_context(|| format!("creating a temporary file in {}", output.display()))?;
-        write_synced(tmp.path(), &canonical_json(&index))?;
-        // tempfile creates 0600; index.json must stay as readable as the rest of the layout.
-        set_mode(tmp.path(), 0o644)?;
-        tmp.persist(output.join(INDEX_FILE))
-            .map_err(|e| e.error)
-            .with_context(|| format!("replacing {}", output.join(INDEX_FILE).display()))?;
-        Ok(replaced)
-    })();
-    if result.is_err() {
-        for p in moved {
-            let _ = std::fs::remove_file(p);
-        }
-    }
-    result
 }

@@ -37,17 +37,19 @@ impl BlobFile {
                 root.display()
             )));
         }
-        let file = File::open(&canonical)
-            .map_err(|e| OpenError::Io(format!("{}: {e}", path.display())))?;
+        // Never blocks (a FIFO named by ONNX external_data or a safetensors index would hang
+        // the host where no plugin timeout can fire) and checks the type on the open file.
+        let file = crate::regular::open(&canonical).map_err(|e| {
+            let msg = format!("{}: {e}", path.display());
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                OpenError::Refused(msg)
+            } else {
+                OpenError::Io(msg)
+            }
+        })?;
         let meta = file
             .metadata()
             .map_err(|e| OpenError::Io(format!("{}: {e}", path.display())))?;
-        if !meta.is_file() {
-            return Err(OpenError::Refused(format!(
-                "{}: not a regular file",
-                path.display()
-            )));
-        }
         let name = canonical
             .strip_prefix(root.as_path())
             .unwrap_or(&canonical)
@@ -94,6 +96,28 @@ impl BlobFile {
             )));
         }
         BlobFile::open(&self.dir.join(rel), self.root.clone())
+    }
+}
+
+/// The host side of the WIT `directory` resource: opens the files of the model directory's
+/// listing by their relative path, and nothing else (hidden, ignored and excluded files stay
+/// closed; every open is still confined to the root through symlinks).
+pub struct ModelDir {
+    /// Relative path → path on disk, for every listed file.
+    pub files: Arc<std::collections::BTreeMap<String, PathBuf>>,
+    /// Canonical directory no opened file may leave.
+    pub root: Arc<PathBuf>,
+}
+
+impl ModelDir {
+    /// Opens a listed file by its `/`-separated relative path.
+    pub fn open(&self, relative: &str) -> Result<BlobFile, OpenError> {
+        let Some(path) = self.files.get(relative) else {
+            return Err(OpenError::Refused(format!(
+                "{relative:?}: not a file of the model directory"
+            )));
+        };
+        BlobFile::open(path, self.root.clone())
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod blob;
 pub mod cache;
+pub mod convention;
 pub mod info;
 pub mod runtime;
 

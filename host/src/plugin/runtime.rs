@@ -94,11 +94,11 @@ impl Default for Limits {
 /// Per-call store data.
 pub struct State {
     wasi: WasiCtx,
-    table: ResourceTable,
+    pub(super) table: ResourceTable,
     limiter: MemoryCap,
     max_read: u32,
-    opened: usize,
-    max_open: usize,
+    pub(super) opened: usize,
+    pub(super) max_open: usize,
 }
 
 impl WasiView for State {
@@ -321,9 +321,10 @@ pub struct Runtime {
     pub log: Arc<dyn Fn(&str) + Send + Sync>,
 }
 
-enum Pre {
+pub(super) enum Pre {
     Format(bindings::format::FormatPluginPre<State>),
     Policy(bindings::policy::PolicyPluginPre<State>),
+    Convention(super::convention::bindings::ConventionPluginPre<State>),
     Converter(bindings::converter::ConverterPluginPre<State>),
 }
 
@@ -331,7 +332,7 @@ enum Pre {
 pub struct Loaded {
     /// Static facts read from the component.
     pub info: PluginInfo,
-    pre: Pre,
+    pub(super) pre: Pre,
 }
 
 impl Runtime {
@@ -363,6 +364,7 @@ impl Runtime {
             &mut linker,
             |s| s,
         )?;
+        super::convention::add_to_linker(&mut linker)?;
         Ok(Runtime {
             engine,
             linker: Mutex::new(linker),
@@ -416,13 +418,13 @@ impl Runtime {
                 bindings::policy::PolicyPluginPre::new(pre)
                     .map_err(|e| anyhow!("plugin {}: {e}", info.name))?,
             ),
+            super::info::Kind::Convention => Pre::Convention(
+                super::convention::bindings::ConventionPluginPre::new(pre)
+                    .map_err(|e| anyhow!("plugin {}: {e}", info.name))?,
+            ),
             super::info::Kind::Converter => Pre::Converter(
                 bindings::converter::ConverterPluginPre::new(pre)
                     .map_err(|e| anyhow!("plugin {}: {e}", info.name))?,
-            ),
-            super::info::Kind::Convention => anyhow::bail!(
-                "plugin {}: convention plugins are not supported by this build of modelpack",
-                info.name
             ),
         };
         Ok(Loaded { info, pre })
@@ -460,7 +462,7 @@ impl Runtime {
     }
 
     /// Runs `f` in a fresh store and turns every way it can fail into one line.
-    fn call<T>(
+    pub(super) fn call<T>(
         &self,
         plugin: &str,
         f: impl FnOnce(&mut Store<State>) -> wasmtime::Result<T>,

@@ -8,13 +8,15 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{CheckInput, FileFacts, Totals};
+use super::{CheckInput, FileFacts, PolicyFinding, Totals};
 use crate::generate::{GenerateOptions, generate, render_config};
 use crate::inspect::{FileReport, Status, Target, inspect_one};
 use crate::model::{
     ANNOTATION_FILEPATH, ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, LayerFormat, MANIFEST_MEDIA_TYPE,
     parse_layer_media_type,
 };
+use crate::oci::layout::{Layout, MAX_JSON_SIZE, MAX_MANIFEST_SIZE, open_blob_file, read_capped};
+use crate::oci::rules::descriptor_digest;
 use crate::plugin::PluginSet;
 
 /// Facts from an `inspect` report plus the layer the file goes to.
@@ -58,9 +60,23 @@ pub fn facts_from_report(
                 )
             })
             .collect();
+    } else if let Some(r) = report.filter(|r| r.status == Status::Error) {
+        // A file a format plugin claimed but could not read: its content was not checked, and
+        // policies must not take that for a clean result (no-unsafe-code fails closed on it).
+        f.findings.push((
+            UNREADABLE_FILE.to_string(),
+            "error".to_string(),
+            r.error
+                .clone()
+                .unwrap_or_else(|| format!("{path}: unreadable")),
+            None,
+        ));
     }
     f
 }
+
+/// Finding id the host adds to a file a format plugin claimed but could not read.
+pub const UNREADABLE_FILE: &str = "unreadable-file";
 
 /// Splits `LAYOUT:TAG` when LAYOUT is an existing OCI layout directory.
 pub fn split_layout_ref(arg: &str) -> (PathBuf, Option<String>) {
@@ -102,23 +118,16 @@ pub fn from_config_file(path: &Path) -> Result<CheckInput> {
         totals,
         signatures: Vec::new(),
         sbom_attached: false,
+        problems: Vec::new(),
     })
 }
 
-fn blob_path(layout: &Path, digest: &str) -> Result<PathBuf> {
-    let (alg, hex) = digest
-        .split_once(':')
-        .with_context(|| format!("bad digest {digest:?}"))?;
-    if alg.is_empty()
-        || hex.is_empty()
-        || !hex.bytes().all(|b| b.is_ascii_alphanumeric())
-        || !alg
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'.' || b == b'_' || b == b'-')
-    {
-        bail!("bad digest {digest:?}");
-    }
-    Ok(layout.join("blobs").join(alg).join(hex))
+/// A JSON blob of the layout named by a descriptor: sha256 only, a regular file inside the
+/// layout, its size and digest checked, at most `max` bytes read.
+fn blob_json(layout: &Path, desc: &Value, max: u64, what: &str) -> Result<Value> {
+    let (digest, size) = descriptor_digest(desc).with_context(|| what.to_string())?;
+    let bytes = Layout::open(layout)?.read_blob(&digest, size, max)?;
+    serde_json::from_slice(&bytes).with_context(|| format!("{what} {digest}: not valid JSON"))
 }
 
 /// An OCI image layout: the manifest chosen by tag (or the only one), its config, and facts
@@ -129,7 +138,9 @@ pub fn from_layout(
     plugins: &PluginSet,
     log: &dyn Fn(&str),
 ) -> Result<CheckInput> {
-    let index = read_json(&layout.join("index.json"))?;
+    let index_path = layout.join("index.json");
+    let index: Value = serde_json::from_slice(&read_capped(&index_path, MAX_JSON_SIZE)?)
+        .with_context(|| format!("{}: not valid JSON", index_path.display()))?;
     let manifests = index["manifests"]
         .as_array()
         .with_context(|| format!("{}: index.json has no `manifests` list", layout.display()))?;
@@ -145,14 +156,8 @@ pub fn from_layout(
             manifests.len()
         ),
     };
-    let digest = chosen["digest"]
-        .as_str()
-        .context("manifest descriptor without digest")?;
-    let manifest = read_json(&blob_path(layout, digest)?)?;
-    let config_digest = manifest["config"]["digest"]
-        .as_str()
-        .context("manifest without config digest")?;
-    let config = read_json(&blob_path(layout, config_digest)?)?;
+    let manifest = blob_json(layout, chosen, MAX_MANIFEST_SIZE, "manifest")?;
+    let config = blob_json(layout, &manifest["config"], MAX_JSON_SIZE, "config")?;
     let root = Arc::new(layout.canonicalize()?);
     let mut files = Vec::new();
     let mut reports: Vec<(String, FileReport)> = Vec::new();
@@ -172,8 +177,19 @@ pub fn from_layout(
             .map(|(k, _, _)| k.as_str().to_string())
             .unwrap_or_default();
         let mut report = None;
-        if let (Some((_, LayerFormat::Raw, _)), Some(d)) = (parsed, layer["digest"].as_str()) {
-            let blob = blob_path(layout, d)?;
+        if let Some((_, LayerFormat::Raw, _)) = parsed {
+            // Plugins read the blob itself: it must be the regular file of the descriptor's
+            // size inside the layout (never a FIFO, a device, or a link out of the layout).
+            let (digest, claimed) =
+                descriptor_digest(layer).with_context(|| format!("layer {path:?}"))?;
+            let len = open_blob_file(layout, &digest)?
+                .metadata()
+                .with_context(|| format!("blob {digest}"))?
+                .len();
+            if len != claimed {
+                bail!("blob {digest}: {len} bytes on disk, descriptor says {claimed}");
+            }
+            let blob = layout.join("blobs").join("sha256").join(digest.hex());
             let name = Path::new(&path)
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -214,6 +230,7 @@ pub fn from_layout(
         totals,
         signatures: Vec::new(),
         sbom_attached: false,
+        problems: Vec::new(),
     })
 }
 
@@ -280,6 +297,30 @@ pub fn from_directory(dir: &Path, plugins: &PluginSet) -> Result<CheckInput> {
         ));
         files.push(f);
     }
+    let mut problems: Vec<PolicyFinding> = generated
+        .missing
+        .iter()
+        .map(|m| PolicyFinding {
+            id: "missing-weights".into(),
+            severity: "error",
+            message: format!("{}: {}", m.path, m.reason),
+            file: Some(m.path.clone()),
+            field: None,
+        })
+        .collect();
+    problems.extend(
+        generated
+            .warnings
+            .iter()
+            .filter(|w| w.starts_with("licence conflict"))
+            .map(|w| PolicyFinding {
+                id: "license-conflict".into(),
+                severity: "warning",
+                message: w.clone(),
+                file: None,
+                field: Some("/descriptor/licenses".into()),
+            }),
+    );
     let totals = totals_of(
         &generated.config,
         &files,
@@ -294,5 +335,6 @@ pub fn from_directory(dir: &Path, plugins: &PluginSet) -> Result<CheckInput> {
         totals,
         signatures: Vec::new(),
         sbom_attached: false,
+        problems,
     })
 }

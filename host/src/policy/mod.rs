@@ -20,6 +20,7 @@ use crate::plugin::{Entry, Loaded, PluginSet};
 
 /// Facts about one file of the model, as policies see them.
 #[derive(Debug, Clone, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct FileFacts {
     /// Path relative to the model root, `/`-separated.
     pub path: String,
@@ -86,6 +87,9 @@ pub struct CheckInput {
     pub manifest: Value,
     /// Per-file facts.
     pub files: Vec<FileFacts>,
+    /// What the host itself found before any policy ran: weights that are only Git LFS
+    /// pointers or absent shards (errors), contradicting licences (warnings).
+    pub problems: Vec<PolicyFinding>,
     /// Totals over the model, the same numbers `generate` writes.
     pub totals: Totals,
     /// Verified signatures (filled by `verify`-aware callers; empty otherwise).
@@ -138,6 +142,9 @@ pub struct PolicyResult {
     pub findings: Vec<PolicyFinding>,
     /// Why the policy could not run.
     pub error: Option<String>,
+    /// The policy refused its settings: a configuration error (exit 2), not a verdict.
+    #[serde(skip)]
+    pub settings_error: bool,
 }
 
 fn severity_name(s: pt::Severity) -> &'static str {
@@ -215,6 +222,42 @@ impl CheckInput {
     }
 }
 
+/// "did you mean" for serde's `unknown field `x`, expected one of `a`, `b`` (the policies
+/// deserialize settings with serde, so this is the shape a settings typo comes back in).
+fn settings_hint(message: &str) -> String {
+    let Some(rest) = message.split("unknown field `").nth(1) else {
+        return String::new();
+    };
+    let Some((typed, expected)) = rest.split_once('`') else {
+        return String::new();
+    };
+    let known: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    crate::suggest::hint(typed, known)
+}
+
+/// The host's own result, listed before the policies' when it found something: a model whose
+/// weights are not there cannot pass, whatever the policies say.
+pub fn host_result(input: &CheckInput) -> Option<PolicyResult> {
+    if input.problems.is_empty() {
+        return None;
+    }
+    let sev = |s: &str| input.problems.iter().any(|p| p.severity == s);
+    Some(PolicyResult {
+        name: "modelpack".into(),
+        plugin: format!("modelpack@{}", env!("CARGO_PKG_VERSION")),
+        outcome: if sev("error") {
+            Outcome::Fail
+        } else if sev("warning") {
+            Outcome::Warn
+        } else {
+            Outcome::Pass
+        },
+        findings: input.problems.clone(),
+        error: None,
+        settings_error: false,
+    })
+}
+
 /// Runs one policy plugin; every failure becomes an `error` outcome with a one-line reason.
 pub fn run_policy(
     plugins: &PluginSet,
@@ -229,6 +272,7 @@ pub fn run_policy(
         outcome: Outcome::Error,
         findings: Vec::new(),
         error: None,
+        settings_error: false,
     };
     let loaded: Arc<Loaded> = match plugins.load(entry) {
         Ok(l) => l,
@@ -258,7 +302,12 @@ pub fn run_policy(
             }
             match called.value {
                 Err(e) => {
-                    result.error = Some(format!("policy {} could not run: {e}", entry.info.name))
+                    result.settings_error = e.starts_with("invalid settings");
+                    let hint = settings_hint(&e);
+                    result.error = Some(format!(
+                        "policy {} could not run: {e}{hint}",
+                        entry.info.name
+                    ))
                 }
                 Ok(findings) => {
                     result.findings = findings

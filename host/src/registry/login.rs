@@ -2,10 +2,8 @@
 //! `GET /v2/`; on a `401`, answer its challenge — Basic directly, Bearer by asking the named
 //! token service for a token (no scope) with the credentials.
 //!
-//! Where credentials may go: to the registry itself, and to a Bearer realm only over HTTPS —
-//! or over plain HTTP when the realm is on a loopback host, the same rule `push` and `pull`
-//! apply to registries. A realm on another host is allowed over HTTPS (Docker Hub's
-//! `auth.docker.io`, GHCR, ECR all work that way), which is also what Docker and containerd do.
+//! Where credentials may go is the rule `push` and `pull` follow (see `session`): the registry
+//! itself, and a token service elsewhere only when both are HTTPS.
 
 use std::time::Duration;
 
@@ -97,35 +95,17 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
     }
 }
 
-/// Whether credentials may be sent to token realm `realm` for a registry reached over
-/// `registry_scheme`.
-pub fn realm_allowed(realm: &url::Url, registry: &str, plain_http: bool) -> Result<()> {
-    let host = realm.host_str().unwrap_or("");
-    let host_port = match realm.port() {
-        Some(p) => format!("{host}:{p}"),
-        None => host.to_string(),
-    };
-    match realm.scheme() {
-        "https" => Ok(()),
-        "http" if is_loopback(&host_port) || is_loopback(host) => Ok(()),
-        "http" if plain_http && same_host(realm, registry) => Ok(()),
-        "http" => bail!(
-            "the registry {registry} asks for credentials to be sent to {} over plain HTTP; \
-             refused (only loopback hosts, or the registry itself with --plain-http, get \
-             credentials without TLS)",
+/// Whether credentials may be sent to token realm `realm` of `registry` reached over
+/// `scheme`: the rule `push` and `pull` follow ([`super::session::realm_allowed`]).
+pub fn realm_allowed(realm: &url::Url, registry: &str, scheme: &str) -> Result<()> {
+    let registry_url = url::Url::parse(&format!("{scheme}://{registry}/"))
+        .map_err(|_| anyhow!("invalid registry {registry:?}"))?;
+    super::session::realm_allowed(&registry_url, realm).map_err(|why| {
+        anyhow!(
+            "the registry {registry} asks for credentials to be sent to {}; refused: {why}",
             realm.origin().ascii_serialization()
-        ),
-        other => bail!("the registry {registry} names a token service with scheme {other:?}"),
-    }
-}
-
-/// Whether plain-HTTP `realm` is the registry `host[:port]` itself (port 80 when none).
-fn same_host(realm: &url::Url, registry: &str) -> bool {
-    let Ok(as_url) = url::Url::parse(&format!("http://{registry}/")) else {
-        return false;
-    };
-    as_url.host_str() == realm.host_str()
-        && as_url.port_or_known_default() == realm.port_or_known_default()
+        )
+    })
 }
 
 fn http_client() -> Result<reqwest::Client> {
@@ -206,7 +186,7 @@ pub async fn verify(registry: &str, user: &str, password: &str, plain_http: bool
             let mut url = url::Url::parse(&realm).map_err(|_| {
                 anyhow!("the registry {registry} names an invalid token service {realm:?}")
             })?;
-            realm_allowed(&url, registry, plain_http)?;
+            realm_allowed(&url, registry, scheme)?;
             {
                 let mut q = url.query_pairs_mut();
                 if let Some(s) = &service {
@@ -272,24 +252,22 @@ mod tests {
 
     #[test]
     fn realms() {
-        let ok = |r: &str, reg: &str, plain: bool| {
-            realm_allowed(&url::Url::parse(r).unwrap(), reg, plain)
+        let ok = |r: &str, reg: &str, scheme: &str| {
+            realm_allowed(&url::Url::parse(r).unwrap(), reg, scheme)
         };
-        assert!(ok("https://auth.example/token", "reg.example", false).is_ok());
-        assert!(ok("http://127.0.0.1:9/token", "127.0.0.1:5000", false).is_ok());
-        assert!(ok("http://localhost/token", "reg.example", false).is_ok());
-        assert!(ok("http://reg.example:80/token", "reg.example:80", true).is_ok());
-        assert!(ok("http://reg.example/token", "reg.example", true).is_ok());
-        assert!(ok("http://reg.example:81/token", "reg.example", true).is_err());
-        let e = ok("http://evil.example:8080/token", "reg.example", true)
+        assert!(ok("https://auth.example/token", "reg.example", "https").is_ok());
+        assert!(ok("http://127.0.0.1:5000/token", "127.0.0.1:5000", "http").is_ok());
+        assert!(ok("http://reg.example/token", "reg.example", "http").is_ok());
+        assert!(ok("https://auth.example/token", "reg.example", "http").is_err());
+        let e = ok("http://evil.example:8080/token", "reg.example", "http")
             .unwrap_err()
             .to_string();
         assert!(
             e.starts_with(
-                "the registry reg.example asks for credentials to be sent to http://evil.example:8080 over plain HTTP; refused"
+                "the registry reg.example asks for credentials to be sent to http://evil.example:8080; refused: "
             ),
             "{e}"
         );
-        assert!(ok("ftp://x/", "reg.example", false).is_err());
+        assert!(ok("http://auth.example/token", "reg.example", "https").is_err());
     }
 }

@@ -6,30 +6,38 @@
 //! transient failures; the manifest goes up byte for byte so its digest never changes.
 //! Pull: every blob is hashed while it streams to disk and checked against its descriptor; the
 //! layout is built in a hidden directory beside the output and renamed into place at the end.
+//!
+//! Authentication, the idle timeout and the capped manifest download live in [`session`]. A
+//! pushed blob is read only from a regular file inside the layout (never through a symlink),
+//! of exactly its descriptor's size, and hashed while it streams: the last chunk is sent only
+//! once the digest checked out, so a wrong file never completes an upload.
 
 pub mod auth;
 pub mod credhelper;
 pub mod dockerconfig;
 pub mod login;
+pub mod session;
 
 use std::future::Future;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use oci_client::errors::OciDistributionError;
 use oci_client::manifest::OciDescriptor;
-use oci_client::{
-    Client, Reference, RegistryOperation, client::ClientConfig, client::ClientProtocol,
-};
+use oci_client::{Reference, RegistryOperation};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use session::{Activity, Session, idle};
 
 use crate::model::MANIFEST_MEDIA_TYPE;
 use crate::oci::digest::{Digest, Hasher};
 use crate::oci::layout::{
-    INDEX_FILE, Layout, MAX_MANIFEST_SIZE, OCI_LAYOUT_FILE, check_tag, index_with, oci_layout_bytes,
+    INDEX_FILE, Layout, MAX_MANIFEST_SIZE, OCI_LAYOUT_FILE, check_tag, index_with,
+    oci_layout_bytes, open_blob_file,
 };
 use crate::oci::progress::Progress;
 use crate::oci::{Descriptor, canonical_json};
@@ -41,8 +49,11 @@ pub const ATTEMPTS: u32 = 3;
 /// Bytes read from a layout file per upload chunk.
 const READ_CHUNK: usize = 4 << 20;
 
+/// Default idle timeout: how long the registry may stay silent (no byte accepted or sent).
+pub const DEFAULT_TIMEOUT_SECS: u64 = 120;
+
 /// How to reach a registry.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RegistryOptions {
     /// Use plain HTTP even for a non-loopback host.
     pub plain_http: bool,
@@ -50,6 +61,19 @@ pub struct RegistryOptions {
     pub progress: bool,
     /// Log per-blob decisions on stderr.
     pub verbose: bool,
+    /// Idle timeout: a registry silent this long fails the command (not retried).
+    pub timeout: Duration,
+}
+
+impl Default for RegistryOptions {
+    fn default() -> Self {
+        RegistryOptions {
+            plain_http: false,
+            progress: false,
+            verbose: false,
+            timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+        }
+    }
 }
 
 /// What `push` did.
@@ -104,26 +128,6 @@ pub fn is_loopback(registry: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn client(reference: &Reference, opts: &RegistryOptions) -> Client {
-    // rustls is built without a default provider (no aws-lc C build): install ring once.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let registry = reference.resolve_registry().to_string();
-    let protocol = if opts.plain_http || is_loopback(&registry) {
-        ClientProtocol::HttpsExcept(vec![registry])
-    } else {
-        ClientProtocol::Https
-    };
-    Client::new(ClientConfig {
-        protocol,
-        use_monolithic_push: true,
-        max_concurrent_upload: PARALLEL,
-        max_concurrent_download: PARALLEL,
-        connect_timeout: Some(Duration::from_secs(30)),
-        user_agent: concat!("modelpack/", env!("CARGO_PKG_VERSION")),
-        ..Default::default()
-    })
-}
-
 fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -140,14 +144,20 @@ pub fn block_on<F: Future>(f: F) -> Result<F::Output> {
 fn transient(e: &OciDistributionError) -> bool {
     match e {
         OciDistributionError::ServerError { code, .. } => *code >= 500,
+        // A registry silent for the whole idle timeout is not retried: that would multiply
+        // the wait. Connection timeouts are (they are also `is_connect`).
+        OciDistributionError::RequestError(r) if r.is_timeout() && !r.is_connect() => false,
         OciDistributionError::RequestError(r) => {
             r.is_connect()
-                || r.is_timeout()
                 || r.is_request()
                 || r.is_body()
                 || r.status().is_some_and(|s| s.is_server_error())
         }
-        OciDistributionError::IoError(_) => true,
+        // TimedOut: see above; InvalidData: a blob or manifest that is wrong stays wrong.
+        OciDistributionError::IoError(e) => !matches!(
+            e.kind(),
+            std::io::ErrorKind::TimedOut | std::io::ErrorKind::InvalidData
+        ),
         _ => false,
     }
 }
@@ -198,6 +208,67 @@ fn describe(e: OciDistributionError) -> anyhow::Error {
             auth::PASSWORD_ENV
         ),
         Some(403) => anyhow!("the registry denied access (403 Forbidden)"),
+        _ => plain(e),
+    }
+}
+
+/// One line a user can act on, without the library's wrapping (`Registry error: url …,
+/// envelope: OCI API errors: [...]`): what the registry said, or why it could not be reached.
+fn plain(e: OciDistributionError) -> anyhow::Error {
+    match &e {
+        OciDistributionError::RegistryError { envelope, .. } if !envelope.errors.is_empty() => {
+            let said: Vec<String> = envelope
+                .errors
+                .iter()
+                .map(|x| {
+                    let code = format!("{:?}", x.code);
+                    let msg = x.message.trim();
+                    let known = match code.as_str() {
+                        "ManifestUnknown" => "no such tag or digest in the repository",
+                        "NameUnknown" => "no such repository",
+                        "BlobUnknown" => "a blob is missing in the registry",
+                        "NameInvalid" => "invalid repository name",
+                        "TagInvalid" => "invalid tag",
+                        _ => "",
+                    };
+                    match (known.is_empty(), msg.is_empty()) {
+                        (false, _) => known.to_string(),
+                        (true, false) => msg.to_string(),
+                        (true, true) => code,
+                    }
+                })
+                .collect();
+            anyhow!("the registry says: {}", said.join("; "))
+        }
+        OciDistributionError::ImageManifestNotFoundError(_) => {
+            anyhow!("the registry says: no such tag or digest in the repository")
+        }
+        OciDistributionError::ServerError { code, message, .. } => {
+            let m = message.trim().replace('\n', " ");
+            if m.is_empty() {
+                anyhow!("the registry answered HTTP {code}")
+            } else {
+                anyhow!("the registry answered HTTP {code}: {m}")
+            }
+        }
+        OciDistributionError::RequestError(r) if r.is_connect() || r.is_timeout() => {
+            // The innermost cause is the operating system's word ("Connection refused").
+            let mut cause = r.to_string();
+            let mut source = std::error::Error::source(r);
+            while let Some(c) = source {
+                cause = c.to_string();
+                source = c.source();
+            }
+            let what = if r.is_timeout() {
+                "did not answer in time"
+            } else {
+                "could not be reached"
+            };
+            anyhow!(
+                "the registry {what} ({}); check the address and that it is running (no credentials were tried)",
+                cause.replace('\n', " ")
+            )
+        }
         _ => {
             // reqwest's top-level text ("error sending request") hides the cause; add the chain.
             let mut text = e.to_string();
@@ -227,6 +298,24 @@ fn descriptor_of(v: &Value, what: &str) -> Result<(Digest, u64, String)> {
         .unwrap_or("")
         .to_string();
     Ok((digest, size, mt))
+}
+
+/// What progress shows for a blob: the layer's file path, `config`, or a short digest.
+fn label_of(manifest: &Value, d: &Digest) -> String {
+    let ds = d.to_string();
+    if manifest.pointer("/config/digest").and_then(Value::as_str) == Some(ds.as_str()) {
+        return "config".to_string();
+    }
+    manifest
+        .get("layers")
+        .and_then(Value::as_array)
+        .and_then(|ls| {
+            ls.iter()
+                .find(|l| l.get("digest").and_then(Value::as_str) == Some(ds.as_str()))
+        })
+        .and_then(|l| l.pointer("/annotations/org.cncf.model.filepath"))
+        .and_then(Value::as_str)
+        .map_or_else(|| ds[..19].to_string(), str::to_string)
 }
 
 /// The config and layer descriptors of a manifest.
@@ -269,15 +358,8 @@ pub fn push(
         .with_context(|| format!("manifest {}: not JSON", entry.digest))?;
     let blobs = blobs_of(&manifest).with_context(|| format!("manifest {}", entry.digest))?;
     for (d, size, _) in &blobs {
-        let p = layout.blob_path(d);
-        let m =
-            std::fs::metadata(&p).with_context(|| format!("blob {d} is missing or unreadable"))?;
-        if m.len() != *size {
-            bail!(
-                "blob {d}: {} bytes on disk, descriptor says {size}",
-                m.len()
-            );
-        }
+        // A regular file inside the layout, of the descriptor's size (content: while streaming).
+        layout.open_blob(d, *size)?;
     }
     let media_type = manifest
         .get("mediaType")
@@ -286,55 +368,63 @@ pub fn push(
         .to_string();
     let reference = parse_reference(target)?;
     let creds = auth::credentials(reference.resolve_registry())?;
-    let client = client(&reference, opts);
     let rt = runtime()?;
+    let timeout = opts.timeout;
     rt.block_on(async {
-        retry("authenticating with the registry", || {
-            client.auth(&reference, &creds, RegistryOperation::Push)
-        })
+        let session = Session::open(
+            &reference,
+            &creds,
+            RegistryOperation::Push,
+            opts.plain_http,
+            timeout,
+        )
         .await?;
         let total: u64 = blobs.iter().map(|b| b.1).sum();
         let progress = Progress::stderr(opts.progress, "pushing", total);
         let results: Vec<(bool, u64)> = stream::iter(blobs.iter().cloned())
             .map(|(d, size, _)| {
-                let client = &client;
+                let session = &session;
                 let reference = &reference;
                 let progress = &progress;
-                let path = layout.blob_path(&d);
+                let root = &layout.root;
+                let manifest = &manifest;
                 async move {
                     let ds = d.to_string();
+                    let client = session.client().await?;
                     let exists = retry(&format!("checking blob {d}"), || {
-                        client.blob_exists(reference, &ds)
+                        idle(timeout, Activity::new(), client.blob_exists(reference, &ds))
                     })
                     .await?;
+                    let label = label_of(manifest, &d);
                     if exists {
                         if opts.verbose {
                             eprintln!("blob {d}: already in the registry, skipped");
                         }
+                        // Counted as done at once, so the overall bar reaches its total.
+                        drop(progress.item(&label, size));
                         return Ok::<_, anyhow::Error>((false, 0));
                     }
-                    let bar = std::sync::Arc::new(progress.item(&ds[..19], size));
+                    let bar = Arc::new(progress.item(&label, size));
                     retry(&format!("uploading blob {d}"), || {
-                        let path = path.clone();
-                        let bar = bar.clone();
-                        let ds = ds.clone();
-                        async move {
-                            let file = tokio::fs::File::open(&path).await?;
-                            let s = stream::try_unfold(file, move |mut f| {
-                                let bar = bar.clone();
-                                async move {
-                                    let mut buf = vec![0u8; READ_CHUNK];
-                                    let n = f.read(&mut buf).await?;
-                                    if n == 0 {
-                                        return Ok(None);
-                                    }
-                                    buf.truncate(n);
-                                    bar.inc(n as u64);
-                                    Ok(Some((bytes::Bytes::from(buf), f)))
-                                }
-                            });
-                            client.push_blob_stream(reference, s, &ds, Some(size)).await
-                        }
+                        let activity = Activity::new();
+                        let upload = Upload::open(root, d, size, bar.clone(), activity.clone());
+                        let client = &client;
+                        let ds = &ds;
+                        idle(timeout, activity, async move {
+                            let (stream, fatal) = upload?;
+                            match client
+                                .push_blob_stream(reference, stream, ds, Some(size))
+                                .await
+                            {
+                                Ok(v) => Ok(v),
+                                // The stream's own refusal, not reqwest's wrapping of it.
+                                Err(e) => Err(fatal
+                                    .lock()
+                                    .unwrap_or_else(|p| p.into_inner())
+                                    .take()
+                                    .map_or(e, invalid)),
+                            }
+                        })
                     })
                     .await?;
                     if opts.verbose {
@@ -348,8 +438,13 @@ pub fn push(
             .await?;
         progress.finish();
         let content_type = reqwest_header(&media_type)?;
+        let client = session.client().await?;
         retry("pushing the manifest", || {
-            client.push_manifest_raw(&reference, manifest_bytes.clone(), content_type.clone())
+            idle(
+                timeout,
+                Activity::new(),
+                client.push_manifest_raw(&reference, manifest_bytes.clone(), content_type.clone()),
+            )
         })
         .await?;
         Ok(PushOutcome {
@@ -359,6 +454,108 @@ pub fn push(
             bytes: results.iter().map(|r| r.1).sum(),
         })
     })
+}
+
+/// A refusal that no retry can fix (a wrong blob, an oversized manifest).
+fn invalid(msg: String) -> OciDistributionError {
+    OciDistributionError::IoError(std::io::Error::new(std::io::ErrorKind::InvalidData, msg))
+}
+
+/// One blob upload's body: the layout file read in chunks, hashed as it goes; the chunk that
+/// completes the blob is released only once the size and digest checked out.
+struct Upload {
+    file: tokio::fs::File,
+    digest: Digest,
+    hasher: Hasher,
+    remaining: u64,
+    bar: Arc<crate::oci::progress::ItemBar>,
+    activity: Activity,
+    fatal: Arc<Mutex<Option<String>>>,
+}
+
+type UploadStream = std::pin::Pin<
+    Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, OciDistributionError>> + Send>,
+>;
+
+impl Upload {
+    #[allow(clippy::type_complexity)]
+    fn open(
+        root: &Path,
+        digest: Digest,
+        size: u64,
+        bar: Arc<crate::oci::progress::ItemBar>,
+        activity: Activity,
+    ) -> Result<(UploadStream, Arc<Mutex<Option<String>>>), OciDistributionError> {
+        let file = open_blob_file(root, &digest).map_err(|e| invalid(e.to_string()))?;
+        let fatal = Arc::new(Mutex::new(None));
+        let up = Upload {
+            file: tokio::fs::File::from_std(file),
+            digest,
+            hasher: Hasher::new(),
+            remaining: size,
+            bar,
+            activity,
+            fatal: fatal.clone(),
+        };
+        let s = stream::try_unfold(up, |mut up| async move {
+            if up.remaining == 0 {
+                return Ok(None);
+            }
+            let n = up.chunk().await.map_err(|msg| {
+                *up.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg.clone());
+                invalid(msg)
+            })?;
+            Ok(Some((n, up)))
+        });
+        Ok((Box::pin(s), fatal))
+    }
+
+    async fn chunk(&mut self) -> Result<bytes::Bytes, String> {
+        let d = self.digest;
+        let want = usize::try_from(self.remaining)
+            .unwrap_or(usize::MAX)
+            .min(READ_CHUNK);
+        let mut buf = vec![0u8; want];
+        let mut got = 0;
+        while got < want {
+            let n = self
+                .file
+                .read(&mut buf[got..])
+                .await
+                .map_err(|e| format!("blob {d}: {e}"))?;
+            if n == 0 {
+                return Err(format!(
+                    "blob {d}: the file ended before the descriptor's size"
+                ));
+            }
+            got += n;
+        }
+        self.hasher.update(&buf);
+        self.remaining -= want as u64;
+        if self.remaining == 0 {
+            let mut probe = [0u8; 1];
+            if self
+                .file
+                .read(&mut probe)
+                .await
+                .map_err(|e| e.to_string())?
+                != 0
+            {
+                return Err(format!(
+                    "blob {d}: the file is longer than its descriptor says"
+                ));
+            }
+            let (got, _) = self.hasher.clone().finish();
+            if got != d {
+                return Err(format!(
+                    "blob {d}: content does not match its digest (it is {got}); its upload was abandoned"
+                ));
+            }
+        }
+        self.bar.inc(want as u64);
+        self.activity.touch();
+        Ok(bytes::Bytes::from(buf))
+    }
 }
 
 fn reqwest_header(media_type: &str) -> Result<http::HeaderValue> {
@@ -380,20 +577,21 @@ pub fn pull(source: &str, output: &Path, opts: &RegistryOptions) -> Result<PullO
     std::fs::create_dir_all(&blob_dir)?;
 
     let creds = auth::credentials(reference.resolve_registry())?;
-    let client = client(&reference, opts);
     let rt = runtime()?;
+    let timeout = opts.timeout;
     let outcome = rt.block_on(async {
-        retry("authenticating with the registry", || {
-            client.auth(&reference, &creds, RegistryOperation::Pull)
-        })
+        let session = Session::open(
+            &reference,
+            &creds,
+            RegistryOperation::Pull,
+            opts.plain_http,
+            timeout,
+        )
         .await?;
-        let (bytes, _) = retry("fetching the manifest", || {
-            client.pull_manifest_raw(&reference, &creds, &[MANIFEST_MEDIA_TYPE])
-        })
-        .await?;
-        if bytes.len() as u64 > MAX_MANIFEST_SIZE {
-            bail!("the manifest is larger than {MAX_MANIFEST_SIZE} bytes");
-        }
+        // Streamed and capped: a larger manifest is refused without being read.
+        let bytes = session
+            .manifest(MANIFEST_MEDIA_TYPE, MAX_MANIFEST_SIZE as usize)
+            .await?;
         let manifest_digest = Digest::of(&bytes);
         if let Some(d) = reference.digest()
             && d != manifest_digest.to_string()
@@ -415,27 +613,36 @@ pub fn pull(source: &str, output: &Path, opts: &RegistryOptions) -> Result<PullO
         let n = unique.len() as u64;
         stream::iter(unique)
             .map(|(d, size, mt)| {
-                let client = &client;
+                let session = &session;
                 let reference = &reference;
                 let progress = &progress;
+                let manifest = &manifest;
                 let path = blob_dir.join(d.hex());
                 async move {
-                    let bar = progress.item(&d.to_string()[..19], size);
-                    retry(&format!("downloading blob {d}"), || async {
-                        let mut s = client.pull_blob_stream(reference, &oci_desc(&d, size, &mt)).await?;
-                        let mut f = tokio::fs::File::create(&path).await?;
-                        let mut h = Hasher::new();
-                        while let Some(chunk) = s.next().await {
-                            let chunk = chunk?;
-                            h.update(&chunk);
-                            if h.len() > size {
-                                break;
+                    let bar = progress.item(&label_of(manifest, &d), size);
+                    let client = session.client().await?;
+                    retry(&format!("downloading blob {d}"), || {
+                        let activity = Activity::new();
+                        let touched = activity.clone();
+                        let (client, path, bar, d, mt) = (&client, &path, &bar, &d, &mt);
+                        idle(timeout, activity, async move {
+                            let activity = touched;
+                            let mut s = client.pull_blob_stream(reference, &oci_desc(d, size, mt)).await?;
+                            let mut f = tokio::fs::File::create(path).await?;
+                            let mut h = Hasher::new();
+                            while let Some(chunk) = s.next().await {
+                                let chunk = chunk?;
+                                activity.touch();
+                                h.update(&chunk);
+                                if h.len() > size {
+                                    break;
+                                }
+                                f.write_all(&chunk).await?;
+                                bar.inc(chunk.len() as u64);
                             }
-                            f.write_all(&chunk).await?;
-                            bar.inc(chunk.len() as u64);
-                        }
-                        f.flush().await?;
-                        Ok(h.finish())
+                            f.flush().await?;
+                            Ok(h.finish())
+                        })
                     })
                     .await
                     .and_then(|(got, n)| {
@@ -471,12 +678,10 @@ pub fn pull(source: &str, output: &Path, opts: &RegistryOptions) -> Result<PullO
             tag: tag.clone(),
         })
     })?;
-    // An empty output directory is replaced; rename refuses a non-empty one, which is right.
-    if output.is_dir() {
-        std::fs::remove_dir(output).with_context(|| format!("{}", output.display()))?;
-    }
-    let staged = staging.keep();
-    std::fs::rename(&staged, output)
+    // rename replaces an empty output directory and refuses a non-empty one, which is right.
+    let mut staging = staging;
+    staging
+        .commit(output)
         .with_context(|| format!("moving the layout into {}", output.display()))?;
     Ok(outcome)
 }

@@ -4,7 +4,7 @@
 //! blob digest for raw and tar layers, the digest of the decompressed stream for compressed
 //! ones). Blobs are streamed (never held in memory) and checked on all cores.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::io::Read;
 use std::path::Path;
@@ -19,11 +19,12 @@ use super::{Level, Problem, config::validate_config};
 use crate::model::{INDEX_MEDIA_TYPE, LayerFormat, MANIFEST_MEDIA_TYPE, parse_layer_media_type};
 use crate::oci::archive::decompressor;
 use crate::oci::digest::{Digest, HashReader};
-use crate::oci::layers::check_relative_path;
 use crate::oci::layout::{
-    IMAGE_LAYOUT_VERSION, INDEX_FILE, MAX_JSON_SIZE, OCI_LAYOUT_FILE, REF_NAME, read_capped,
+    IMAGE_LAYOUT_VERSION, INDEX_FILE, MAX_JSON_SIZE, MAX_MANIFEST_SIZE, OCI_LAYOUT_FILE, OpenError,
+    REF_NAME, open_blob_file, read_capped,
 };
 use crate::oci::pool;
+use crate::oci::rules::{self, Action, Tree, layer_ref};
 
 /// How deep nested indexes are followed.
 const MAX_INDEX_DEPTH: usize = 8;
@@ -47,13 +48,27 @@ struct LayerCheck {
     diff_id: Option<Digest>,
     /// Undecodable compression or tar stream.
     content_error: Option<String>,
-    /// Tar entries unpack would refuse.
+    /// Tar entries unpack would refuse on their own (see `oci::rules`).
     unsafe_entries: Vec<String>,
+    /// What unpack would write for the other entries, for the per-manifest tree check.
+    actions: Vec<Action>,
 }
 
 struct LayerJob {
     digest: Digest,
     format: LayerFormat,
+    /// The largest size any descriptor claims: no more than this (+1) is ever read.
+    max_size: u64,
+}
+
+/// A layer as the per-manifest tree check (`rules::Tree`) sees it.
+enum TreeLayer {
+    /// A raw layer's file.
+    Raw(Action),
+    /// A tar layer: the actions of its blob job, if its blob was checked.
+    Tar(Option<usize>),
+    /// Refused already (reported).
+    Refused,
 }
 
 struct LayerUse {
@@ -68,10 +83,69 @@ struct ManifestUse {
     config_document: Option<String>,
     diff_ids: Option<Value>,
     layers: Vec<Option<usize>>,
+    tree: Vec<TreeLayer>,
+}
+
+/// What reading a JSON blob found (kept per digest: each blob is read once).
+enum JsonSeen {
+    /// Missing or not a regular file (the message says which).
+    Unreadable(String),
+    /// Its length on disk and, if that length was within the cap, its content.
+    Read { len: u64, parsed: Parsed },
+}
+
+enum Parsed {
+    /// Not read (longer than the cap), or already handed to its first user.
+    Pending,
+    WrongDigest(Digest),
+    NotJson(String),
+    Json(Value),
+}
+
+/// Reads a JSON blob once: only a regular file inside the layout, at most `cap` bytes.
+fn read_json_blob(root: &Path, digest: &Digest, cap: u64) -> JsonSeen {
+    let file = match open_blob_file(root, digest) {
+        Ok(f) => f,
+        Err(OpenError::Missing(_)) => {
+            return JsonSeen::Unreadable(format!("blob {} is missing", blob_doc(digest)));
+        }
+        Err(e) => return JsonSeen::Unreadable(e.to_string()),
+    };
+    let len = match file.metadata() {
+        Ok(m) => m.len(),
+        Err(e) => return JsonSeen::Unreadable(format!("blob {}: {e}", blob_doc(digest))),
+    };
+    if len > cap {
+        return JsonSeen::Read {
+            len,
+            parsed: Parsed::Pending,
+        };
+    }
+    let mut bytes = Vec::new();
+    if let Err(e) = file.take(len + 1).read_to_end(&mut bytes) {
+        return JsonSeen::Unreadable(format!("blob {}: {e}", blob_doc(digest)));
+    }
+    if bytes.len() as u64 != len {
+        return JsonSeen::Unreadable(format!(
+            "blob {} changed size while being read",
+            blob_doc(digest)
+        ));
+    }
+    let actual = Digest::of(&bytes);
+    let parsed = if actual != *digest {
+        Parsed::WrongDigest(actual)
+    } else {
+        match serde_json::from_slice(&bytes) {
+            Ok(v) => Parsed::Json(v),
+            Err(e) => Parsed::NotJson(e.to_string()),
+        }
+    };
+    JsonSeen::Read { len, parsed }
 }
 
 struct Ctx<'a> {
     root: &'a Path,
+    json_seen: HashMap<Digest, JsonSeen>,
     strict: bool,
     out: Vec<Located>,
     jobs: Vec<LayerJob>,
@@ -105,29 +179,39 @@ impl Ctx<'_> {
     }
 
     /// Reads a JSON blob a descriptor points to, reporting (against the referring document)
-    /// a missing blob, a wrong size or digest, and (against the blob) invalid JSON.
-    fn json_blob(&mut self, desc: &Value, doc: &str, ptr: &str) -> Option<(Digest, Value)> {
+    /// a missing blob, a wrong size or digest, and (against the blob) invalid JSON. Each blob
+    /// is read and parsed once: a digest seen before gives its size check against this
+    /// descriptor and `None` (its content was already checked), so thousands of index entries
+    /// naming one large manifest cost one read and one validation.
+    fn json_blob(
+        &mut self,
+        desc: &Value,
+        doc: &str,
+        ptr: &str,
+        cap: u64,
+    ) -> Option<(Digest, Value)> {
         let digest_str = desc.get("digest").and_then(Value::as_str)?;
         let Some(digest) = Digest::parse(digest_str) else {
             self.one(
                 doc,
-                Level::Warning,
+                Level::Error,
                 &format!("{ptr}/digest"),
                 "digest",
-                format!("{digest_str}: only sha256 blobs are verified"),
+                format!(
+                    "{digest_str}: only sha256 blobs can be verified (unpack and push refuse others)"
+                ),
             );
             return None;
         };
         let size = desc.get("size").and_then(Value::as_u64)?;
-        let path = self.root.join(blob_doc(&digest));
-        let bytes = match read_capped(&path, MAX_JSON_SIZE) {
-            Ok(b) => b,
-            Err(e) => {
-                let msg = if path.exists() {
-                    format!("{e:#}")
-                } else {
-                    format!("blob {} is missing", blob_doc(&digest))
-                };
+        let first = !self.json_seen.contains_key(&digest);
+        if first {
+            let seen = read_json_blob(self.root, &digest, cap);
+            self.json_seen.insert(digest, seen);
+        }
+        let (len, wrong, not_json) = match &self.json_seen[&digest] {
+            JsonSeen::Unreadable(msg) => {
+                let msg = msg.clone();
                 self.one(
                     doc,
                     Level::Error,
@@ -137,24 +221,42 @@ impl Ctx<'_> {
                 );
                 return None;
             }
+            JsonSeen::Read { len, parsed } => (
+                *len,
+                match parsed {
+                    Parsed::WrongDigest(d) => Some(*d),
+                    _ => None,
+                },
+                match parsed {
+                    Parsed::NotJson(e) => Some(e.clone()),
+                    _ => None,
+                },
+            ),
         };
-        let mut ok = true;
-        if bytes.len() as u64 != size {
+        if len != size {
+            self.one(
+                doc,
+                Level::Error,
+                &format!("{ptr}/size"),
+                "blob-size",
+                format!("size is {size}, blob {} has {len} bytes", blob_doc(&digest)),
+            );
+            return None;
+        }
+        if len > cap {
             self.one(
                 doc,
                 Level::Error,
                 &format!("{ptr}/size"),
                 "blob-size",
                 format!(
-                    "size is {size}, blob {} has {} bytes",
-                    blob_doc(&digest),
-                    bytes.len()
+                    "blob {} has {len} bytes, more than the {cap} accepted here (registries, push and unpack take manifests up to {MAX_MANIFEST_SIZE})",
+                    blob_doc(&digest)
                 ),
             );
-            ok = false;
+            return None;
         }
-        let actual = Digest::of(&bytes);
-        if actual != digest {
+        if let Some(actual) = wrong {
             self.one(
                 doc,
                 Level::Error,
@@ -162,14 +264,10 @@ impl Ctx<'_> {
                 "blob-digest",
                 format!("blob {} hashes to {actual}", blob_doc(&digest)),
             );
-            ok = false;
-        }
-        if !ok {
             return None;
         }
-        match serde_json::from_slice(&bytes) {
-            Ok(v) => Some((digest, v)),
-            Err(e) => {
+        if let Some(e) = not_json {
+            if first {
                 self.one(
                     &blob_doc(&digest),
                     Level::Error,
@@ -177,8 +275,18 @@ impl Ctx<'_> {
                     "json",
                     format!("not JSON: {e}"),
                 );
-                None
             }
+            return None;
+        }
+        // The value goes to its first user only (later ones were already validated through
+        // it); taking it out also bounds memory to the blob being checked.
+        match self.json_seen.get_mut(&digest) {
+            Some(JsonSeen::Read { parsed, .. }) => match std::mem::replace(parsed, Parsed::Pending)
+            {
+                Parsed::Json(v) => Some((digest, v)),
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -203,9 +311,16 @@ impl Ctx<'_> {
         let size = desc.get("size").and_then(Value::as_u64)?;
         let key = (digest, format.as_str());
         let job = match self.job_of.get(&key) {
-            Some(&j) => j,
+            Some(&j) => {
+                self.jobs[j].max_size = self.jobs[j].max_size.max(size);
+                j
+            }
             None => {
-                self.jobs.push(LayerJob { digest, format });
+                self.jobs.push(LayerJob {
+                    digest,
+                    format,
+                    max_size: size,
+                });
                 self.job_of.insert(key, self.jobs.len() - 1);
                 self.jobs.len() - 1
             }
@@ -279,12 +394,12 @@ impl Ctx<'_> {
             let ptr = format!("/manifests/{i}");
             match d.get("mediaType").and_then(Value::as_str) {
                 Some(MANIFEST_MEDIA_TYPE) => {
-                    if let Some((digest, m)) = self.json_blob(d, doc, &ptr) {
+                    if let Some((digest, m)) = self.json_blob(d, doc, &ptr, MAX_MANIFEST_SIZE) {
                         self.manifest(&m, &blob_doc(&digest));
                     }
                 }
                 Some(INDEX_MEDIA_TYPE) if depth < MAX_INDEX_DEPTH => {
-                    if let Some((digest, m)) = self.json_blob(d, doc, &ptr) {
+                    if let Some((digest, m)) = self.json_blob(d, doc, &ptr, MAX_JSON_SIZE) {
                         self.index(&m, &blob_doc(&digest), depth + 1);
                     }
                 }
@@ -314,9 +429,10 @@ impl Ctx<'_> {
             config_document: None,
             diff_ids: None,
             layers: Vec::new(),
+            tree: Vec::new(),
         };
         if let Some(c) = m.get("config").filter(|c| c.is_object())
-            && let Some((digest, config)) = self.json_blob(c, doc, "/config")
+            && let Some((digest, config)) = self.json_blob(c, doc, "/config", MAX_JSON_SIZE)
         {
             let cdoc = blob_doc(&digest);
             if modelpack {
@@ -330,9 +446,42 @@ impl Ctx<'_> {
             for (i, l) in layers.iter().enumerate() {
                 let mt = l.get("mediaType").and_then(Value::as_str).unwrap_or("");
                 let format = parse_layer_media_type(mt).map_or(LayerFormat::Raw, |(_, f, _)| f);
-                usage
-                    .layers
-                    .push(self.layer_job(l, format, doc, &format!("/layers/{i}")));
+                let ptr = format!("/layers/{i}");
+                let job = self.layer_job(l, format, doc, &ptr);
+                usage.layers.push(job);
+                // A foreign layer (warned about by the manifest rules) is skipped by unpack.
+                if modelpack && !rules::is_foreign_layer(l) {
+                    // Unpack's own reading of the descriptor; a refusal already explained
+                    // by a schema error at this layer is not repeated.
+                    let tree_layer = match layer_ref(l, i) {
+                        Ok(r) => match (r.format, r.filepath) {
+                            (LayerFormat::Raw, Some(path)) => TreeLayer::Raw(Action::File {
+                                path,
+                                mode: r.mode.unwrap_or(0o644),
+                            }),
+                            _ => TreeLayer::Tar(job),
+                        },
+                        Err(e) => {
+                            let explained = self.out.iter().any(|x| {
+                                x.document == doc
+                                    && x.problem.level == Level::Error
+                                    && (x.problem.pointer == ptr
+                                        || x.problem.pointer.starts_with(&format!("{ptr}/")))
+                            });
+                            if !explained {
+                                self.one(
+                                    doc,
+                                    Level::Error,
+                                    &ptr,
+                                    "unpack",
+                                    format!("unpack would refuse it: {e:#}"),
+                                );
+                            }
+                            TreeLayer::Refused
+                        }
+                    };
+                    usage.tree.push(tree_layer);
+                }
             }
         }
         if modelpack {
@@ -355,7 +504,9 @@ impl Ctx<'_> {
                 );
                 continue;
             }
-            if c.size != u.size {
+            // A blob that could not be read has no size to compare (its error says why).
+            let unread = c.digest.is_none() && c.content_error.is_some();
+            if !unread && c.size != u.size {
                 self.one(
                     &u.document,
                     Level::Error,
@@ -390,11 +541,46 @@ impl Ctx<'_> {
                     Level::Error,
                     &u.pointer,
                     "layer-content",
-                    format!("blob {blob}: tar entry {e}"),
+                    format!("blob {blob}: unpack would refuse it: {e}"),
                 );
             }
         }
         self.layer_uses = uses;
+    }
+
+    /// Lays out every ModelPack manifest's layers as unpack would (`rules::Tree`): paths
+    /// written twice, files where directories are needed, hard links to nothing.
+    fn check_trees(&mut self, checks: &[LayerCheck]) {
+        let manifests = std::mem::take(&mut self.manifests);
+        for m in &manifests {
+            let mut tree = Tree::default();
+            let mut found = Vec::new();
+            for (i, layer) in m.tree.iter().enumerate() {
+                let result = match layer {
+                    TreeLayer::Raw(a) => tree.add(a),
+                    TreeLayer::Tar(Some(job)) => {
+                        checks[*job].actions.iter().try_for_each(|a| tree.add(a))
+                    }
+                    TreeLayer::Tar(None) | TreeLayer::Refused => Ok(()),
+                };
+                if let Err(e) = result {
+                    found.push((format!("/layers/{i}"), format!("{e:#}")));
+                }
+            }
+            if let Err(e) = tree.finish() {
+                found.push(("/layers".to_string(), format!("{e:#}")));
+            }
+            for (ptr, e) in found {
+                self.one(
+                    &m.document,
+                    Level::Error,
+                    &ptr,
+                    "unpack",
+                    format!("unpack would refuse it: {e}"),
+                );
+            }
+        }
+        self.manifests = manifests;
     }
 
     fn check_diff_ids(&mut self, checks: &[LayerCheck]) {
@@ -454,17 +640,34 @@ impl Ctx<'_> {
 }
 
 /// Streams one layer blob: its digest and size, and its diffId (decompressing if needed);
-/// tar layers are also parsed and their entry paths checked.
+/// tar layers are also parsed and each entry judged by unpack's rules. Only a regular file
+/// inside the layout is read, and no more of it than the largest size a descriptor claims.
 fn check_layer_blob(root: &Path, job: &LayerJob) -> LayerCheck {
-    let path = root.join(blob_doc(&job.digest));
-    let Ok(file) = std::fs::File::open(&path) else {
-        return LayerCheck {
-            missing: true,
-            ..LayerCheck::default()
-        };
-    };
-    let mut outer = HashReader::new(file);
     let mut check = LayerCheck::default();
+    let file = match open_blob_file(root, &job.digest) {
+        Ok(f) => f,
+        Err(OpenError::Missing(_)) => {
+            check.missing = true;
+            return check;
+        }
+        Err(e) => {
+            check.content_error = Some(format!("{e}"));
+            return check;
+        }
+    };
+    match file.metadata() {
+        Ok(m) if m.len() > job.max_size => {
+            // Every descriptor gets its size error; the content is not worth reading.
+            check.size = m.len();
+            return check;
+        }
+        Ok(_) => {}
+        Err(e) => {
+            check.content_error = Some(format!("unreadable: {e}"));
+            return check;
+        }
+    }
+    let mut outer = HashReader::new(file.take(job.max_size + 1));
     if job.format != LayerFormat::Raw {
         let inner_result = (|| -> std::io::Result<Digest> {
             let dec = decompressor(job.format, &mut outer)?;
@@ -473,17 +676,17 @@ fn check_layer_blob(root: &Path, job: &LayerJob) -> LayerCheck {
                 let mut archive = tar::Archive::new(&mut inner);
                 for entry in archive.entries()? {
                     let entry = entry?;
-                    let raw = entry.path_bytes();
-                    let name = String::from_utf8_lossy(&raw).into_owned();
-                    let mut norm = name.as_str();
-                    while let Some(rest) = norm.strip_prefix("./") {
-                        norm = rest;
-                    }
-                    let norm = norm.trim_end_matches('/');
-                    if !norm.is_empty()
-                        && let Err(e) = check_relative_path(norm)
-                    {
-                        check.unsafe_entries.push(format!("{e}: unpack refuses it"));
+                    let link = entry.link_name_bytes();
+                    let judged = rules::tar_entry(
+                        &entry.path_bytes(),
+                        entry.header().entry_type(),
+                        link.as_deref(),
+                        entry.header().mode().unwrap_or(0o644),
+                    );
+                    match judged {
+                        Ok(Action::Skip) => {}
+                        Ok(a) => check.actions.push(a),
+                        Err(e) => check.unsafe_entries.push(format!("{e:#}")),
                     }
                 }
             }
@@ -520,6 +723,7 @@ pub fn validate_layout(root: &Path, strict: bool, jobs: usize) -> Result<Vec<Loc
         root,
         strict,
         out: Vec::new(),
+        json_seen: HashMap::new(),
         jobs: Vec::new(),
         job_of: BTreeMap::new(),
         layer_uses: Vec::new(),
@@ -598,8 +802,30 @@ pub fn validate_layout(root: &Path, strict: bool, jobs: usize) -> Result<Vec<Loc
             "the layout holds no ModelPack manifest".into(),
         );
     }
+    ctx.check_trees(&checks);
     ctx.check_diff_ids(&checks);
+    interrupted_append(&mut ctx);
     Ok(ctx.out)
+}
+
+/// A journal left by a `pack` killed while adding to the layout: the layout is still valid,
+/// but may hold blobs no manifest uses until the next `pack` into it removes them.
+fn interrupted_append(ctx: &mut Ctx) {
+    let what = match crate::oci::append::interrupted(ctx.root) {
+        None => return,
+        Some(Ok(n)) => format!("up to {n} blobs no manifest may use"),
+        Some(Err(e)) => format!("an unreadable journal ({e:#})"),
+    };
+    ctx.one(
+        crate::oci::append::JOURNAL,
+        Level::Warning,
+        "",
+        "interrupted-append",
+        format!(
+            "a pack adding to this layout was killed and left {what}; \
+             the next `modelpack pack` into it removes them"
+        ),
+    );
 }
 
 /// Reads a file for `validate PATH` (config or manifest), capped like every JSON document.

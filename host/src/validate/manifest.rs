@@ -164,7 +164,7 @@ fn check_layer(
             // fail on layers they do not know, so a foreign type (a signature, an SBOM…) is an
             // error only with --strict. A malformed type in ModelPack's namespace is an error.
             if !mt.is_empty() {
-                let foreign = !crate::oci::unpack::is_modelpack_namespace(mt);
+                let foreign = !crate::oci::rules::is_modelpack_namespace(mt);
                 let msg = format!(
                     "{mt:?} is not a ModelPack layer media type (application/vnd.cncf.model.<weight|weight.config|doc|code|dataset>.v1.<raw|tar|tar+gzip|tar+zstd>)"
                 );

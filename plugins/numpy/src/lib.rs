@@ -57,8 +57,26 @@ pub fn detect(name: &str, head: &[u8]) -> f32 {
     0.0
 }
 
+/// Element counts are summed with saturating arithmetic, so `u64::MAX` means the headers claim
+/// more elements than u64 holds (hostile or corrupt): an error, never a number that a later sum
+/// could wrap around to a small one.
+fn no_overflow(inputs: &[&dyn Source], r: ModelReport) -> Result<ModelReport, Error> {
+    if r.parameter_count == u64::MAX || r.groups.iter().any(|g| g.parameter_count == u64::MAX) {
+        let name = inputs.first().map(|s| s.name()).unwrap_or_default();
+        return Err(Error::Malformed(format!(
+            "{name}: the parameter count overflows u64: the headers claim more than {} elements",
+            u64::MAX
+        )));
+    }
+    Ok(r)
+}
+
 /// Inspects an `.npy` or `.npz` file (only the first input is read).
 pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
+    no_overflow(inputs, inspect_unchecked(inputs)?)
+}
+
+fn inspect_unchecked(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
     let src = *inputs
         .first()
         .ok_or_else(|| Error::Io("no input files".into()))?;

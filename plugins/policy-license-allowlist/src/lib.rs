@@ -1,7 +1,8 @@
 //! Policy plugin `license-allowlist`: the model's licences against SPDX allow and deny lists.
 //!
 //! Settings: `{"allow": [SPDX ids], "deny": [SPDX ids], "unknown": "error"|"warning"|"ignore",
-//! "missing": "error"|"warning"|"ignore"}` (both actions default to `error`). Finding ids:
+//! "missing": "error"|"warning"|"ignore"}` (both actions default to `error`; without `allow`
+//! and `deny` the settings are refused while `unknown` is `error`). Finding ids:
 //! `license-denied`, `license-not-allowed`, `license-unknown`, `license-missing`; the location
 //! field is `/descriptor/licenses/<i>`. See [`rules`] for the semantics and [`expr`] for how
 //! model-card spellings are read.

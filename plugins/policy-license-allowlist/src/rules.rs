@@ -64,6 +64,15 @@ impl Settings {
     /// Parses the settings JSON; every list entry must be one SPDX licence id.
     pub fn parse(json: &str) -> Result<Settings, String> {
         let raw: RawSettings = settings::parse(json)?;
+        // Without lists, and with licences in neither list an error, every licence would fail:
+        // a policy that fails every model is a configuration mistake, so say so instead.
+        if raw.allow.is_empty() && raw.deny.is_empty() && raw.unknown == Action::Error {
+            return Err(
+                "invalid settings: no `allow` list: name the licences you accept, \
+                 e.g. allow: [Apache-2.0, MIT] (and optionally deny: [...])"
+                    .into(),
+            );
+        }
         let list = |name: &str, entries: &[String]| -> Result<Vec<Key>, String> {
             entries
                 .iter()
@@ -337,14 +346,18 @@ mod tests {
         let out = evaluate(&input(
             json!({"descriptor": {}}),
             vec![],
-            json!({"missing": "warning"}),
+            json!({"allow": ["MIT"], "missing": "warning"}),
         ))
         .unwrap();
         assert_eq!(sev(&out[0]), "warning");
         assert!(
-            evaluate(&input(json!({}), vec![], json!({"missing": "ignore"})))
-                .unwrap()
-                .is_empty()
+            evaluate(&input(
+                json!({}),
+                vec![],
+                json!({"allow": ["MIT"], "missing": "ignore"})
+            ))
+            .unwrap()
+            .is_empty()
         );
         // A lone string instead of a list is still judged.
         assert!(run(json!("MIT"), team()).is_empty());
@@ -364,6 +377,10 @@ mod tests {
         assert!(bad(json!({"unknown": "fail"})).contains("unknown variant `fail`"));
         assert!(bad(json!({"alow": ["MIT"]})).contains("unknown field `alow`"));
         assert!(bad(json!({"allow": "MIT"})).starts_with("invalid settings"));
+        assert!(bad(json!({})).starts_with("invalid settings: no `allow` list"));
+        assert!(bad(json!({"unknown": "error"})).contains("no `allow` list"));
+        // Asking for warnings (or nothing) about unlisted licences is a choice, not a mistake.
+        assert!(evaluate(&input(json!({}), vec![], json!({"unknown": "warning"}))).is_ok());
     }
 
     #[test]
@@ -385,7 +402,7 @@ mod tests {
         assert_eq!(ids(&out), ["license-missing"]);
         let out = evaluate(&hf_model(
             "hf-lfs/pygmalion-7b",
-            json!({"missing": "ignore"}),
+            json!({"allow": ["MIT"], "missing": "ignore"}),
         ))
         .unwrap();
         assert!(out.is_empty());

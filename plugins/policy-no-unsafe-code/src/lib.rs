@@ -1,10 +1,10 @@
 //! Policy plugin `no-unsafe-code`: nothing in the model may run code when it is loaded.
 //!
 //! Settings: `{"allow_code_layers": false, "allow_globals": ["module.name", "module.*", …],
-//! "unscanned": "warning"}`.
+//! "unscanned": "error"}`.
 //! Finding ids: `unsafe-code` (unsafe pickle globals and calls, object arrays), `code-layer`
 //! (files of layer kind `code`), `embedded-code` (TorchScript code inside weights) and
-//! `unscanned-file` (a pickle-capable file no format plugin read); the
+//! `unscanned-file` (a file or pickle that could not be fully read: fails closed); the
 //! location file is the file's path. See [`rules`].
 
 pub mod rules;

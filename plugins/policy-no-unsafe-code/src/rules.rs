@@ -11,9 +11,11 @@
 //!   `allow_code_layers` is true;
 //! * code embedded in weights that the loader runs (`torchscript-code`: a TorchScript archive's
 //!   `code/` that `torch.jit.load` compiles) gives `embedded-code`, judged like a code layer;
-//! * a file in a pickle-capable format (`.pt`, `.bin`, `.pkl`, `.npy`… see [`PICKLE_EXTENSIONS`])
-//!   that no format plugin read gives `unscanned-file` with the severity of `unscanned`
-//!   (default warning): a pickle crafted to make the reader fail must not pass silently.
+//! * **fail closed**: a file in a pickle-capable format (`.pt`, `.bin`, `.pkl`, `.npy`… see
+//!   [`PICKLE_EXTENSIONS`]) that no format plugin read, a file a format plugin claimed but could
+//!   not read (the host's `unreadable-file`), and a pickle the scanner could not read to its end
+//!   (see [`UNREAD_IDS`]) give `unscanned-file` with the severity of `unscanned` (default
+//!   **error**): a pickle crafted to make the reader stop early must never pass.
 
 use policy_common::report::finding;
 use policy_common::settings::{self, Action};
@@ -24,6 +26,16 @@ use serde::Deserialize;
 pub const UNSAFE_IDS: &[&str] = &["unsafe-pickle-global", "unsafe-pickle-call", "object-array"];
 /// Format plugin finding ids for code shipped inside weight files.
 pub const EMBEDDED_CODE_IDS: &[&str] = &["torchscript-code"];
+/// Finding ids meaning that part of a file (or all of it) was not read to the end, so what it
+/// would run is unknown: the host's `unreadable-file`, the pytorch plugin's
+/// `malformed-checkpoint`/`malformed-pickle`, the numpy plugin's unreadable object payloads.
+pub const UNREAD_IDS: &[&str] = &[
+    "unreadable-file",
+    "malformed-checkpoint",
+    "malformed-pickle",
+    "object-array-payload-unreadable",
+    "object-array-not-scanned",
+];
 /// Extensions of formats that may hold a pickle (PyTorch, joblib, NumPy object arrays).
 pub const PICKLE_EXTENSIONS: &[&str] = &[
     "pt", "pth", "bin", "ckpt", "pkl", "pickle", "jit", "joblib", "npy", "npz",
@@ -40,13 +52,13 @@ pub struct Settings {
     /// `module.*`.
     #[serde(default)]
     pub allow_globals: Vec<String>,
-    /// What to do with a pickle-capable file that no format plugin read.
-    #[serde(default = "warning")]
+    /// What to do with a file (or part of one) that could not be scanned: fail by default.
+    #[serde(default = "error")]
     pub unscanned: Action,
 }
 
-fn warning() -> Action {
-    Action::Warning
+fn error() -> Action {
+    Action::Error
 }
 
 impl Settings {
@@ -116,7 +128,9 @@ pub fn check_file(file: &FileFacts, s: &Settings) -> Vec<Finding> {
             None,
         ));
     }
+    let claimed_unread = file.findings.iter().any(|f| f.id == "unreadable-file");
     if file.format.is_none()
+        && !claimed_unread
         && is_pickle_capable(path)
         && let Some(sev) = s.unscanned.severity()
     {
@@ -130,6 +144,25 @@ pub fn check_file(file: &FileFacts, s: &Settings) -> Vec<Finding> {
             Some(path),
             None,
         ));
+    }
+    if let Some(sev) = s.unscanned.severity() {
+        for f in file
+            .findings
+            .iter()
+            .filter(|f| UNREAD_IDS.contains(&f.id.as_str()))
+        {
+            out.push(finding(
+                "unscanned-file",
+                sev,
+                format!(
+                    "{path} could not be read to the end, so it was not fully checked for \
+                     unsafe code: {}",
+                    f.message
+                ),
+                Some(path),
+                f.location.field.as_deref(),
+            ));
+        }
     }
     for f in &file.findings {
         let field = f.location.field.as_deref();
@@ -350,12 +383,41 @@ mod tests {
         ];
         let out = run(files.clone(), json!({}));
         assert_eq!(ids(&out), ["unscanned-file"]);
-        assert_eq!(severity_name(out[0].severity), "warning");
-        assert_eq!(out[0].location.file.as_deref(), Some("training_args.bin"));
-        let out = run(files.clone(), json!({"unscanned": "error"}));
         assert_eq!(severity_name(out[0].severity), "error");
+        assert_eq!(out[0].location.file.as_deref(), Some("training_args.bin"));
+        let out = run(files.clone(), json!({"unscanned": "warning"}));
+        assert_eq!(severity_name(out[0].severity), "warning");
         assert!(run(files, json!({"unscanned": "ignore"})).is_empty());
         assert!(is_pickle_capable("a/B.PTH") && !is_pickle_capable("model.safetensors"));
+    }
+
+    #[test]
+    fn files_read_only_in_part_fail_closed() {
+        // What the host says of a file the pytorch plugin claimed but could not read, and what
+        // the plugin says of a duplicate data.pkl that does not parse.
+        let mut claimed = file("model.dat", "weight", 300);
+        claimed.findings = vec![plugin_finding(
+            "unreadable-file",
+            Severity::Error,
+            "model.dat: malformed: pickle offset 2: INT: could not convert string to int",
+            "pytorch@0.1.0",
+        )];
+        let mut dup = weight("ok.pt", 100, "pt", &[("F32", 4)]);
+        dup.findings = vec![plugin_finding(
+            "malformed-pickle",
+            Severity::Error,
+            "pickle truncated",
+            "archive/data.pkl#2",
+        )];
+        let out = run(vec![claimed, dup], json!({}));
+        assert_eq!(ids(&out), ["unscanned-file", "unscanned-file"]);
+        assert!(out.iter().all(|f| severity_name(f.severity) == "error"));
+        assert!(
+            out[0].message.contains("INT: could not convert"),
+            "{}",
+            out[0].message
+        );
+        assert_eq!(out[1].location.field.as_deref(), Some("archive/data.pkl#2"));
     }
 
     #[test]

@@ -11,8 +11,14 @@
 //!
 //! A bare config file comes with no files: the byte limits are then not checked.
 //!
+//! A weight file a format plugin claimed but could not read (the host's `unreadable-file`) gives
+//! an error `parameters-incomplete` when `max_parameters` is set: its count is unknown, so the
+//! limit cannot be verified (fail closed).
+//!
 //! Each exceeded limit is an error `size-limit-exceeded` naming the actual value and the limit;
-//! one info finding `size-totals` gives the totals.
+//! one info finding `size-totals` gives the totals. The byte sum is checked: sizes that add up
+//! past u64 give an error `size-overflow` whenever a limit is set, never a wrapped-around small
+//! number (the parameter total comes from the host, which refuses an overflow).
 
 use policy_common::json;
 use policy_common::report::{at_file, finding, general};
@@ -113,12 +119,21 @@ pub fn check(
     s: &Settings,
 ) -> Vec<Finding> {
     let mut out = Vec::new();
-    let total: u64 = files.iter().map(|f| f.size).fold(0, u64::saturating_add);
+    let total = files
+        .iter()
+        .try_fold(0u64, |a, f| a.checked_add(f.size))
+        .ok_or("the file sizes add up past u64");
     let params = parameters(totals, files, config);
     let largest = files.iter().max_by_key(|f| f.size);
 
     // A bare config file has no files: byte limits cannot be judged, only parameters.
     let measured = !files.is_empty();
+    if let Err(e) = total
+        && (s.max_total_bytes.is_some() || s.max_parameters.is_some())
+    {
+        out.push(general("size-overflow", Severity::Error, e.to_string()));
+    }
+    let total = total.unwrap_or(u64::MAX);
     if let Some(limit) = &s.max_total_bytes
         && measured
         && total > limit.value
@@ -135,6 +150,22 @@ pub fn check(
         ));
     }
     if let Some(limit) = &s.max_parameters {
+        // A weight no plugin could read adds nothing to the sum: the limit cannot be verified.
+        for f in files
+            .iter()
+            .filter(|f| f.kind == "weight" && f.findings.iter().any(|x| x.id == "unreadable-file"))
+        {
+            out.push(at_file(
+                "parameters-incomplete",
+                Severity::Error,
+                format!(
+                    "{} could not be read, so its parameters are not counted: max_parameters {} \
+                     cannot be verified",
+                    f.path, limit.text
+                ),
+                &f.path,
+            ));
+        }
         let exceeded = |n: u64, source: &str| {
             format!(
                 "{} parameters{source} exceed max_parameters {} = {} ({})",
@@ -338,6 +369,27 @@ mod tests {
             parameters(&t, &files, &json!({})),
             Params::Facts(t.parameters)
         );
+    }
+
+    #[test]
+    fn an_unreadable_weight_is_not_counted_as_zero() {
+        let mut files = model();
+        let mut bad = file("extra.onnx", "weight", 58);
+        bad.findings = vec![finding(
+            "unreadable-file",
+            Severity::Error,
+            "extra.onnx: malformed: element count of dims [1099511627776, 1099511627776] overflows u64",
+            None,
+            None,
+        )];
+        files.push(bad);
+        let out = run(files.clone(), json!({}), json!({"max_parameters": "4B"}));
+        let errs = errors(&out);
+        assert_eq!(errs.len(), 1, "{out:?}");
+        assert_eq!(errs[0].id, "parameters-incomplete");
+        assert_eq!(errs[0].location.file.as_deref(), Some("extra.onnx"));
+        // Without a parameter limit there is nothing to verify.
+        assert!(errors(&run(files, json!({}), json!({"max_total_bytes": "8GB"}))).is_empty());
     }
 
     #[test]

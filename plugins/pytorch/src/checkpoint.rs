@@ -39,7 +39,8 @@ fn scan_other_copies(
         if let Err(err) = scan::scan_bytes(&src.name(), &label, &data, findings) {
             findings.push(finding(
                 "malformed-pickle",
-                Severity::Warning,
+                // torch's zip reader may load this copy: unread is not safe.
+                Severity::Error,
                 scan::message(&err),
                 Some(label),
             ));

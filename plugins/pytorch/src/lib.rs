@@ -126,9 +126,23 @@ fn inspect_one(src: &dyn Source) -> Result<ModelReport, Error> {
     }
 }
 
+/// Element counts are summed with saturating arithmetic, so `u64::MAX` means the headers claim
+/// more elements than u64 holds (hostile or corrupt): an error, never a number that a later sum
+/// could wrap around to a small one.
+fn no_overflow(inputs: &[&dyn Source], r: ModelReport) -> Result<ModelReport, Error> {
+    if r.parameter_count == u64::MAX || r.groups.iter().any(|g| g.parameter_count == u64::MAX) {
+        let name = inputs.first().map(|s| s.name()).unwrap_or_default();
+        return Err(Error::Malformed(format!(
+            "{name}: the parameter count overflows u64: the headers claim more than {} elements",
+            u64::MAX
+        )));
+    }
+    Ok(r)
+}
+
 /// Inspects the named file (and any shards grouped with it), header-only.
 pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
-    let mut report = inspect_shards(inputs)?;
+    let mut report = no_overflow(inputs, inspect_shards(inputs)?)?;
     meaning::apply(&mut report);
     Ok(report)
 }

@@ -83,7 +83,8 @@ fn hostile_lengths_and_shapes_are_refused() {
     marks.push(b'.');
     assert!(matches!(run("c.pkl", marks), Err(Error::TooLarge(_))));
 
-    // A shape whose product overflows u64 is still listed, saturating the count.
+    // A shape whose product overflows u64 is an error, never a count (a later sum of counts
+    // could wrap it around to a small number).
     let huge = P::new()
         .proto(2)
         .ordered_dict()
@@ -93,8 +94,10 @@ fn hostile_lengths_and_shapes_are_refused() {
         .setitems()
         .stop()
         .bytes();
-    let r = run("d.pkl", huge).expect("report");
-    assert_eq!(r.parameter_count, u64::MAX);
+    match run("d.pkl", huge) {
+        Err(Error::Malformed(m)) => assert!(m.contains("parameter count overflows u64"), "{m}"),
+        other => panic!("expected an overflow error, got {other:?}"),
+    }
 
     // Deeply nested lists: walked to a depth limit, with a warning.
     let mut deep = vec![0x80, 2];

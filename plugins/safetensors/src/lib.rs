@@ -73,6 +73,10 @@ fn plausible_head(head: &[u8]) -> bool {
 
 /// Inspects `inputs[0]` (a `.safetensors` file or an index) and any shards grouped with it.
 pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
+    no_overflow(inputs, inspect_unchecked(inputs)?)
+}
+
+fn inspect_unchecked(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
     let Some(&first) = inputs.first() else {
         return Err(Error::Malformed("no input file".into()));
     };
@@ -85,6 +89,20 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
         shards::inspect_files(inputs)?
     };
     meaning::apply(&mut r);
+    Ok(r)
+}
+
+/// Element counts are summed with saturating arithmetic, so `u64::MAX` means the headers claim
+/// more elements than u64 holds (hostile or corrupt): an error, never a number that a later sum
+/// could wrap around to a small one.
+fn no_overflow(inputs: &[&dyn Source], r: ModelReport) -> Result<ModelReport, Error> {
+    if r.parameter_count == u64::MAX || r.groups.iter().any(|g| g.parameter_count == u64::MAX) {
+        let name = inputs.first().map(|s| s.name()).unwrap_or_default();
+        return Err(Error::Malformed(format!(
+            "{name}: the parameter count overflows u64: the headers claim more than {} elements",
+            u64::MAX
+        )));
+    }
     Ok(r)
 }
 

@@ -14,6 +14,7 @@
 //! compiling the plugin) and `describe` returns the same facts.
 #![deny(missing_docs)]
 
+pub mod convention;
 mod lfs;
 pub mod meaning;
 mod source;
@@ -41,6 +42,18 @@ pub mod policy {
         pub_export_macro: true,
         export_macro_name: "__export_policy_world",
         default_bindings_module: "modelpack_plugin_sdk::policy",
+    });
+}
+
+/// Bindings of the `convention-plugin` world.
+#[allow(missing_docs)]
+pub mod conv {
+    wit_bindgen::generate!({
+        world: "convention-plugin",
+        path: "../../wit",
+        pub_export_macro: true,
+        export_macro_name: "__export_convention_world",
+        default_bindings_module: "modelpack_plugin_sdk::conv",
     });
 }
 
@@ -166,15 +179,15 @@ pub fn finding(
 
 /// The parsed form of a plugin's `INFO` JSON.
 #[derive(serde::Deserialize)]
-struct InfoJson {
-    name: String,
-    version: String,
+pub(crate) struct InfoJson {
+    pub(crate) name: String,
+    pub(crate) version: String,
     #[serde(default)]
-    description: String,
+    pub(crate) description: String,
     #[serde(default)]
-    extensions: Vec<String>,
+    pub(crate) extensions: Vec<String>,
     #[serde(default)]
-    file_names: Vec<String>,
+    pub(crate) file_names: Vec<String>,
     #[serde(default)]
     magic: Vec<MagicJson>,
 }
@@ -185,7 +198,7 @@ struct MagicJson {
     hex: String,
 }
 
-fn parse_info(json: &str) -> InfoJson {
+pub(crate) fn parse_info(json: &str) -> InfoJson {
     // INFO is a compile-time constant of the plugin itself: a bad one is a plugin bug that
     // must surface on the first `describe`, and the host reports the trap.
     serde_json::from_str(json).expect("plugin INFO is not valid plugin-info JSON")
@@ -352,6 +365,23 @@ macro_rules! export_policy_plugin {
             #[used]
             static __MODELPACK_PLUGIN_INFO: [u8; <$plugin as $crate::PolicyPlugin>::INFO.len()] =
                 $crate::__info_bytes(<$plugin as $crate::PolicyPlugin>::INFO);
+        };
+    };
+}
+
+/// Exports a [`convention::ConventionPlugin`] implementation as the component's `convention`.
+#[macro_export]
+macro_rules! export_convention_plugin {
+    ($plugin:ty) => {
+        #[cfg(target_arch = "wasm32")]
+        const _: () = {
+            type __Export = $crate::convention::__ConventionAdapter<$plugin>;
+    $crate::conv::__export_convention_world!(__Export with_types_in $crate::conv);
+            #[unsafe(link_section = "modelpack-plugin-info")]
+            #[used]
+            static __MODELPACK_PLUGIN_INFO: [u8;
+                <$plugin as $crate::convention::ConventionPlugin>::INFO.len()] =
+                $crate::__info_bytes(<$plugin as $crate::convention::ConventionPlugin>::INFO);
         };
     };
 }

@@ -24,7 +24,11 @@ fn reads_the_sample_file() {
     assert_eq!(names, [("embed.weight", "F32"), ("head.bias", "F16")]);
     assert_eq!(r.parameter_count, 16);
     assert_eq!(r.weight_parameters, 16);
-    let words: Vec<_> = r.dtypes.iter().map(|d| (d.dtype.as_str(), d.precision)).collect();
+    let words: Vec<_> = r
+        .dtypes
+        .iter()
+        .map(|d| (d.dtype.as_str(), d.precision))
+        .collect();
     assert_eq!(
         words,
         [

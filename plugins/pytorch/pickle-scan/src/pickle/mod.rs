@@ -7,6 +7,7 @@
 
 mod calls;
 pub mod opcodes;
+pub mod text;
 pub mod value;
 pub mod vm;
 pub mod walk;

@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
 
 use super::opcodes as op;
+use super::text;
 use super::value::{Arena, Dict, Node, NodeId, RcStr, Value, rc};
 
 /// Caps that keep a hostile pickle from exhausting memory.
@@ -352,24 +353,9 @@ impl<'a> Vm<'a> {
         }
     }
 
-    fn text_int(&self, at: usize, line: &[u8]) -> R<Value> {
-        let s = String::from_utf8_lossy(line);
-        let s = s.trim().trim_end_matches('L');
-        if let Ok(i) = s.parse::<i64>() {
-            return Ok(Value::Int(i));
-        }
-        match s.parse::<i128>() {
-            Ok(i) => Ok(big_from_i128(i)),
-            Err(_)
-                if !s.is_empty()
-                    && s.trim_start_matches('-')
-                        .bytes()
-                        .all(|b| b.is_ascii_digit()) =>
-            {
-                Ok(Value::BigInt(Rc::new(Vec::new())))
-            }
-            Err(_) => Err(self.malformed(at, format!("bad integer literal {s:?}"))),
-        }
+    /// Parses a text argument with `f`, turning its complaint into a malformed-pickle error.
+    fn arg<T>(&self, at: usize, r: Result<T, String>) -> R<T> {
+        r.map_err(|m| self.malformed(at, m))
     }
 
     fn execute(&mut self) -> R<Value> {
@@ -428,16 +414,12 @@ impl<'a> Vm<'a> {
                 op::NEWFALSE => self.push(Value::Bool(false))?,
                 op::INT => {
                     let line = self.line()?;
-                    let v = match line {
-                        b"01" => Value::Bool(true),
-                        b"00" => Value::Bool(false),
-                        _ => self.text_int(at, line)?,
-                    };
+                    let v = self.arg(at, text::int(line))?;
                     self.push(v)?;
                 }
                 op::LONG => {
                     let line = self.line()?;
-                    let v = self.text_int(at, line)?;
+                    let v = self.arg(at, text::long(line))?;
                     self.push(v)?;
                 }
                 op::BININT => {
@@ -467,11 +449,7 @@ impl<'a> Vm<'a> {
                 }
                 op::FLOAT => {
                     let line = self.line()?;
-                    let s = String::from_utf8_lossy(line);
-                    let f = s
-                        .trim()
-                        .parse::<f64>()
-                        .map_err(|_| self.malformed(at, format!("bad float literal {s:?}")))?;
+                    let f = self.arg(at, text::float(line))?;
                     self.push(Value::Float(f))?;
                 }
                 op::BINFLOAT => {
@@ -481,9 +459,7 @@ impl<'a> Vm<'a> {
                 // ---- strings and bytes
                 op::STRING => {
                     let line = self.line()?;
-                    let s = unquote(line).ok_or_else(|| {
-                        self.malformed(at, "the STRING opcode argument must be quoted")
-                    })?;
+                    let s = self.arg(at, text::string(line))?;
                     self.push(Value::Str(Rc::new(s)))?;
                 }
                 op::BINSTRING => {
@@ -492,31 +468,32 @@ impl<'a> Vm<'a> {
                         return Err(self.malformed(at, "BINSTRING with negative length"));
                     }
                     let b = self.take(n as u64, "BINSTRING")?;
-                    self.push(text(b))?;
+                    self.push(str_value(b))?;
                 }
                 op::SHORT_BINSTRING => {
                     let n = self.u8()? as u64;
                     let b = self.take(n, "SHORT_BINSTRING")?;
-                    self.push(text(b))?;
+                    self.push(str_value(b))?;
                 }
                 op::UNICODE => {
                     let line = self.line()?;
-                    self.push(Value::Str(Rc::new(raw_unicode_escape(line))))?;
+                    let s = self.arg(at, text::unicode(line))?;
+                    self.push(Value::Str(Rc::new(s)))?;
                 }
                 op::BINUNICODE => {
                     let n = u32::from_le_bytes(self.le::<4>()?) as u64;
                     let b = self.take(n, "BINUNICODE")?;
-                    self.push(text(b))?;
+                    self.push(str_value(b))?;
                 }
                 op::SHORT_BINUNICODE => {
                     let n = self.u8()? as u64;
                     let b = self.take(n, "SHORT_BINUNICODE")?;
-                    self.push(text(b))?;
+                    self.push(str_value(b))?;
                 }
                 op::BINUNICODE8 => {
                     let n = u64::from_le_bytes(self.le::<8>()?);
                     let b = self.take(n, "BINUNICODE8")?;
-                    self.push(text(b))?;
+                    self.push(str_value(b))?;
                 }
                 op::BINBYTES => {
                     let n = u32::from_le_bytes(self.le::<4>()?) as u64;
@@ -604,7 +581,7 @@ impl<'a> Vm<'a> {
                 // ---- memo
                 op::PUT => {
                     let line = self.line()?;
-                    let k = decimal(line).ok_or_else(|| self.malformed(at, "bad PUT index"))?;
+                    let k = self.arg(at, text::memo_key("PUT", line))?;
                     self.memo_put(at, k, opc)?;
                 }
                 op::BINPUT => {
@@ -621,7 +598,7 @@ impl<'a> Vm<'a> {
                 }
                 op::GET => {
                     let line = self.line()?;
-                    let k = decimal(line).ok_or_else(|| self.malformed(at, "bad GET index"))?;
+                    let k = self.arg(at, text::memo_key("GET", line))?;
                     self.memo_get(at, k)?;
                 }
                 op::BINGET => {
@@ -634,8 +611,10 @@ impl<'a> Vm<'a> {
                 }
                 // ---- globals and calls
                 op::GLOBAL => {
-                    let module = String::from_utf8_lossy(self.line()?).into_owned();
-                    let name = String::from_utf8_lossy(self.line()?).into_owned();
+                    let module = self.line()?;
+                    let module = self.arg(at, text::name("GLOBAL", module))?;
+                    let name = self.line()?;
+                    let name = self.arg(at, text::name("GLOBAL", name))?;
                     let v = self.global(at, "GLOBAL", format!("{module}.{name}"));
                     self.push(v)?;
                 }
@@ -659,8 +638,10 @@ impl<'a> Vm<'a> {
                     self.push(v)?;
                 }
                 op::INST => {
-                    let module = String::from_utf8_lossy(self.line()?).into_owned();
-                    let name = String::from_utf8_lossy(self.line()?).into_owned();
+                    let module = self.line()?;
+                    let module = self.arg(at, text::name("INST", module))?;
+                    let name = self.line()?;
+                    let name = self.arg(at, text::name("INST", name))?;
                     let class = self.global(at, "INST", format!("{module}.{name}"));
                     let args = self.pop_mark(at, opc)?;
                     let v = self.instantiate(class, args, opc, at)?;
@@ -700,7 +681,7 @@ impl<'a> Vm<'a> {
                 }
                 op::PERSID => {
                     let line = self.line()?;
-                    let pid = text(line);
+                    let pid = Value::Str(Rc::new(self.arg(at, text::persistent_id(line))?));
                     let v = self.persistent(pid)?;
                     self.push(v)?;
                 }
@@ -757,12 +738,8 @@ impl<'a> Vm<'a> {
 }
 
 /// A string from pickled bytes (UTF-8, lossily: the real loader would fail or use latin-1).
-fn text(b: &[u8]) -> Value {
+fn str_value(b: &[u8]) -> Value {
     Value::Str(Rc::new(String::from_utf8_lossy(b).into_owned()))
-}
-
-fn decimal(line: &[u8]) -> Option<u64> {
-    std::str::from_utf8(line).ok()?.trim().parse().ok()
 }
 
 fn long_from_le(b: &[u8]) -> Value {
@@ -783,92 +760,10 @@ fn long_from_le(b: &[u8]) -> Value {
     }
 }
 
-fn big_from_i128(i: i128) -> Value {
-    if let Ok(v) = i64::try_from(i) {
-        return Value::Int(v);
-    }
-    let bytes = i.to_le_bytes();
-    // Minimal two's complement, like pickle's LONG1 encoding.
-    let mut n = 16;
-    while n > 1 {
-        let b = bytes[n - 1];
-        let next_sign = bytes[n - 2] & 0x80;
-        if (b == 0 && next_sign == 0) || (b == 0xFF && next_sign != 0) {
-            n -= 1;
-        } else {
-            break;
-        }
-    }
-    Value::BigInt(Rc::new(bytes[..n].to_vec()))
-}
-
-/// Decodes a protocol-0 STRING argument (a Python repr in quotes).
-fn unquote(line: &[u8]) -> Option<String> {
-    let q = *line.first()?;
-    if line.len() < 2 || (q != b'\'' && q != b'"') || line[line.len() - 1] != q {
-        return None;
-    }
-    let body = &line[1..line.len() - 1];
-    let mut out = Vec::with_capacity(body.len());
-    let mut i = 0;
-    while i < body.len() {
-        let c = body[i];
-        if c == b'\\' && i + 1 < body.len() {
-            let e = body[i + 1];
-            i += 2;
-            match e {
-                b'n' => out.push(b'\n'),
-                b't' => out.push(b'\t'),
-                b'r' => out.push(b'\r'),
-                b'x' if i + 2 <= body.len() => {
-                    let h = std::str::from_utf8(&body[i..i + 2]).ok();
-                    match h.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                        Some(v) => out.push(v),
-                        None => out.extend_from_slice(b"\\x"),
-                    }
-                    i += 2;
-                }
-                other => out.push(other),
-            }
-        } else {
-            out.push(c);
-            i += 1;
-        }
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// Decodes a protocol-0 UNICODE argument (`raw-unicode-escape`).
-fn raw_unicode_escape(line: &[u8]) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut i = 0;
-    while i < line.len() {
-        let c = line[i];
-        let digits = match (c, line.get(i + 1)) {
-            (b'\\', Some(b'u')) => 4,
-            (b'\\', Some(b'U')) => 8,
-            _ => 0,
-        };
-        if digits > 0 && i + 2 + digits <= line.len() {
-            let hex = std::str::from_utf8(&line[i + 2..i + 2 + digits]).ok();
-            if let Some(ch) = hex
-                .and_then(|h| u32::from_str_radix(h, 16).ok())
-                .and_then(char::from_u32)
-            {
-                out.push(ch);
-                i += 2 + digits;
-                continue;
-            }
-        }
-        out.push(c as char);
-        i += 1;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pickle::text::big_from_i128;
 
     #[test]
     fn long_encodings() {
@@ -882,13 +777,5 @@ mod tests {
             &*b,
             &[0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19]
         );
-    }
-
-    #[test]
-    fn quoted_strings() {
-        assert_eq!(unquote(b"'a\\nb'").as_deref(), Some("a\nb"));
-        assert_eq!(unquote(b"\"x\\x41\"").as_deref(), Some("xA"));
-        assert_eq!(unquote(b"'abc"), None);
-        assert_eq!(raw_unicode_escape(b"a\\u00e9"), "a\u{e9}");
     }
 }

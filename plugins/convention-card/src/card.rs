@@ -1,5 +1,5 @@
 //! The model card (`README.md`): YAML front matter (`license`, `language`, `pipeline_tag`,
-//! `model_name`/`model-index`, `created_at`/`release_date`) and the first `# Heading`.
+//! `model_name`/`model-index`, `created_at`/`release_date`, `base_model`, `datasets`) and the first `# Heading`.
 //!
 //! The front matter is read with `serde_norway` (YAML 1.2 core schema: `no`, `on`, `yes`
 //! stay strings) into a generic value, then each field is picked leniently: a field of an
@@ -27,6 +27,10 @@ pub struct Card {
     pub title: Option<String>,
     /// A creation date-time and the key it came from.
     pub created: Option<(String, &'static str)>,
+    /// `base_model` (one id or a list): the models this one derives from.
+    pub base_models: Vec<String>,
+    /// `datasets` (one id or a list): what it was trained or tuned on.
+    pub datasets: Vec<String>,
     /// Problems worth showing (bad YAML, numbers where text was expected…).
     pub warnings: Vec<String>,
 }
@@ -80,6 +84,8 @@ pub fn parse(source: &str) -> Card {
     card.license_name = text(&doc, "license_name", w);
     card.languages = texts(&doc, "language", w);
     card.pipeline_tag = text(&doc, "pipeline_tag", w);
+    card.base_models = texts(&doc, "base_model", w);
+    card.datasets = texts(&doc, "datasets", w);
     card.name = text(&doc, "model_name", w)
         .map(|n| (n, "model_name"))
         .or_else(|| {

@@ -7,8 +7,6 @@
 //! model types, `rnn` for RWKV and `ssm` for Mamba; the head class (`LlamaForCausalLM`) has no
 //! config field and is shown by `--explain` only.
 
-use std::path::Path;
-
 use serde_json::Value;
 
 /// What `config.json` says.
@@ -44,22 +42,14 @@ pub struct Quant {
     pub bits: Option<u32>,
 }
 
-/// Largest JSON file read (real configs and indexes are kilobytes to a few MiB).
-const MAX_JSON: u64 = 64 << 20;
-
-fn read_json(path: &Path) -> Result<Value, String> {
-    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
-    if size > MAX_JSON {
-        return Err(format!("{size} bytes, more than the {MAX_JSON} read"));
-    }
-    let text = std::fs::read_to_string(path).map_err(|e| e.to_string())?;
-    serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))
+fn parse_json(text: &[u8]) -> Result<Value, String> {
+    serde_json::from_slice(text).map_err(|e| format!("not JSON: {e}"))
 }
 
 /// Reads `config.json`; `Ok(None)` when it is not a model config (no `model_type`,
 /// `architectures` or quantisation, e.g. a sentence-transformers `1_Pooling` config).
-pub fn read_config(path: &Path) -> Result<Option<HfConfig>, String> {
-    let v = read_json(path)?;
+pub fn read_config(text: &[u8]) -> Result<Option<HfConfig>, String> {
+    let v = parse_json(text)?;
     let Some(obj) = v.as_object() else {
         return Err("not a JSON object".into());
     };
@@ -221,8 +211,8 @@ pub struct Index {
 }
 
 /// Reads a `*.index.json` (safetensors or PyTorch `.bin` shards).
-pub fn read_index(path: &Path, rel: &str) -> Result<Index, String> {
-    let v = read_json(path)?;
+pub fn read_index(text: &[u8], rel: &str) -> Result<Index, String> {
+    let v = parse_json(text)?;
     let meta = v.get("metadata");
     let num = |k: &str| {
         meta.and_then(|m| m.get(k)).and_then(|x| {
