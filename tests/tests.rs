@@ -21,11 +21,11 @@ mod cli_pack_config;
 mod cli_registry;
 /// One meaning everywhere: generate, inspect and check count the same parameters.
 mod contract;
-/// convert: pickles, NumPy and GGUF to safetensors, bit for bit, nothing executed.
-mod convert;
 /// Convention plugins: contained when they misbehave, confined to the listing, vendor and
 /// template plugins feed `generate --explain`.
 mod conventions;
+/// convert: pickles, NumPy and GGUF to safetensors, bit for bit, nothing executed.
+mod convert;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
 /// TFLite and OpenVINO IR fixtures against the official readers; generate on each.

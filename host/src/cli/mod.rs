@@ -387,6 +387,10 @@ impl Cli {
             Command::Login(a) => a.format == json,
             Command::Logout(a) => a.format == json,
             Command::Completions { .. } => false,
+            Command::Sign(a) => a.format == json,
+            Command::Verify(a) => a.format == json,
+            Command::Sbom(_) => false,
+            Command::Convert(a) => a.format == json,
         }
     }
 }

@@ -356,7 +356,7 @@ pub fn convert(
         }
     }
 
-    let stage = staging::beside(output, "convert")?;
+    let mut stage = staging::beside(output, "convert")?;
     for (i, shard) in shards.iter().enumerate() {
         let name = &outputs[i];
         let bytes = safetensors::write_file(
@@ -398,16 +398,8 @@ pub fn convert(
         .iter()
         .map(|t| t.shape.iter().product::<u64>())
         .sum();
-    set_dir_mode(stage.path())?;
-    std::fs::rename(stage.path(), output)
+    stage
+        .commit(output)
         .with_context(|| format!("renaming the converted files to {}", output.display()))?;
-    let _ = stage.keep();
     Ok(summary)
-}
-
-/// tempdir creates 0700; the output is as readable as any directory the user makes.
-fn set_dir_mode(p: &Path) -> Result<()> {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755))
-        .with_context(|| format!("{}", p.display()))
 }

@@ -179,7 +179,7 @@ pub fn verify_layout(
         |(_, s)| *s,
         |(d, s)| {
             let r = layout
-                .open_blob(d)
+                .open_blob(d, *s)
                 .map_err(|e| Error::Signature(format!("{}: {e:#}", root.display())))?;
             finish_verified(r, d, *s)
                 .map_err(|e| Error::Signature(format!("{}: {e:#}", root.display())))
