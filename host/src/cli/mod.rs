@@ -390,11 +390,8 @@ impl Cli {
             Command::Verify(a) => a.format == json,
             // Its output is a document of its own format; errors stay text.
             Command::Sbom(_) => false,
-            Command::Completions { .. } => false,
-            Command::Sign(a) => a.format == json,
-            Command::Verify(a) => a.format == json,
-            Command::Sbom(_) => false,
             Command::Convert(a) => a.format == json,
+            Command::Completions { .. } => false,
         }
     }
 }
