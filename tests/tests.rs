@@ -24,6 +24,8 @@ mod contract;
 /// Convention plugins: contained when they misbehave, confined to the listing, vendor and
 /// template plugins feed `generate --explain`.
 mod conventions;
+/// convert: pickles, NumPy and GGUF to safetensors, bit for bit, nothing executed.
+mod convert;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
 /// TFLite and OpenVINO IR fixtures against the official readers; generate on each.

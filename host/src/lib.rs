@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod cli;
+pub mod convert;
 pub mod generate;
 pub mod inspect;
 pub mod model;

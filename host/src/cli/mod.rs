@@ -1,6 +1,7 @@
 //! Command-line interface: flags as clap parses them; one file per command runs it.
 
 mod check;
+mod convert;
 mod generate;
 mod inspect;
 mod login;
@@ -116,6 +117,8 @@ modelpack completions zsh > ~/.zfunc/_modelpack\n  modelpack completions fish > 
     Login(login::LoginArgs),
     /// Log out of a registry: remove its stored credentials.
     Logout(login::LogoutArgs),
+    /// Convert pickle, NumPy and GGUF weights to safetensors without executing anything.
+    Convert(convert::ConvertArgs),
 }
 
 /// `check` output formats.
@@ -363,6 +366,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Login(args) => login::login(args),
         Command::Logout(args) => login::logout(args),
+        Command::Convert(args) => convert::run(&cli.global, args),
     }
 }
 
@@ -384,8 +388,9 @@ impl Cli {
             Command::Logout(a) => a.format == json,
             Command::Sign(a) => a.format == json,
             Command::Verify(a) => a.format == json,
-            // SPDX / CycloneDX documents; errors stay one text line.
+            // Its output is a document of its own format; errors stay text.
             Command::Sbom(_) => false,
+            Command::Convert(a) => a.format == json,
             Command::Completions { .. } => false,
         }
     }

@@ -29,7 +29,7 @@ use crate::signals::{self, Registration};
 /// Prefix of every staging directory name.
 pub const PREFIX: &str = ".modelpack-";
 /// The `<what>` parts modelpack stages under.
-const KINDS: [&str; 3] = ["pack", "unpack", "pull"];
+const KINDS: [&str; 4] = ["pack", "unpack", "pull", "convert"];
 
 /// Refuses an `output` that exists and is anything but an empty directory.
 pub fn require_absent_or_empty(output: &Path) -> Result<()> {

@@ -2,7 +2,12 @@
 //!
 //! `.evil` files hold one command: `LOOP`, `ALLOC`, `PANIC`, `STACK`, `BIGREAD`, `BIGRESULT`,
 //! `PASSWD`, `ENV`, `SOCKET`, `STDOUT`, `HUGE` (claims 2^63 weight parameters, so two such
-//! files overflow a u64 sum), or `OK`. The host's sandbox tests run each one and check
+//! files overflow a u64 sum), or `OK`. `plan-conversion` answers hostile copy plans chosen the
+//! same way: `PLAN-OUTSIDE` (bytes past the end of the file), `PLAN-OVERFLOW` (an offset near
+//! 2^64), `PLAN-HUGE` (a shape whose byte size overflows), `PLAN-INPUT` (an input index that
+//! was never given), `PLAN-DTYPE` (an unknown dtype), `PLAN-DUP` (one name twice),
+//! `PLAN-STRIDES` (strides that do not match the shape) and `PLAN-OK` (the file's first 4
+//! bytes as a U8 tensor). The host's sandbox tests run each one and check
 //! that it costs exactly that one file.
 
 use modelpack_plugin_sdk::prelude::*;
@@ -106,6 +111,62 @@ impl FormatPlugin for Evil {
             other => Err(Error::Malformed(format!("unknown evil command {other:?}"))),
         }
     }
+
+    fn plan_conversion(
+        inputs: &[&dyn Source],
+        _options: &ConversionOptions,
+    ) -> Result<CopyPlan, Error> {
+        hostile_plan(inputs[0])
+    }
+}
+
+fn planned(name: &str, dtype: &str, shape: Vec<u64>, input: u32, offset: u64) -> PlannedTensor {
+    let mut strides = vec![1u64; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        strides[i] = strides[i + 1].saturating_mul(shape[i + 1]);
+    }
+    PlannedTensor {
+        name: name.into(),
+        dtype: dtype.into(),
+        shape,
+        source: TensorSource {
+            input,
+            offset,
+            strides,
+            byte_swap: false,
+        },
+        role: TensorRole::Weights,
+    }
+}
+
+fn hostile_plan(src: &dyn Source) -> Result<CopyPlan, Error> {
+    let bytes = read_at(src, 0, 64)?;
+    let cmd = String::from_utf8_lossy(&bytes).trim().to_string();
+    let size = src.size();
+    let tensors = match cmd.as_str() {
+        "PLAN-OUTSIDE" => vec![planned("w", "F32", vec![1024], 0, size.saturating_sub(8))],
+        "PLAN-OVERFLOW" => vec![planned("w", "F32", vec![4], 0, u64::MAX - 3)],
+        "PLAN-HUGE" => vec![planned("w", "F32", vec![u64::MAX / 2, 4], 0, 0)],
+        "PLAN-INPUT" => vec![planned("w", "U8", vec![4], 7, 0)],
+        "PLAN-DTYPE" => vec![planned("w", "X99", vec![4], 0, 0)],
+        "PLAN-DUP" => vec![
+            planned("w", "U8", vec![2], 0, 0),
+            planned("w", "U8", vec![2], 0, 2),
+        ],
+        "PLAN-STRIDES" => {
+            let mut t = planned("w", "U8", vec![2, 2], 0, 0);
+            t.source.strides = vec![1];
+            vec![t]
+        }
+        "PLAN-OK" => vec![planned("w", "U8", vec![4], 0, 0)],
+        other => return Err(Error::Malformed(format!("unknown evil plan {other:?}"))),
+    };
+    Ok(CopyPlan {
+        tensors,
+        metadata: vec![("format".into(), "pt".into())],
+        skipped: vec![],
+        notes: vec![],
+    })
 }
 
 modelpack_plugin_sdk::export_format_plugin!(Evil);

@@ -74,7 +74,6 @@ pub struct Header {
     #[cfg_attr(not(test), allow(dead_code))] // compared with the reference in tests
     pub alignment: u64,
     /// Offset of the data section from the start of the file.
-    #[cfg_attr(not(test), allow(dead_code))] // compared with the reference in tests
     pub data_offset: u64,
     /// Facts and problems that do not stop the file from being read.
     pub findings: Vec<Finding>,

@@ -28,6 +28,7 @@
 //! `TooLarge` beyond 2^20 tensors or metadata entries. Messages leave out the file name (the
 //! host prints the path) except for the second and later parts of a split model.
 
+mod convert;
 mod cursor;
 mod file_type;
 mod ggml_type;
@@ -53,6 +54,13 @@ impl FormatPlugin for Plugin {
 
     fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
         inspect(inputs)
+    }
+
+    fn plan_conversion(
+        inputs: &[&dyn Source],
+        options: &ConversionOptions,
+    ) -> Result<CopyPlan, Error> {
+        convert::plan(inputs, options)
     }
 }
 

@@ -15,6 +15,7 @@
 //! * data-length check: header + itemsize × count must fit in the file (or member), else
 //!   `Malformed`.
 
+pub mod convert;
 mod dtype;
 mod header;
 mod literal;
@@ -110,6 +111,12 @@ impl FormatPlugin for Plugin {
     }
     fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
         inspect(inputs)
+    }
+    fn plan_conversion(
+        inputs: &[&dyn Source],
+        options: &ConversionOptions,
+    ) -> Result<CopyPlan, Error> {
+        convert::plan(inputs, options)
     }
 }
 

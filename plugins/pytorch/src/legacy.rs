@@ -309,3 +309,87 @@ fn plain(main: Scanned, findings: &mut Vec<Finding>) -> ModelReport {
         covers: vec![],
     }
 }
+
+/// Storage key → (data offset, bytes) in a legacy file.
+pub type Records = HashMap<String, (u64, u64)>;
+
+/// Where each storage's bytes are in a legacy file, for conversion: the main pickle, `key →
+/// (data offset, bytes)` and whether the file is big-endian (`sys_info["little_endian"]`).
+pub fn storage_records(src: &dyn Source) -> Result<(Scanned, Records, bool), Error> {
+    let name = src.name();
+    let initial = src.size().min(1 << 20);
+    let mut p = Prefix {
+        src,
+        data: read_at(src, 0, initial)?,
+    };
+    let first = p.run(0)?;
+    let is_legacy =
+        matches!(&first, Ok(s) if matches!(&s.value, Some(Value::BigInt(b)) if **b == MAGIC_LE));
+    if !is_legacy {
+        return Err(Error::Unsupported(format!(
+            "{name}: a plain pickle, not a torch.save checkpoint; nothing to convert"
+        )));
+    }
+    let magic_end = first.map(|s| s.end).unwrap_or(0);
+    let version = small(&mut p, magic_end, "protocol version")?;
+    if version.value.as_ref().and_then(Value::as_int) != Some(PROTOCOL_VERSION) {
+        return Err(Error::Unsupported(format!(
+            "{name}: unknown legacy torch protocol version"
+        )));
+    }
+    let sys = small(&mut p, version.end, "sys_info")?;
+    let sys_json = to_json(&sys.arena, sys.value.as_ref().unwrap_or(&Value::None), 0);
+    let big = sys_json.get("little_endian") == Some(&serde_json::Value::Bool(false));
+    let main_run = p.run(sys.end)?;
+    let mut findings = Vec::new();
+    let main = scan::finish(&name, &label(sys.end), main_run, &mut findings)?;
+    let keys_scan = small(&mut p, main.end, "storage key list")?;
+    let keys: Vec<String> = keys_scan
+        .value
+        .as_ref()
+        .and_then(|v| keys_scan.arena.seq(v))
+        .ok_or_else(|| Error::Malformed(format!("{name}: storage key list is not a list")))?
+        .iter()
+        .map(|k| match k {
+            Value::Str(s) => s.to_string(),
+            other => pickle::walk::py_str(&keys_scan.arena, other),
+        })
+        .collect();
+    let mut sizes: HashMap<&str, u64> = HashMap::new();
+    for st in &main.storages {
+        if let Some((_, s)) = dtype::storage_dtype(&st.type_name) {
+            sizes.entry(st.key.as_str()).or_insert(s);
+        }
+    }
+    let mut records = HashMap::new();
+    let mut off = keys_scan.end as u64;
+    let size = src.size();
+    for key in &keys {
+        let Some(&elsize) = sizes.get(key.as_str()) else {
+            return Err(Error::Unsupported(format!(
+                "{name}: storage {key:?} has an unknown type; its record cannot be located"
+            )));
+        };
+        let head = read_exact_at(src, off, 8, &format!("storage record {key:?} header"))?;
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&head);
+        let count = if big {
+            u64::from_be_bytes(a)
+        } else {
+            u64::from_le_bytes(a)
+        };
+        let bytes = count.checked_mul(elsize).filter(|b| {
+            off.checked_add(8)
+                .and_then(|s| s.checked_add(*b))
+                .is_some_and(|e| e <= size)
+        });
+        let Some(bytes) = bytes else {
+            return Err(Error::Malformed(format!(
+                "{name}: storage record {key:?} at offset {off} declares {count} elements of {elsize} bytes, beyond file size {size}"
+            )));
+        };
+        records.insert(key.clone(), (off + 8, bytes));
+        off += 8 + bytes;
+    }
+    Ok((main, records, big))
+}

@@ -28,6 +28,7 @@
 
 mod checkpoint;
 mod checks;
+pub mod convert;
 mod groups;
 mod legacy;
 pub mod meaning;
@@ -188,6 +189,12 @@ impl FormatPlugin for Plugin {
     }
     fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
         inspect(inputs)
+    }
+    fn plan_conversion(
+        inputs: &[&dyn Source],
+        options: &ConversionOptions,
+    ) -> Result<CopyPlan, Error> {
+        convert::plan(inputs, options)
     }
 }
 

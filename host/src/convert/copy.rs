@@ -1,0 +1,142 @@
+//! Moves one tensor's bytes from its input file to the output, in bounded memory.
+//!
+//! The innermost run of dimensions that is contiguous in the source is read as one block
+//! (the whole tensor for ordinary checkpoints, read in 8 MiB pieces); the outer dimensions are
+//! walked with an odometer. Small blocks (transposed or strided views) are served from an
+//! 8 MiB read-ahead window so a view does not cost one system call per element.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+
+use super::plan::Checked;
+
+/// Bytes read or written per call.
+pub const CHUNK: usize = 8 << 20;
+
+/// A read-ahead window over one file.
+pub struct Window<'a> {
+    file: &'a File,
+    start: u64,
+    buf: Vec<u8>,
+}
+
+impl<'a> Window<'a> {
+    /// An empty window over `file`.
+    pub fn new(file: &'a File) -> Window<'a> {
+        Window {
+            file,
+            start: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Appends `len` bytes at `offset` to `out` (len ≤ CHUNK).
+    fn read(&mut self, offset: u64, len: usize, out: &mut Vec<u8>) -> std::io::Result<()> {
+        let end = offset + len as u64;
+        if offset < self.start || end > self.start + self.buf.len() as u64 {
+            self.buf.resize(CHUNK, 0);
+            let n = read_full(self.file, &mut self.buf, offset)?;
+            self.buf.truncate(n);
+            self.start = offset;
+            if n < len {
+                return Err(short(offset));
+            }
+        }
+        let at = (offset - self.start) as usize;
+        out.extend_from_slice(&self.buf[at..at + len]);
+        Ok(())
+    }
+}
+
+fn short(offset: u64) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        format!("file ended before byte {offset} (changed while converting?)"),
+    )
+}
+
+/// Reads up to `buf.len()` bytes at `offset`; fewer only at end of file.
+fn read_full(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<usize> {
+    let mut done = 0;
+    while done < buf.len() {
+        match file.read_at(&mut buf[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(done)
+}
+
+fn swap(buf: &mut [u8], elsize: usize) {
+    for el in buf.chunks_exact_mut(elsize) {
+        el.reverse();
+    }
+}
+
+/// Writes tensor `t`'s bytes, row-major and little-endian, to `out`.
+pub fn copy_tensor(t: &Checked, file: &File, out: &mut impl Write) -> std::io::Result<()> {
+    if t.nbytes == 0 {
+        return Ok(());
+    }
+    let dims = t.shape.len();
+    // Innermost dimensions that are laid out contiguously form one block.
+    let mut inner = dims;
+    let mut expect = 1u64;
+    while inner > 0 && (t.strides[inner - 1] == expect || t.shape[inner - 1] == 1) {
+        expect *= t.shape[inner - 1];
+        inner -= 1;
+    }
+    let block_elems: u64 = t.shape[inner..].iter().product();
+    let block = block_elems * t.elsize;
+    let mut idx = vec![0u64; inner];
+    let mut window = Window::new(file);
+    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK.min(t.nbytes as usize));
+    loop {
+        let el: u64 = idx.iter().zip(&t.strides).map(|(i, s)| i * s).sum();
+        let mut at = t.offset + el * t.elsize;
+        let mut left = block;
+        while left > 0 {
+            let room = CHUNK - buf.len();
+            let n = (left as usize).min(room);
+            if n == CHUNK {
+                buf.resize(CHUNK, 0);
+                if read_full(file, &mut buf, at)? < CHUNK {
+                    return Err(short(at));
+                }
+            } else {
+                window.read(at, n, &mut buf)?;
+            }
+            at += n as u64;
+            left -= n as u64;
+            if buf.len() == CHUNK {
+                if t.byte_swap {
+                    swap(&mut buf, t.elsize as usize);
+                }
+                out.write_all(&buf)?;
+                buf.clear();
+            }
+        }
+        // Odometer over the outer dimensions.
+        let mut d = inner;
+        loop {
+            if d == 0 {
+                if !buf.is_empty() {
+                    if t.byte_swap {
+                        swap(&mut buf, t.elsize as usize);
+                    }
+                    out.write_all(&buf)?;
+                }
+                return Ok(());
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < t.shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
