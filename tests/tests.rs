@@ -66,6 +66,8 @@ mod sbom;
 mod sign;
 /// Plugin templates build out of tree and run.
 mod templates;
+/// Resumed pulls, upload fallbacks, 5xx bursts and mounts through a fault-injecting proxy.
+mod transfers;
 /// unpack on hand-made layouts: traversal refused, blobs verified while streaming.
 mod unpack;
 /// validate finds every planted defect; JSON report and exit codes.

@@ -74,6 +74,7 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
         progress: true,
         verbose: global.verbose,
         timeout: std::time::Duration::from_secs(args.timeout),
+        chunk_size: None,
     };
     // Pulled into a fresh layout beside the output, then renamed into place or merged into
     // the existing layout, so a failed pull leaves the output as it was.
@@ -117,8 +118,16 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
     };
     match args.format {
         OutputFormat::Text => {
+            let resumed = if out.fetched < out.bytes {
+                format!(
+                    ", {} downloaded, the rest resumed",
+                    human_bytes(out.fetched)
+                )
+            } else {
+                String::new()
+            };
             println!(
-                "pulled {} ({} blobs, {}) into {}:{}",
+                "pulled {} ({} blobs, {}{resumed}) into {}:{}",
                 out.manifest,
                 out.blobs,
                 human_bytes(out.bytes),
@@ -146,6 +155,7 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
                 "tag": out.tag,
                 "blobs": out.blobs,
                 "bytes": out.bytes,
+                "bytesDownloaded": out.fetched,
                 "unpackedFiles": unpacked.as_ref().map(|u| u.files),
                 "appended": append,
                 "replaced": replaced,

@@ -36,6 +36,10 @@ pub struct PushArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = crate::registry::DEFAULT_TIMEOUT_SECS,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
+    /// Upload each blob in chunks of this size (e.g. 8MiB) instead of one request; when the
+    /// registry refuses one mode, the other is tried.
+    #[arg(long, value_name = "BYTES", value_parser = parse_chunk)]
+    pub chunk_size: Option<u64>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -49,16 +53,19 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<ExitCode> {
         progress: true,
         verbose: global.verbose,
         timeout: std::time::Duration::from_secs(args.timeout),
+        chunk_size: args.chunk_size,
     };
     let target = super::reference::registry_reference(&args.target)?;
     let out = push(&layout, tag.as_deref(), &target, &opts)?;
     match args.format {
         OutputFormat::Text => println!(
-            "pushed {} to {}: {} blobs uploaded ({}), {} already there",
+            "pushed {} to {}: {} blobs uploaded ({}), {} mounted from other repositories, {} \
+             already there",
             out.manifest,
             args.target,
             out.uploaded,
             human_bytes(out.bytes),
+            out.mounted,
             out.skipped
         ),
         OutputFormat::Json => println!(
@@ -68,9 +75,18 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<ExitCode> {
                 "target": args.target,
                 "uploaded": out.uploaded,
                 "skipped": out.skipped,
+                "mounted": out.mounted,
                 "bytesUploaded": out.bytes,
             }))?
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_chunk(s: &str) -> Result<u64, String> {
+    let n = crate::units::parse_bytes(s)?;
+    if n == 0 {
+        return Err("the chunk size must be at least 1 byte".into());
+    }
+    Ok(n)
 }

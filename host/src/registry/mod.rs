@@ -1,43 +1,44 @@
 //! Pushing and pulling ModelPack artifacts to and from OCI registries (distribution spec),
-//! built on `oci-client` with a current-thread tokio runtime created per command.
+//! with a current-thread tokio runtime created per command.
 //!
-//! Push: blobs the registry already has are skipped (HEAD first), the rest stream from the
-//! layout's files (monolithic PUT, 4 MiB reads), a bounded number at a time, each retried on
-//! transient failures; the manifest goes up byte for byte so its digest never changes.
-//! Pull: every blob is hashed while it streams to disk and checked against its descriptor; the
+//! Push: blobs the registry already has are skipped (HEAD first), blobs it has in another
+//! repository are mounted, the rest stream from the layout's files (one request, or chunks),
+//! a bounded number at a time, each retried on transient failures; the manifest goes up byte
+//! for byte so its digest never changes. Pull: every blob is hashed while it streams to disk
+//! (resuming a prefix kept by an earlier attempt) and checked against its descriptor; the
 //! layout is built in a hidden directory beside the output and renamed into place at the end.
 //!
-//! Authentication, the idle timeout and the capped manifest download live in [`session`]. A
-//! pushed blob is read only from a regular file inside the layout (never through a symlink),
-//! of exactly its descriptor's size, and hashed while it streams: the last chunk is sent only
-//! once the digest checked out, so a wrong file never completes an upload.
+//! Authentication, the idle timeout and the capped manifest download live in [`session`];
+//! blob transfers in [`transfer`]; what is kept between runs in [`cache`]. A pushed blob is
+//! read only from a regular file inside the layout (never through a symlink), of exactly its
+//! descriptor's size, and hashed while it streams: the last chunk (or the commit of a chunked
+//! upload) is sent only once the digest checked out, so a wrong file never completes an upload.
 
 pub mod auth;
+pub mod cache;
 pub mod credhelper;
 pub mod dockerconfig;
 pub mod login;
 pub mod session;
+mod transfer;
 
 use std::future::Future;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures_util::{StreamExt, TryStreamExt, stream};
 use oci_client::errors::OciDistributionError;
-use oci_client::manifest::OciDescriptor;
 use oci_client::{Reference, RegistryOperation};
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use session::{Activity, Session, idle};
 
 use crate::model::MANIFEST_MEDIA_TYPE;
-use crate::oci::digest::{Digest, Hasher};
+use crate::oci::digest::Digest;
 use crate::oci::layout::{
-    INDEX_FILE, Layout, MAX_MANIFEST_SIZE, OCI_LAYOUT_FILE, check_tag, index_with,
-    oci_layout_bytes, open_blob_file,
+    INDEX_FILE, Layout, MAX_MANIFEST_SIZE, OCI_LAYOUT_FILE, check_tag, index_with, oci_layout_bytes,
 };
 use crate::oci::progress::Progress;
 use crate::oci::{Descriptor, canonical_json};
@@ -47,7 +48,7 @@ pub const PARALLEL: usize = 4;
 /// Attempts per request before a transient failure is reported.
 pub const ATTEMPTS: u32 = 3;
 /// Bytes read from a layout file per upload chunk.
-const READ_CHUNK: usize = 4 << 20;
+pub(crate) const READ_CHUNK: usize = 4 << 20;
 
 /// Default idle timeout: how long the registry may stay silent (no byte accepted or sent).
 pub const DEFAULT_TIMEOUT_SECS: u64 = 120;
@@ -63,6 +64,9 @@ pub struct RegistryOptions {
     pub verbose: bool,
     /// Idle timeout: a registry silent this long fails the command (not retried).
     pub timeout: Duration,
+    /// Upload in chunks of this many bytes (else one request per blob); either way the other
+    /// mode is tried when the registry refuses one.
+    pub chunk_size: Option<u64>,
 }
 
 impl Default for RegistryOptions {
@@ -72,6 +76,7 @@ impl Default for RegistryOptions {
             progress: false,
             verbose: false,
             timeout: Duration::from_secs(DEFAULT_TIMEOUT_SECS),
+            chunk_size: None,
         }
     }
 }
@@ -85,6 +90,8 @@ pub struct PushOutcome {
     pub uploaded: u64,
     /// Blobs the registry already had.
     pub skipped: u64,
+    /// Blobs mounted from another repository of the registry (no bytes sent).
+    pub mounted: u64,
     /// Bytes uploaded.
     pub bytes: u64,
 }
@@ -96,8 +103,10 @@ pub struct PullOutcome {
     pub manifest: Digest,
     /// Blobs downloaded (config included).
     pub blobs: u64,
-    /// Bytes downloaded.
+    /// Bytes of the artifact's blobs.
     pub bytes: u64,
+    /// Bytes that came over the network (less than `bytes` when partial downloads resumed).
+    pub fetched: u64,
     /// The tag written into the layout's `index.json`.
     pub tag: String,
 }
@@ -300,29 +309,27 @@ fn descriptor_of(v: &Value, what: &str) -> Result<(Digest, u64, String)> {
     Ok((digest, size, mt))
 }
 
-/// What progress shows for a blob: the layer's file path, `config`, or a short digest.
-fn label_of(manifest: &Value, d: &Digest) -> String {
-    let ds = d.to_string();
-    if manifest.pointer("/config/digest").and_then(Value::as_str) == Some(ds.as_str()) {
-        return "config".to_string();
-    }
-    manifest
-        .get("layers")
-        .and_then(Value::as_array)
-        .and_then(|ls| {
-            ls.iter()
-                .find(|l| l.get("digest").and_then(Value::as_str) == Some(ds.as_str()))
-        })
-        .and_then(|l| l.pointer("/annotations/org.cncf.model.filepath"))
-        .and_then(Value::as_str)
-        .map_or_else(|| ds[..19].to_string(), str::to_string)
+/// The layer annotation naming the file a layer holds (progress is shown per file name).
+const FILEPATH_ANNOTATION: &str = "org.cncf.model.filepath";
+
+/// A blob of a manifest and the name its progress bar shows.
+#[derive(Debug, Clone)]
+struct Blob {
+    digest: Digest,
+    size: u64,
+    label: String,
 }
 
-/// The config and layer descriptors of a manifest.
-fn blobs_of(manifest: &Value) -> Result<Vec<(Digest, u64, String)>> {
+/// The config and layer descriptors of a manifest, labelled by file path where known.
+fn blobs_of(manifest: &Value) -> Result<Vec<Blob>> {
     let mut out = Vec::new();
     let config = manifest.get("config").context("manifest has no config")?;
-    out.push(descriptor_of(config, "manifest config")?);
+    let (digest, size, _) = descriptor_of(config, "manifest config")?;
+    out.push(Blob {
+        digest,
+        size,
+        label: "config".into(),
+    });
     for (i, l) in manifest
         .get("layers")
         .and_then(Value::as_array)
@@ -330,18 +337,25 @@ fn blobs_of(manifest: &Value) -> Result<Vec<(Digest, u64, String)>> {
         .iter()
         .enumerate()
     {
-        out.push(descriptor_of(l, &format!("manifest layers[{i}]"))?);
+        let (digest, size, _) = descriptor_of(l, &format!("manifest layers[{i}]"))?;
+        let label = l
+            .get("annotations")
+            .and_then(|a| a.get(FILEPATH_ANNOTATION))
+            .and_then(Value::as_str)
+            // Shown on a terminal: no control characters from a registry's manifest.
+            .map(|p| {
+                p.chars()
+                    .map(|c| if c.is_control() { '?' } else { c })
+                    .collect()
+            })
+            .unwrap_or_else(|| digest.to_string()[..19].to_string());
+        out.push(Blob {
+            digest,
+            size,
+            label,
+        });
     }
     Ok(out)
-}
-
-fn oci_desc(digest: &Digest, size: u64, media_type: &str) -> OciDescriptor {
-    OciDescriptor {
-        media_type: media_type.to_string(),
-        digest: digest.to_string(),
-        size: size as i64,
-        ..Default::default()
-    }
 }
 
 /// Pushes the manifest `tag` of `layout_dir` to `target`.
@@ -357,9 +371,9 @@ pub fn push(
     let manifest: Value = serde_json::from_slice(&manifest_bytes)
         .with_context(|| format!("manifest {}: not JSON", entry.digest))?;
     let blobs = blobs_of(&manifest).with_context(|| format!("manifest {}", entry.digest))?;
-    for (d, size, _) in &blobs {
+    for b in &blobs {
         // A regular file inside the layout, of the descriptor's size (content: while streaming).
-        layout.open_blob(d, *size)?;
+        layout.open_blob(&b.digest, b.size)?;
     }
     let media_type = manifest
         .get("mediaType")
@@ -379,58 +393,56 @@ pub fn push(
             timeout,
         )
         .await?;
-        let total: u64 = blobs.iter().map(|b| b.1).sum();
+        let total: u64 = blobs.iter().map(|b| b.size).sum();
         let progress = Progress::stderr(opts.progress, "pushing", total);
-        let results: Vec<(bool, u64)> = stream::iter(blobs.iter().cloned())
-            .map(|(d, size, _)| {
+        let registry = reference.resolve_registry().to_string();
+        let repo = reference.repository().to_string();
+        let results: Vec<(Option<transfer::Sent>, u64)> = stream::iter(blobs.iter().cloned())
+            .map(|b| {
                 let session = &session;
                 let reference = &reference;
                 let progress = &progress;
                 let root = &layout.root;
-                let manifest = &manifest;
+                let (registry, repo) = (&registry, &repo);
                 async move {
+                    let d = b.digest;
                     let ds = d.to_string();
                     let client = session.client().await?;
                     let exists = retry(&format!("checking blob {d}"), || {
                         idle(timeout, Activity::new(), client.blob_exists(reference, &ds))
                     })
                     .await?;
-                    let label = label_of(manifest, &d);
                     if exists {
                         if opts.verbose {
-                            eprintln!("blob {d}: already in the registry, skipped");
+                            eprintln!("blob {d} ({}): already in the registry, skipped", b.label);
                         }
                         // Counted as done at once, so the overall bar reaches its total.
-                        drop(progress.item(&label, size));
-                        return Ok::<_, anyhow::Error>((false, 0));
+                        drop(progress.item(&b.label, b.size));
+                        return Ok::<_, anyhow::Error>((None, 0));
                     }
-                    let bar = Arc::new(progress.item(&label, size));
-                    retry(&format!("uploading blob {d}"), || {
-                        let activity = Activity::new();
-                        let upload = Upload::open(root, d, size, bar.clone(), activity.clone());
-                        let client = &client;
-                        let ds = &ds;
-                        idle(timeout, activity, async move {
-                            let (stream, fatal) = upload?;
-                            match client
-                                .push_blob_stream(reference, stream, ds, Some(size))
-                                .await
-                            {
-                                Ok(v) => Ok(v),
-                                // The stream's own refusal, not reqwest's wrapping of it.
-                                Err(e) => Err(fatal
-                                    .lock()
-                                    .unwrap_or_else(|p| p.into_inner())
-                                    .take()
-                                    .map_or(e, invalid)),
-                            }
-                        })
-                    })
+                    let bar = Arc::new(progress.item(&b.label, b.size));
+                    let sent = transfer::BlobUpload {
+                        session,
+                        registry,
+                        repo,
+                        root,
+                        digest: d,
+                        size: b.size,
+                        bar,
+                        timeout,
+                        chunk: opts.chunk_size,
+                        verbose: opts.verbose,
+                    }
+                    .run()
                     .await?;
-                    if opts.verbose {
-                        eprintln!("blob {d}: uploaded ({size} bytes)");
+                    let bytes = match sent {
+                        transfer::Sent::Mounted => 0,
+                        transfer::Sent::Uploaded => b.size,
+                    };
+                    if opts.verbose && sent == transfer::Sent::Uploaded {
+                        eprintln!("blob {d} ({}): uploaded ({} bytes)", b.label, b.size);
                     }
-                    Ok((true, size))
+                    Ok((Some(sent), bytes))
                 }
             })
             .buffer_unordered(PARALLEL)
@@ -447,10 +459,15 @@ pub fn push(
             )
         })
         .await?;
+        let digests: Vec<Digest> = blobs.iter().map(|b| b.digest).collect();
+        cache::remember(&registry, &repo, &digests);
+        let count =
+            |want: Option<transfer::Sent>| results.iter().filter(|r| r.0 == want).count() as u64;
         Ok(PushOutcome {
             manifest: entry.digest,
-            uploaded: results.iter().filter(|r| r.0).count() as u64,
-            skipped: results.iter().filter(|r| !r.0).count() as u64,
+            uploaded: count(Some(transfer::Sent::Uploaded)),
+            skipped: count(None),
+            mounted: count(Some(transfer::Sent::Mounted)),
             bytes: results.iter().map(|r| r.1).sum(),
         })
     })
@@ -459,103 +476,6 @@ pub fn push(
 /// A refusal that no retry can fix (a wrong blob, an oversized manifest).
 fn invalid(msg: String) -> OciDistributionError {
     OciDistributionError::IoError(std::io::Error::new(std::io::ErrorKind::InvalidData, msg))
-}
-
-/// One blob upload's body: the layout file read in chunks, hashed as it goes; the chunk that
-/// completes the blob is released only once the size and digest checked out.
-struct Upload {
-    file: tokio::fs::File,
-    digest: Digest,
-    hasher: Hasher,
-    remaining: u64,
-    bar: Arc<crate::oci::progress::ItemBar>,
-    activity: Activity,
-    fatal: Arc<Mutex<Option<String>>>,
-}
-
-type UploadStream = std::pin::Pin<
-    Box<dyn futures_util::Stream<Item = Result<bytes::Bytes, OciDistributionError>> + Send>,
->;
-
-impl Upload {
-    #[allow(clippy::type_complexity)]
-    fn open(
-        root: &Path,
-        digest: Digest,
-        size: u64,
-        bar: Arc<crate::oci::progress::ItemBar>,
-        activity: Activity,
-    ) -> Result<(UploadStream, Arc<Mutex<Option<String>>>), OciDistributionError> {
-        let file = open_blob_file(root, &digest).map_err(|e| invalid(e.to_string()))?;
-        let fatal = Arc::new(Mutex::new(None));
-        let up = Upload {
-            file: tokio::fs::File::from_std(file),
-            digest,
-            hasher: Hasher::new(),
-            remaining: size,
-            bar,
-            activity,
-            fatal: fatal.clone(),
-        };
-        let s = stream::try_unfold(up, |mut up| async move {
-            if up.remaining == 0 {
-                return Ok(None);
-            }
-            let n = up.chunk().await.map_err(|msg| {
-                *up.fatal.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg.clone());
-                invalid(msg)
-            })?;
-            Ok(Some((n, up)))
-        });
-        Ok((Box::pin(s), fatal))
-    }
-
-    async fn chunk(&mut self) -> Result<bytes::Bytes, String> {
-        let d = self.digest;
-        let want = usize::try_from(self.remaining)
-            .unwrap_or(usize::MAX)
-            .min(READ_CHUNK);
-        let mut buf = vec![0u8; want];
-        let mut got = 0;
-        while got < want {
-            let n = self
-                .file
-                .read(&mut buf[got..])
-                .await
-                .map_err(|e| format!("blob {d}: {e}"))?;
-            if n == 0 {
-                return Err(format!(
-                    "blob {d}: the file ended before the descriptor's size"
-                ));
-            }
-            got += n;
-        }
-        self.hasher.update(&buf);
-        self.remaining -= want as u64;
-        if self.remaining == 0 {
-            let mut probe = [0u8; 1];
-            if self
-                .file
-                .read(&mut probe)
-                .await
-                .map_err(|e| e.to_string())?
-                != 0
-            {
-                return Err(format!(
-                    "blob {d}: the file is longer than its descriptor says"
-                ));
-            }
-            let (got, _) = self.hasher.clone().finish();
-            if got != d {
-                return Err(format!(
-                    "blob {d}: content does not match its digest (it is {got}); its upload was abandoned"
-                ));
-            }
-        }
-        self.bar.inc(want as u64);
-        self.activity.touch();
-        Ok(bytes::Bytes::from(buf))
-    }
 }
 
 fn reqwest_header(media_type: &str) -> Result<http::HeaderValue> {
@@ -605,69 +525,52 @@ pub fn pull(source: &str, output: &Path, opts: &RegistryOptions) -> Result<PullO
             .unwrap_or(MANIFEST_MEDIA_TYPE)
             .to_string();
         let blobs = blobs_of(&manifest)?;
-        let total: u64 = blobs.iter().map(|b| b.1).sum();
+        let total: u64 = blobs.iter().map(|b| b.size).sum();
         let progress = Progress::stderr(opts.progress, "pulling", total);
         let mut unique = blobs.clone();
-        unique.sort_by_key(|b| b.0.hex());
-        unique.dedup_by(|a, b| a.0 == b.0);
+        unique.sort_by_key(|b| b.digest.hex());
+        unique.dedup_by(|a, b| a.digest == b.digest);
         let n = unique.len() as u64;
-        stream::iter(unique)
-            .map(|(d, size, mt)| {
+        let fetched: Vec<u64> = stream::iter(unique)
+            .map(|b| {
                 let session = &session;
-                let reference = &reference;
                 let progress = &progress;
-                let manifest = &manifest;
-                let path = blob_dir.join(d.hex());
+                let path = blob_dir.join(b.digest.hex());
                 async move {
-                    let bar = progress.item(&label_of(manifest, &d), size);
-                    let client = session.client().await?;
-                    retry(&format!("downloading blob {d}"), || {
-                        let activity = Activity::new();
-                        let touched = activity.clone();
-                        let (client, path, bar, d, mt) = (&client, &path, &bar, &d, &mt);
-                        idle(timeout, activity, async move {
-                            let activity = touched;
-                            let mut s = client.pull_blob_stream(reference, &oci_desc(d, size, mt)).await?;
-                            let mut f = tokio::fs::File::create(path).await?;
-                            let mut h = Hasher::new();
-                            while let Some(chunk) = s.next().await {
-                                let chunk = chunk?;
-                                activity.touch();
-                                h.update(&chunk);
-                                if h.len() > size {
-                                    break;
-                                }
-                                f.write_all(&chunk).await?;
-                                bar.inc(chunk.len() as u64);
-                            }
-                            f.flush().await?;
-                            Ok(h.finish())
-                        })
-                    })
+                    let bar = progress.item(&b.label, b.size);
+                    transfer::download(
+                        session,
+                        &b.digest,
+                        b.size,
+                        &path,
+                        &bar,
+                        timeout,
+                        opts.verbose,
+                    )
                     .await
-                    .and_then(|(got, n)| {
-                        if n != size {
-                            bail!("blob {d}: the registry sent {n}+ bytes, the descriptor says {size}");
-                        }
-                        if got != d {
-                            bail!("blob {d}: content from the registry does not match its digest (it is {got})");
-                        }
-                        Ok(())
-                    })
                 }
             })
             .buffer_unordered(PARALLEL)
-            .try_collect::<Vec<()>>()
+            .try_collect()
             .await?;
         progress.finish();
         std::fs::write(blob_dir.join(manifest_digest.hex()), &bytes)?;
         let desc = Descriptor {
             media_type,
-            artifact_type: manifest.get("artifactType").and_then(Value::as_str).map(str::to_string),
+            artifact_type: manifest
+                .get("artifactType")
+                .and_then(Value::as_str)
+                .map(str::to_string),
             digest: manifest_digest,
             size: bytes.len() as u64,
             annotations: Default::default(),
         };
+        let digests: Vec<Digest> = blobs.iter().map(|b| b.digest).collect();
+        cache::remember(
+            reference.resolve_registry(),
+            reference.repository(),
+            &digests,
+        );
         let (index, _) = index_with(None, &desc, &tag)?;
         std::fs::write(staging.path().join(INDEX_FILE), canonical_json(&index))?;
         std::fs::write(staging.path().join(OCI_LAYOUT_FILE), oci_layout_bytes())?;
@@ -675,6 +578,7 @@ pub fn pull(source: &str, output: &Path, opts: &RegistryOptions) -> Result<PullO
             manifest: manifest_digest,
             blobs: n,
             bytes: total,
+            fetched: fetched.iter().sum(),
             tag: tag.clone(),
         })
     })?;

@@ -229,7 +229,7 @@ async fn read_capped(
     Ok(out)
 }
 
-fn status_error(resp: &reqwest::Response) -> OciDistributionError {
+pub(crate) fn status_error(resp: &reqwest::Response) -> OciDistributionError {
     OciDistributionError::ServerError {
         code: resp.status().as_u16(),
         url: resp.url().to_string(),
@@ -480,6 +480,34 @@ impl Session {
             )),
             Grant::Static(t) | Grant::Token { token: t, .. } => Some(format!("Bearer {t}")),
         }
+    }
+
+    /// `v2/<repo>/<rest>` of this session's repository.
+    pub(crate) fn repo_url(&self, rest: &str) -> Result<Url> {
+        self.base
+            .join(&format!("v2/{}/{rest}", self.reference.repository()))
+            .with_context(|| format!("invalid repository {:?}", self.reference.repository()))
+    }
+
+    /// A request to `url` carrying the session's credentials, the token renewed first if it is
+    /// getting old. Credentials go only to the registry itself: a `Location` on another origin
+    /// (an upload or download offloaded to storage) gets the request without them.
+    pub(crate) async fn request(
+        &self,
+        method: reqwest::Method,
+        url: Url,
+    ) -> Result<reqwest::RequestBuilder, OciDistributionError> {
+        self.client()
+            .await
+            .map_err(|e| OciDistributionError::GenericError(Some(e.to_string())))?;
+        let same_origin = url.scheme() == self.base.scheme()
+            && url.host_str() == self.base.host_str()
+            && url.port_or_known_default() == self.base.port_or_known_default();
+        let mut req = self.http.request(method, url);
+        if same_origin && let Some(a) = self.authorization().await {
+            req = req.header(reqwest::header::AUTHORIZATION, a);
+        }
+        Ok(req)
     }
 
     /// Fetches the manifest the reference names, reading no more than `cap` bytes of it
