@@ -515,7 +515,8 @@ fn an_unreadable_weight_gives_exit_1_and_the_config() {
         err.contains("model.safetensors") && err.contains("Permission denied"),
         "{err}"
     );
-    // pack cannot produce the artifact without the file's bytes: a refusal, nothing written.
+    // pack cannot produce the artifact without the file's bytes: nothing is written, and the
+    // exit is 1 like every missing weight (the model is incomplete; not a usage error).
     let out_dir = tempfile::tempdir().unwrap();
     let layout = out_dir.path().join("layout");
     let o = unprivileged(&[
@@ -525,7 +526,7 @@ fn an_unreadable_weight_gives_exit_1_and_the_config() {
         layout.to_str().unwrap(),
     ]);
     let (code, _, err) = outcome(&o);
-    assert_eq!(code, 2, "{err}");
+    assert_eq!(code, 1, "{err}");
     assert!(err.contains("model.safetensors"), "{err}");
     assert!(!layout.exists());
     std::fs::set_permissions(&weight, std::fs::Permissions::from_mode(0o644)).unwrap();

@@ -536,6 +536,13 @@ impl Session {
                 .send()
                 .await
                 .map_err(|e| with_timeout_text(e.into(), self.timeout))?;
+            // A missing tag or digest is the registry's answer, not a server fault: said as
+            // the other registry errors are (see `plain`), without the URL.
+            if resp.status() == reqwest::StatusCode::NOT_FOUND {
+                return Err(OciDistributionError::ImageManifestNotFoundError(
+                    resp.url().to_string(),
+                ));
+            }
             if !resp.status().is_success() {
                 return Err(status_error(&resp));
             }
