@@ -231,8 +231,15 @@ pub fn collect(dir: &Path, g: &Generated) -> ModelFacts {
             graph_out.push(io_text(&v.name, &v.dtype, v.shape.as_deref()));
         }
         lineage_from_metadata(&r.metadata, &mut f);
+        // The format plugin's own reading of its file (GGUF: `general.architecture`), as
+        // `generate` takes it: a candidate for /config/architecture.
         if f.model_class.is_none() {
-            f.model_class = meta_text(&r.metadata, "general.architecture");
+            f.model_class = r
+                .candidates
+                .iter()
+                .find(|c| c.field == "/config/architecture")
+                .and_then(|c| c.value.as_str())
+                .map(str::to_string);
         }
     }
     if f.inputs.is_empty() {
