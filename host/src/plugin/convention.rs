@@ -6,7 +6,7 @@
 use anyhow::Result;
 use wasmtime::component::{HasSelf, Linker, Resource};
 
-use super::blob::{BlobFile, ModelDir, OpenError};
+use super::blob::{BlobFile, ModelDir};
 use super::runtime::{CallFailure, Called, Loaded, Pre, Runtime, State};
 
 /// Generated host bindings of the `convention-plugin` world; `source` and `types` are the
@@ -44,18 +44,7 @@ impl md::HostDirectory for State {
         dir: Resource<ModelDir>,
         path: String,
     ) -> wasmtime::Result<Result<Resource<BlobFile>, IoError>> {
-        if self.opened >= self.max_open {
-            return Ok(Err(IoError::Limit(format!(
-                "more than {} files opened in one call",
-                self.max_open
-            ))));
-        }
-        let opened = match self.table.get(&dir)?.open(&path) {
-            Ok(b) => b,
-            Err(OpenError::Refused(m) | OpenError::Io(m)) => return Ok(Err(IoError::NotFound(m))),
-        };
-        self.opened += 1;
-        Ok(Ok(self.table.push(opened)?))
+        self.open_counted(|s| Ok(s.table.get(&dir)?.open(&path)))
     }
     fn drop(&mut self, dir: Resource<ModelDir>) -> wasmtime::Result<()> {
         self.table.delete(dir)?;

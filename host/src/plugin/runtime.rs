@@ -184,22 +184,34 @@ impl src::HostBlob for State {
         blob: Resource<BlobFile>,
         path: String,
     ) -> wasmtime::Result<Result<Resource<BlobFile>, IoError>> {
+        self.open_counted(|s| Ok(s.table.get(&blob)?.open_related(&path)))
+    }
+    fn drop(&mut self, blob: Resource<BlobFile>) -> wasmtime::Result<()> {
+        self.table.delete(blob)?;
+        Ok(())
+    }
+}
+
+impl State {
+    /// Opens one more file for a plugin under the per-call cap (`open-related` and the
+    /// convention world's `directory.open` share it): the cap is checked first, a refusal or
+    /// OS error is `not-found`, a success goes into the resource table.
+    pub(super) fn open_counted(
+        &mut self,
+        open: impl FnOnce(&Self) -> wasmtime::Result<Result<BlobFile, OpenError>>,
+    ) -> wasmtime::Result<Result<Resource<BlobFile>, IoError>> {
         if self.opened >= self.max_open {
             return Ok(Err(IoError::Limit(format!(
                 "more than {} files opened in one call",
                 self.max_open
             ))));
         }
-        let opened = match self.table.get(&blob)?.open_related(&path) {
+        let opened = match open(self)? {
             Ok(b) => b,
             Err(OpenError::Refused(m) | OpenError::Io(m)) => return Ok(Err(IoError::NotFound(m))),
         };
         self.opened += 1;
         Ok(Ok(self.table.push(opened)?))
-    }
-    fn drop(&mut self, blob: Resource<BlobFile>) -> wasmtime::Result<()> {
-        self.table.delete(blob)?;
-        Ok(())
     }
 }
 
