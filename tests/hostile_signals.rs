@@ -558,6 +558,25 @@ fn wait_for_staging(dir: &Path, child: &mut std::process::Child) -> PathBuf {
     }
 }
 
+/// Waits until `dir` holds an entry (its owner locked it and started writing).
+fn wait_for_content(dir: &Path, child: &mut std::process::Child) {
+    let t = Instant::now();
+    while std::fs::read_dir(dir).map_or(true, |mut e| e.next().is_none()) {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!(
+                "the command ended ({status}) before writing into {}",
+                dir.display()
+            );
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "nothing was written into {}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 fn signal(child: &std::process::Child, sig: i32) {
     // SAFETY: kill(2) on a child we own has no memory-safety preconditions.
     let r = unsafe { libc::kill(child.id() as i32, sig) };
@@ -784,6 +803,10 @@ fn a_live_staging_directory_is_never_swept() {
     cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let mut a = cmd.spawn().unwrap();
     let staging = wait_for_staging(&shared, &mut a);
+    // Stopped only once it writes inside: between its `mkdir` and its `flock` a staging
+    // directory is not yet owned, and a sweep there makes the owner start another (see
+    // oci/staging.rs), which would leave this test watching the wrong directory.
+    wait_for_content(&staging, &mut a);
     signal(&a, libc::SIGSTOP);
 
     // Another run stages beside it (sweeping that directory first) and finishes.
