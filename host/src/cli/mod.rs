@@ -10,6 +10,7 @@ mod plugins;
 pub mod pull;
 pub mod push;
 mod reference;
+mod referrers;
 pub mod sbom;
 pub mod sign;
 pub mod unpack;
@@ -97,6 +98,8 @@ pub enum Command {
     Push(push::PushArgs),
     /// Pull an artifact from a registry into an OCI image layout (and optionally unpack it).
     Pull(pull::PullArgs),
+    /// List what refers to an artifact (signatures, SBOMs) in a registry or a layout.
+    Referrers(referrers::ReferrersArgs),
     /// Sign a model directory with an ECDSA P-256 key (OpenSSF model-signing format).
     Sign(sign::SignArgs),
     /// Verify a model directory against its signature and a public key.
@@ -356,6 +359,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Unpack(args) => unpack::run(&cli.global, args),
         Command::Push(args) => push::run(&cli.global, args),
         Command::Pull(args) => pull::run(&cli.global, args),
+        Command::Referrers(args) => referrers::run(&cli.global, args),
         Command::Sign(args) => sign::run(&cli.global, args),
         Command::Verify(args) => verify::run(&cli.global, args),
         Command::Sbom(args) => sbom::run(&cli.global, args),
@@ -386,6 +390,7 @@ impl Cli {
             Command::Pull(a) => a.format == json,
             Command::Login(a) => a.format == json,
             Command::Logout(a) => a.format == json,
+            Command::Referrers(a) => a.format == json,
             Command::Sign(a) => a.format == json,
             Command::Verify(a) => a.format == json,
             // Its output is a document of its own format; errors stay text.

@@ -19,6 +19,7 @@ pub mod cache;
 pub mod credhelper;
 pub mod dockerconfig;
 pub mod login;
+pub mod referrers;
 pub mod session;
 mod transfer;
 
