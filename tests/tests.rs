@@ -56,6 +56,8 @@ mod pack;
 mod plugin_crates;
 /// Plugin discovery, listing, WIT version refusal and the compiled-code cache.
 mod plugins;
+/// Referrers: carried by push and pull (tag-schema fallback and the API), pull --verify.
+mod referrers;
 /// push and pull against real registries (with and without auth), corruption caught.
 mod registry;
 /// Misbehaving plugins are contained; good files in the same run still work.

@@ -126,7 +126,10 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
             Ok(v) => Some(v),
             Err(e) if e.is_verdict() => {
                 // `tmp` is removed when dropped: nothing of the pull is left.
-                eprintln!("error: verification failed, nothing was written: {e}");
+                let why = e
+                    .to_string()
+                    .replace(&fresh.display().to_string(), &args.source);
+                eprintln!("error: verification failed, nothing was written: {why}");
                 return Ok(ExitCode::from(1));
             }
             Err(e) => return Err(e.into()),
