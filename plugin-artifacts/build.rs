@@ -32,6 +32,7 @@ const BUNDLED: &[&str] = &[
     "policy-size-limits",
     "policy-required-metadata",
     "policy-precision-allowlist",
+    "policy-signature-required",
 ];
 /// Plugins built for tests only.
 const TEST_ONLY: &[&str] = &[

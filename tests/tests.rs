@@ -66,6 +66,8 @@ mod sandbox;
 mod sbom;
 /// sign and verify, both ways with the OpenSSF model-signing package; tampering refused.
 mod sign;
+/// check --public-key and the signature-required policy: signed, unsigned, tampered.
+mod signature_policy;
 /// Plugin templates build out of tree and run.
 mod templates;
 /// Resumed pulls, upload fallbacks, 5xx bursts and mounts through a fault-injecting proxy.

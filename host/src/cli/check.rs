@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use super::{CheckArgs, CheckFormat, Global};
 use crate::plugin::{Kind, PluginSet};
 use crate::policy::output::{self, CheckReport, FailOn};
-use crate::policy::{CheckInput, input, run_policy, settings};
+use crate::policy::{CheckInput, input, run_policy, settings, signatures};
 
 /// The policy config looked for in the current directory when no policy is named.
 const DEFAULT_CONFIGS: [&str; 4] = [
@@ -110,8 +110,19 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<ExitCode> {
             entries.push(entry);
         }
     }
+    let keys = args
+        .public_keys
+        .iter()
+        .map(|k| crate::sign::read_public(k))
+        .collect::<Result<Vec<_>, _>>()?;
     let log = global.logger();
-    let input = load_input(&args.path, &plugins, &|m: &str| log(m))?;
+    let mut input = load_input(&args.path, &plugins, &|m: &str| log(m))?;
+    let (path, tag) = input::split_layout_ref(&args.path);
+    if path.join("oci-layout").is_file() {
+        signatures::for_layout(&mut input, &path, tag.as_deref(), &keys);
+    } else if path.is_dir() {
+        signatures::for_directory(&mut input, &path, &keys);
+    }
     let mut results: Vec<_> = crate::policy::host_result(&input).into_iter().collect();
     results.extend(entries.iter().map(|e| {
         run_policy(

@@ -162,6 +162,11 @@ pub struct CheckArgs {
     /// Lowest finding severity that fails the run.
     #[arg(long, default_value = "error", value_parser = ["error", "warning"])]
     pub fail_on: String,
+    /// Verify the model's signature (a directory's model.sig, a layout's signature referrers)
+    /// with this ECDSA P-256 public key (PEM); repeatable. Policies see the signatures that
+    /// verified (signature-required needs one).
+    #[arg(long = "public-key", value_name = "PUBLIC.pem")]
+    pub public_keys: Vec<PathBuf>,
 }
 
 /// Output format.
