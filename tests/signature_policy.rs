@@ -11,7 +11,7 @@ use crate::pack::pack;
 use crate::referrers::keypair;
 use crate::util::{modelpack, plugins_built};
 
-fn have_openssl() -> bool {
+pub fn have_openssl() -> bool {
     let ok = std::process::Command::new("openssl")
         .arg("version")
         .output()

@@ -56,6 +56,8 @@ mod pack;
 mod plugin_crates;
 /// Plugin discovery, listing, WIT version refusal and the compiled-code cache.
 mod plugins;
+/// Policies published with `plugins push`, run from `--policy oci://`, tampering refused.
+mod policy_oci;
 /// Referrers: carried by push and pull (tag-schema fallback and the API), pull --verify.
 mod referrers;
 /// push and pull against real registries (with and without auth), corruption caught.

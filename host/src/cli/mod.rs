@@ -149,10 +149,14 @@ configuration error (unknown policy, a broken policy config or settings)."
 pub struct CheckArgs {
     /// A model directory, an OCI layout (`LAYOUT[:TAG]`) or a ModelPack config file.
     pub path: String,
-    /// A policy by name (built-in or installed) or a policy plugin file; repeatable.
+    /// A policy by name (built-in or installed), a policy plugin file, or one published in a
+    /// registry (`oci://REGISTRY/REPO:TAG` or `@sha256:…`, see `plugins push`); repeatable.
     /// Without it, the policies named in --policy-config run.
-    #[arg(long = "policy", value_name = "NAME|FILE.wasm")]
+    #[arg(long = "policy", value_name = "NAME|FILE.wasm|oci://REF")]
     pub policies: Vec<String>,
+    /// Run `oci://` policies only when signed by this ECDSA P-256 public key (PEM).
+    #[arg(long, value_name = "PUBLIC.pem")]
+    pub policy_key: Option<PathBuf>,
     /// Policy settings file (YAML, TOML or JSON): `policies: {name: settings}`.
     #[arg(long, value_name = "FILE")]
     pub policy_config: Option<PathBuf>,
@@ -302,6 +306,15 @@ pub enum PluginsCommand {
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
     },
+    /// Publish a plugin component to a registry as an OCI artifact (run it with
+    /// `--policy oci://REGISTRY/REPO:TAG`).
+    #[command(
+        after_help = "The artifact: artifactType application/vnd.modelpack.plugin.v1+wasm, the \
+empty config, one application/wasm layer holding the component. With --key it is signed (a \
+sigstore bundle referrer, as `modelpack sign` signs layouts) and `--policy-key` checks it.\n\n\
+Example:\n  modelpack plugins push my-policy.wasm localhost:5000/policies/my-policy:1.0 --key signer.pem"
+    )]
+    Push(plugins::PushArgs),
 }
 
 impl Global {
@@ -359,6 +372,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Generate(args) => generate::run(&cli.global, args),
         Command::Plugins(PluginsCommand::List { format }) => plugins::list(&cli.global, *format),
+        Command::Plugins(PluginsCommand::Push(args)) => plugins::push(args),
         Command::Pack(args) => pack::run(&cli.global, args),
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Unpack(args) => unpack::run(&cli.global, args),
@@ -388,6 +402,7 @@ impl Cli {
             Command::Check(a) => a.format != CheckFormat::Text,
             Command::Generate(a) => a.format == json || a.plan || a.explain,
             Command::Plugins(PluginsCommand::List { format }) => *format == json,
+            Command::Plugins(PluginsCommand::Push(a)) => a.format == json,
             Command::Pack(a) => a.format == json,
             Command::Validate(a) => a.format == json,
             Command::Unpack(a) => a.format == json,
