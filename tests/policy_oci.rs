@@ -10,19 +10,6 @@ use serde_json::Value;
 use crate::referrers::keypair;
 use crate::util::{modelpack, plugins_built, test_plugin};
 
-fn need(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{name} is not set: CI must provide it (see .ci/run)");
-            }
-            eprintln!("skipping: {name} is not set (start a registry as .ci/run does)");
-            None
-        }
-    }
-}
-
 fn unique(name: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -89,10 +76,10 @@ fn cached(cache: &Path) -> Vec<String> {
 
 #[test]
 fn a_policy_published_to_a_registry_runs_from_oci_and_a_tampered_one_is_refused() {
-    let Some(registry) = need("MODELPACK_TEST_REGISTRY") else {
+    let Some(registry) = crate::util::env("MODELPACK_TEST_REGISTRY") else {
         return;
     };
-    let Some(storage) = need("MODELPACK_TEST_REGISTRY_STORAGE") else {
+    let Some(storage) = crate::util::env("MODELPACK_TEST_REGISTRY_STORAGE") else {
         return;
     };
     if !plugins_built() || !crate::signature_policy::have_openssl() {

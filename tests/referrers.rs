@@ -17,34 +17,6 @@ use crate::util::{modelpack, plugins_built};
 
 const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
 
-/// Skips (None) with a printed reason, or fails under CI.
-fn need(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{name} is not set: CI must provide it (see .ci/run)");
-            }
-            eprintln!("skipping: {name} is not set (start a registry as .ci/run does)");
-            None
-        }
-    }
-}
-
-fn have_openssl() -> bool {
-    let ok = Command::new("openssl")
-        .arg("version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("openssl is not installed: CI must provide it");
-        }
-        eprintln!("skipping: openssl is not installed");
-    }
-    ok
-}
-
 /// A P-256 key pair made by openssl: (private PEM, public PEM).
 pub fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let private = dir.join(format!("{name}.pem"));
@@ -147,10 +119,10 @@ fn leftovers(dir: &Path) -> Vec<String> {
 /// an unsigned artifact, leaving nothing behind.
 #[test]
 fn signed_artifact_round_trips_through_the_tag_schema_and_pull_verifies() {
-    let Some(registry) = need("MODELPACK_TEST_REGISTRY") else {
+    let Some(registry) = crate::util::env("MODELPACK_TEST_REGISTRY") else {
         return;
     };
-    if !plugins_built() || !have_openssl() {
+    if !plugins_built() || !crate::signature_policy::have_openssl() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -402,7 +374,7 @@ fn api_registry() -> Fake {
 /// `referrers` and `pull --verify` read it.
 #[test]
 fn the_referrers_api_is_used_when_the_registry_has_it() {
-    if !plugins_built() || !have_openssl() {
+    if !plugins_built() || !crate::signature_policy::have_openssl() {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
