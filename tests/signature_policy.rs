@@ -243,6 +243,15 @@ fn a_directory_signed_with_model_sig_is_seen_by_policies() {
     let f = findings(&report, "signature-required");
     assert_eq!(f[0].0, "signature-verified");
     assert!(f[0].2.contains("files signature, model.sig"), "{f:?}");
+    // The signature is metadata, not a code layer no-unsafe-code would fail.
+    let out = modelpack()
+        .arg("check")
+        .arg(&dir)
+        .args(["--policy", "no-unsafe-code", "--format", "json"])
+        .output()
+        .unwrap();
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{r:#}");
 
     // One modified file: the signature no longer verifies, the host names the file.
     std::fs::write(dir.join("README.md"), "changed\n").unwrap();
