@@ -11,7 +11,12 @@ pub struct Plugin;
 impl ConverterPlugin for Plugin {
     const INFO: &'static str = r#"{"name":"cnai","version":"0.1.0","description":"legacy ModelPack artifacts (application/vnd.cnai.model.*, org.cnai.model.*) renamed to the CNCF names, every blob kept"}"#;
 
-    fn detect(_media_type: &str, artifact_type: &str, config_media_type: &str, layers: &[String]) -> f32 {
+    fn detect(
+        _media_type: &str,
+        artifact_type: &str,
+        config_media_type: &str,
+        layers: &[String],
+    ) -> f32 {
         rules::detect(artifact_type, config_media_type, layers)
     }
 

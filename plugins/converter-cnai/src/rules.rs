@@ -2,7 +2,7 @@
 //! before the CNCF rename): every layer is kept, only the names change. Rules and their
 //! sources: docs/converters.md.
 
-use converter_common::{Manifest, clean_path, candidate, finding, parse_manifest, reuse};
+use converter_common::{Manifest, candidate, clean_path, finding, parse_manifest, reuse};
 use modelpack_plugin_sdk::converter_prelude::*;
 use serde_json::Value;
 
@@ -60,9 +60,13 @@ pub fn plan(manifest_json: &str, config: &str) -> Result<ArtifactPlan, String> {
                 l.media_type
             ));
         };
-        let raw_path = ["org.cnai.model.filepath", "org.cncf.model.filepath", converter_common::TITLE]
-            .iter()
-            .find_map(|k| l.annotations.get(*k));
+        let raw_path = [
+            "org.cnai.model.filepath",
+            "org.cncf.model.filepath",
+            converter_common::TITLE,
+        ]
+        .iter()
+        .find_map(|k| l.annotations.get(*k));
         let Some(raw_path) = raw_path else {
             return Err(format!(
                 "manifest layers[{i}] ({}): no org.cnai.model.filepath annotation",
@@ -222,8 +226,14 @@ mod tests {
             .iter()
             .map(|c| (c.field.as_str(), c.value.as_str()))
             .collect();
-        assert!(fields.contains(&("/descriptor/name", "\"tiny\"")), "{fields:?}");
-        assert!(fields.contains(&("/config/capabilities/reasoning", "false")), "{fields:?}");
+        assert!(
+            fields.contains(&("/descriptor/name", "\"tiny\"")),
+            "{fields:?}"
+        );
+        assert!(
+            fields.contains(&("/config/capabilities/reasoning", "false")),
+            "{fields:?}"
+        );
         assert!(!fields.iter().any(|(f, _)| f.starts_with("/modelfs")));
         assert_eq!(p.annotations[0].0, "org.opencontainers.image.created");
     }
@@ -232,13 +242,22 @@ mod tests {
     fn a_layer_without_a_path_or_of_another_type_is_refused() {
         let m = MANIFEST.replace("\"org.cnai.model.filepath\": \"README.md\"", "\"x\": \"y\"");
         let e = plan(&m, "{}").unwrap_err();
-        assert_eq!(e, "manifest layers[1] (sha256:b2): no org.cnai.model.filepath annotation");
+        assert_eq!(
+            e,
+            "manifest layers[1] (sha256:b2): no org.cnai.model.filepath annotation"
+        );
         let m = MANIFEST.replace("vnd.cnai.model.doc.v1.tar", "vnd.example.blob");
         let e = plan(&m, "{}").unwrap_err();
-        assert!(e.contains("layers[1]: media type \"application/vnd.example.blob\""), "{e}");
+        assert!(
+            e.contains("layers[1]: media type \"application/vnd.example.blob\""),
+            "{e}"
+        );
         let m = MANIFEST.replace("\"README.md\"", "\"../../etc/passwd\"");
         let e = plan(&m, "{}").unwrap_err();
-        assert!(e.contains("\"../../etc/passwd\" is not a relative path"), "{e}");
+        assert!(
+            e.contains("\"../../etc/passwd\" is not a relative path"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -246,9 +265,16 @@ mod tests {
         assert_eq!(detect(LEGACY_ARTIFACT, "", &[]), 1.0);
         assert_eq!(detect("", LEGACY_CONFIG, &[]), 1.0);
         assert_eq!(
-            detect("", "x", &["application/vnd.cnai.model.weight.v1.raw".into()]),
+            detect(
+                "",
+                "x",
+                &["application/vnd.cnai.model.weight.v1.raw".into()]
+            ),
             0.8
         );
-        assert_eq!(detect("application/vnd.cncf.model.manifest.v1+json", "", &[]), 0.0);
+        assert_eq!(
+            detect("application/vnd.cncf.model.manifest.v1+json", "", &[]),
+            0.0
+        );
     }
 }

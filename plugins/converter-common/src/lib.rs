@@ -150,7 +150,10 @@ mod tests {
     #[test]
     fn paths_are_made_relative_or_refused() {
         assert_eq!(clean_path("./model.gguf").as_deref(), Some("model.gguf"));
-        assert_eq!(clean_path("data//train.csv").as_deref(), Some("data/train.csv"));
+        assert_eq!(
+            clean_path("data//train.csv").as_deref(),
+            Some("data/train.csv")
+        );
         assert_eq!(clean_path("."), None);
         assert_eq!(clean_path("../x"), None);
         assert_eq!(clean_path("a/../../x"), None);

@@ -12,7 +12,12 @@ pub struct Plugin;
 impl ConverterPlugin for Plugin {
     const INFO: &'static str = r#"{"name":"docker-model","version":"0.1.0","description":"Docker Model Runner artifacts (application/vnd.docker.ai.*) to ModelPack, blobs kept"}"#;
 
-    fn detect(_media_type: &str, _artifact_type: &str, config_media_type: &str, layers: &[String]) -> f32 {
+    fn detect(
+        _media_type: &str,
+        _artifact_type: &str,
+        config_media_type: &str,
+        layers: &[String],
+    ) -> f32 {
         rules::detect(config_media_type, layers)
     }
 

@@ -75,7 +75,9 @@ pub fn plan(manifest_json: &str, config: &str) -> Result<ArtifactPlan, String> {
         let named = l.annotations.get(FILEPATH).or(l.annotations.get(TITLE));
         let path = match named {
             Some(p) => clean_path(p).ok_or_else(|| {
-                format!("manifest layers[{i}]: file path {p:?} is not a relative path inside the model")
+                format!(
+                    "manifest layers[{i}]: file path {p:?} is not a relative path inside the model"
+                )
             })?,
             None if enc == "tar" => ".".to_string(),
             None => {
@@ -101,25 +103,69 @@ pub fn plan(manifest_json: &str, config: &str) -> Result<ArtifactPlan, String> {
     }
     let mut candidates = Vec::new();
     if !config.trim().is_empty() {
-        let c: ConfigFile = serde_json::from_str(config)
-            .map_err(|e| format!("config ({}): not a Docker model config: {e}", m.config.digest))?;
+        let c: ConfigFile = serde_json::from_str(config).map_err(|e| {
+            format!(
+                "config ({}): not a Docker model config: {e}",
+                m.config.digest
+            )
+        })?;
         let cfg = &c.config;
         if !cfg.format.is_empty() {
-            candidates.push(candidate("/config/format", json!(cfg.format), SourceClass::ConventionFiles, "config", "config.format", None));
+            candidates.push(candidate(
+                "/config/format",
+                json!(cfg.format),
+                SourceClass::ConventionFiles,
+                "config",
+                "config.format",
+                None,
+            ));
         }
         if !cfg.quantization.is_empty() {
-            candidates.push(candidate("/config/quantization", json!(cfg.quantization), SourceClass::WeightHeaders, "config", "config.quantization", Some("as the packager read it from the weights")));
+            candidates.push(candidate(
+                "/config/quantization",
+                json!(cfg.quantization),
+                SourceClass::WeightHeaders,
+                "config",
+                "config.quantization",
+                Some("as the packager read it from the weights"),
+            ));
         }
         if !cfg.parameters.is_empty() {
-            candidates.push(candidate("/config/paramSize", json!(cfg.parameters), SourceClass::Heuristic, "config", "config.parameters", Some("the packager's rounded parameter count")));
+            candidates.push(candidate(
+                "/config/paramSize",
+                json!(cfg.parameters),
+                SourceClass::Heuristic,
+                "config",
+                "config.parameters",
+                Some("the packager's rounded parameter count"),
+            ));
         }
         if !cfg.architecture.is_empty() {
             // Docker writes the GGUF `general.architecture` (llama, qwen2): a family, not
             // ModelPack's architecture (transformer…).
-            candidates.push(candidate("/descriptor/family", json!(cfg.architecture), SourceClass::ConventionFiles, "config", "config.architecture", Some("GGUF general.architecture names the family")));
+            candidates.push(candidate(
+                "/descriptor/family",
+                json!(cfg.architecture),
+                SourceClass::ConventionFiles,
+                "config",
+                "config.architecture",
+                Some("GGUF general.architecture names the family"),
+            ));
         }
-        if let Some(t) = c.descriptor.created.as_ref().or(c.descriptor.created_at.as_ref()) {
-            candidates.push(candidate("/descriptor/createdAt", json!(t), SourceClass::ConventionFiles, "config", "descriptor.created", None));
+        if let Some(t) = c
+            .descriptor
+            .created
+            .as_ref()
+            .or(c.descriptor.created_at.as_ref())
+        {
+            candidates.push(candidate(
+                "/descriptor/createdAt",
+                json!(t),
+                SourceClass::ConventionFiles,
+                "config",
+                "descriptor.created",
+                None,
+            ));
         }
     }
     Ok(ArtifactPlan {
@@ -148,15 +194,26 @@ mod tests {
     #[test]
     fn layers_and_config() {
         let p = plan(MANIFEST, CONFIG).unwrap();
-        let paths: Vec<&str> = p.layers.iter().map(|l| l.path.as_deref().unwrap()).collect();
+        let paths: Vec<&str> = p
+            .layers
+            .iter()
+            .map(|l| l.path.as_deref().unwrap())
+            .collect();
         assert_eq!(paths, ["model.gguf", "LICENSE", "chat_template.jinja"]);
         assert!(matches!(p.layers[0].kind, FileKind::Weight));
         assert!(matches!(p.layers[1].kind, FileKind::Doc));
         assert!(matches!(p.layers[2].kind, FileKind::WeightConfig));
-        let c: Vec<(&str, &str)> = p.candidates.iter().map(|c| (c.field.as_str(), c.value.as_str())).collect();
+        let c: Vec<(&str, &str)> = p
+            .candidates
+            .iter()
+            .map(|c| (c.field.as_str(), c.value.as_str()))
+            .collect();
         assert!(c.contains(&("/config/format", "\"gguf\"")), "{c:?}");
         assert!(c.contains(&("/descriptor/family", "\"llama\"")), "{c:?}");
-        assert!(c.contains(&("/descriptor/createdAt", "\"2025-01-01T00:00:00Z\"")), "{c:?}");
+        assert!(
+            c.contains(&("/descriptor/createdAt", "\"2025-01-01T00:00:00Z\"")),
+            "{c:?}"
+        );
     }
 
     #[test]
@@ -167,12 +224,25 @@ mod tests {
             "manifest layers[1]: media type \"application/vnd.docker.ai.surprise\" is not a Docker model layer"
         );
         let m = MANIFEST.replace("ai.gguf.v3", "ai.license");
-        assert!(plan(&m, CONFIG).unwrap_err().contains("no GGUF or safetensors layer"));
+        assert!(
+            plan(&m, CONFIG)
+                .unwrap_err()
+                .contains("no GGUF or safetensors layer")
+        );
     }
 
     #[test]
     fn detection() {
-        assert_eq!(detect("application/vnd.docker.ai.model.config.v0.1+json", &[]), 1.0);
-        assert_eq!(detect("application/vnd.docker.container.image.v1+json", &["application/vnd.ollama.image.model".into()]), 0.0);
+        assert_eq!(
+            detect("application/vnd.docker.ai.model.config.v0.1+json", &[]),
+            1.0
+        );
+        assert_eq!(
+            detect(
+                "application/vnd.docker.container.image.v1+json",
+                &["application/vnd.ollama.image.model".into()]
+            ),
+            0.0
+        );
     }
 }

@@ -119,13 +119,34 @@ pub fn plan(
         // says the same first-hand and wins (it comes first in the same class).
         let derived = Some("as Ollama read it from the GGUF when the model was created");
         if !c.model_format.is_empty() {
-            candidates.push(candidate("/config/format", json!(c.model_format), SourceClass::WeightHeaders, "config", "model_format", derived));
+            candidates.push(candidate(
+                "/config/format",
+                json!(c.model_format),
+                SourceClass::WeightHeaders,
+                "config",
+                "model_format",
+                derived,
+            ));
         }
         if !c.file_type.is_empty() {
-            candidates.push(candidate("/config/quantization", json!(c.file_type), SourceClass::WeightHeaders, "config", "file_type", derived));
+            candidates.push(candidate(
+                "/config/quantization",
+                json!(c.file_type),
+                SourceClass::WeightHeaders,
+                "config",
+                "file_type",
+                derived,
+            ));
         }
         if !c.model_type.is_empty() {
-            candidates.push(candidate("/config/paramSize", json!(c.model_type), SourceClass::Heuristic, "config", "model_type", Some("Ollama's rounded parameter size")));
+            candidates.push(candidate(
+                "/config/paramSize",
+                json!(c.model_type),
+                SourceClass::Heuristic,
+                "config",
+                "model_type",
+                Some("Ollama's rounded parameter size"),
+            ));
         }
         let family = if c.model_family.is_empty() {
             c.model_families.first().cloned().unwrap_or_default()
@@ -133,13 +154,34 @@ pub fn plan(
             c.model_family.clone()
         };
         if !family.is_empty() {
-            candidates.push(candidate("/descriptor/family", json!(family), SourceClass::ConventionFiles, "config", "model_family", None));
+            candidates.push(candidate(
+                "/descriptor/family",
+                json!(family),
+                SourceClass::ConventionFiles,
+                "config",
+                "model_family",
+                None,
+            ));
         }
     }
     if let Some((name, tag)) = model_name(reference) {
-        candidates.push(candidate("/descriptor/name", json!(name), SourceClass::Heuristic, "reference", "model name", None));
+        candidates.push(candidate(
+            "/descriptor/name",
+            json!(name),
+            SourceClass::Heuristic,
+            "reference",
+            "model name",
+            None,
+        ));
         if tag != "latest" {
-            candidates.push(candidate("/descriptor/version", json!(tag), SourceClass::Heuristic, "reference", "tag", None));
+            candidates.push(candidate(
+                "/descriptor/version",
+                json!(tag),
+                SourceClass::Heuristic,
+                "reference",
+                "tag",
+                None,
+            ));
         }
     }
     Ok(ArtifactPlan {
@@ -188,7 +230,13 @@ mod tests {
 
     #[test]
     fn layers_get_kinds_and_names() {
-        let p = plan("ollama:registry.ollama.ai/library/llama3:8b", &manifest(""), CONFIG, &params).unwrap();
+        let p = plan(
+            "ollama:registry.ollama.ai/library/llama3:8b",
+            &manifest(""),
+            CONFIG,
+            &params,
+        )
+        .unwrap();
         let got: Vec<(String, String)> = p
             .layers
             .iter()
@@ -208,8 +256,16 @@ mod tests {
         assert!(matches!(p.layers[0].kind, FileKind::Weight));
         assert!(matches!(p.layers[1].kind, FileKind::WeightConfig));
         assert!(matches!(p.layers[3].kind, FileKind::Doc));
-        assert!(p.layers.iter().all(|l| l.encoding == "raw" && matches!(l.action, LayerAction::Reuse)));
-        let c: Vec<(&str, &str)> = p.candidates.iter().map(|c| (c.field.as_str(), c.value.as_str())).collect();
+        assert!(
+            p.layers
+                .iter()
+                .all(|l| l.encoding == "raw" && matches!(l.action, LayerAction::Reuse))
+        );
+        let c: Vec<(&str, &str)> = p
+            .candidates
+            .iter()
+            .map(|c| (c.field.as_str(), c.value.as_str()))
+            .collect();
         assert!(c.contains(&("/config/quantization", "\"Q4_0\"")), "{c:?}");
         assert!(c.contains(&("/descriptor/family", "\"llama\"")), "{c:?}");
         assert!(c.contains(&("/descriptor/name", "\"llama3\"")), "{c:?}");
@@ -218,21 +274,34 @@ mod tests {
 
     #[test]
     fn bad_inputs_are_named() {
-        let e = plan("ollama:x", &manifest(""), CONFIG, &|_| Some(b"[1]".to_vec())).unwrap_err();
+        let e = plan("ollama:x", &manifest(""), CONFIG, &|_| {
+            Some(b"[1]".to_vec())
+        })
+        .unwrap_err();
         assert_eq!(e, "params layer sha256:p1: not a JSON object");
-        let m = manifest(r#",{"mediaType":"application/vnd.ollama.image.weird","digest":"sha256:w","size":1}"#);
+        let m = manifest(
+            r#",{"mediaType":"application/vnd.ollama.image.weird","digest":"sha256:w","size":1}"#,
+        );
         let e = plan("ollama:x", &m, CONFIG, &params).unwrap_err();
         assert_eq!(e, "manifest layers[5]: unknown Ollama layer type \"weird\"");
         let m = manifest("").replace("image.model", "image.system");
         let e = plan("ollama:x", &m, CONFIG, &params).unwrap_err();
-        assert!(e.contains("no application/vnd.ollama.image.model layer"), "{e}");
+        assert!(
+            e.contains("no application/vnd.ollama.image.model layer"),
+            "{e}"
+        );
         let e = plan("ollama:x", &manifest(""), "{\"model_format\": 3}", &params).unwrap_err();
-        assert!(e.starts_with("config (sha256:c0): not an Ollama config"), "{e}");
+        assert!(
+            e.starts_with("config (sha256:c0): not an Ollama config"),
+            "{e}"
+        );
     }
 
     #[test]
     fn obsolete_embed_layers_are_dropped_with_a_warning() {
-        let m = manifest(r#",{"mediaType":"application/vnd.ollama.image.embed","digest":"sha256:e","size":1}"#);
+        let m = manifest(
+            r#",{"mediaType":"application/vnd.ollama.image.embed","digest":"sha256:e","size":1}"#,
+        );
         let p = plan("ollama:x", &m, CONFIG, &params).unwrap();
         assert!(matches!(p.layers[5].action, LayerAction::Drop));
         assert_eq!(p.findings[0].id, "obsolete-layer-dropped");
@@ -241,6 +310,9 @@ mod tests {
     #[test]
     fn detection_needs_an_ollama_layer() {
         assert_eq!(detect(&["application/vnd.ollama.image.model".into()]), 1.0);
-        assert_eq!(detect(&["application/vnd.docker.image.rootfs.diff.tar.gzip".into()]), 0.0);
+        assert_eq!(
+            detect(&["application/vnd.docker.image.rootfs.diff.tar.gzip".into()]),
+            0.0
+        );
     }
 }
