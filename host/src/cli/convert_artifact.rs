@@ -65,7 +65,8 @@ fn render(o: &Outcome, explain: bool) -> String {
         s.push_str(&format!(
             "  {}  {}  {}  {}\n",
             l.path,
-            l.media_type.trim_start_matches("application/vnd.cncf.model."),
+            l.media_type
+                .trim_start_matches("application/vnd.cncf.model."),
             human_bytes(l.size),
             l.placed
         ));
@@ -85,7 +86,10 @@ fn render(o: &Outcome, explain: bool) -> String {
     if explain {
         s.push_str("config:\n");
         for e in &o.explain {
-            s.push_str(&format!("  {} = {}  <- {} ({:?})\n", e.field, e.value, e.from, e.source));
+            s.push_str(&format!(
+                "  {} = {}  <- {} ({:?})\n",
+                e.field, e.value, e.from, e.source
+            ));
             if let Some(n) = &e.note {
                 s.push_str(&format!("      {n}\n"));
             }

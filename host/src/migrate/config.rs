@@ -46,7 +46,10 @@ pub fn decide(
     let mut warnings = Vec::new();
     let root = Arc::new(store.blob_dir().canonicalize()?);
     let mut reports: Vec<(String, FileReport)> = Vec::new();
-    for l in layers.iter().filter(|l| l.kind == LayerKind::Weight && l.format == LayerFormat::Raw) {
+    for l in layers
+        .iter()
+        .filter(|l| l.kind == LayerKind::Weight && l.format == LayerFormat::Raw)
+    {
         let name = Path::new(&l.path)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -108,29 +111,51 @@ pub fn decide(
 fn candidate(plugin: &str, c: &ac::FieldCandidate) -> Result<Candidate, String> {
     let dotted = c.field.trim_start_matches('/').replace('/', ".");
     let (field, ty) = fields::lookup(&dotted).map_err(|_| {
-        format!("converter {plugin} offered {}, which is not a ModelPack config field; ignored", c.field)
+        format!(
+            "converter {plugin} offered {}, which is not a ModelPack config field; ignored",
+            c.field
+        )
     })?;
-    let value: Value = serde_json::from_str(&c.value)
-        .map_err(|e| format!("converter {plugin}: {}: value {:?} is not JSON ({e}); ignored", c.field, c.value))?;
+    let value: Value = serde_json::from_str(&c.value).map_err(|e| {
+        format!(
+            "converter {plugin}: {}: value {:?} is not JSON ({e}); ignored",
+            c.field, c.value
+        )
+    })?;
     let fits = match ty {
         FieldType::Text => value.is_string(),
         FieldType::Bool => value.is_boolean(),
-        FieldType::List => value.as_array().is_some_and(|a| a.iter().all(Value::is_string)),
+        FieldType::List => value
+            .as_array()
+            .is_some_and(|a| a.iter().all(Value::is_string)),
     } || value.is_null();
     if !fits {
-        return Err(format!("converter {plugin}: {}: {value} is not of the field's type; ignored", c.field));
+        return Err(format!(
+            "converter {plugin}: {}: {value} is not of the field's type; ignored",
+            c.field
+        ));
     }
     let mut probe = serde_json::json!({"descriptor": {}, "config": {"capabilities": {}}});
-    if let Some(slot) = probe.pointer_mut(&c.field.rsplit_once('/').map(|(p, _)| p.to_string()).unwrap_or_default())
-        && let Some(obj) = slot.as_object_mut()
+    if let Some(slot) = probe.pointer_mut(
+        &c.field
+            .rsplit_once('/')
+            .map(|(p, _)| p.to_string())
+            .unwrap_or_default(),
+    ) && let Some(obj) = slot.as_object_mut()
     {
-        obj.insert(c.field.rsplit('/').next().unwrap_or("").to_string(), value.clone());
+        obj.insert(
+            c.field.rsplit('/').next().unwrap_or("").to_string(),
+            value.clone(),
+        );
     }
     if let Some(p) = crate::validate::config::strict_problems(&probe)
         .into_iter()
         .find(|p| p.level == crate::validate::Level::Error)
     {
-        return Err(format!("converter {plugin}: {}: {}; ignored", c.field, p.message));
+        return Err(format!(
+            "converter {plugin}: {}: {}; ignored",
+            c.field, p.message
+        ));
     }
     let source = match c.source {
         SourceClass::ConventionFiles => Source::HfFiles,

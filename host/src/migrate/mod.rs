@@ -24,9 +24,9 @@ use serde_json::Value;
 use crate::generate::fields::{Candidate, FieldExplain, Source};
 use crate::oci::Digest;
 use crate::oci::blob::Placed;
+use crate::plugin::PluginSet;
 use crate::plugin::info::Kind;
 use crate::plugin::runtime::{Loaded, ac};
-use crate::plugin::PluginSet;
 use source::{Artifact, LayerDesc, SourceSpec, Store};
 
 /// Most plan rounds (KitOps' own `MaxModelRefChain` is 10 parents).
@@ -125,7 +125,10 @@ fn choose(plugins: &PluginSet, a: &Artifact, log: &dyn Fn(&str)) -> Result<(Stri
         ) {
             Ok(s) => s,
             Err(f) => {
-                log(&format!("converter {}: detect failed: {}", e.info.name, f.message));
+                log(&format!(
+                    "converter {}: detect failed: {}",
+                    e.info.name, f.message
+                ));
                 continue;
             }
         };
@@ -141,7 +144,10 @@ fn choose(plugins: &PluginSet, a: &Artifact, log: &dyn Fn(&str)) -> Result<(Stri
             a.reference,
             a.media_type,
             a.config_media_type,
-            all.iter().map(|e| e.info.name.as_str()).collect::<Vec<_>>().join(", ")
+            all.iter()
+                .map(|e| e.info.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }
@@ -157,7 +163,10 @@ fn foreign(store: &Store, a: &Artifact, referenced: &[Artifact]) -> Result<ac::F
             continue;
         }
         total += l.size;
-        inline.push((l.digest.to_string(), store.read_verified(&l.digest, l.size, INLINE_MAX)?));
+        inline.push((
+            l.digest.to_string(),
+            store.read_verified(&l.digest, l.size, INLINE_MAX)?,
+        ));
     }
     let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap_or_default();
     Ok(ac::ForeignArtifact {
@@ -227,11 +236,18 @@ pub fn convert(plugins: &PluginSet, req: &Request, log: &dyn Fn(&str)) -> Result
     let mut plan = None;
     for _ in 0..MAX_ROUNDS {
         let fa = foreign(&store, &artifact, &referenced)?;
-        let called = loaded
-            .plan_artifact(plugins.runtime(), &fa)
-            .map_err(|f| anyhow::anyhow!("{}: converter {converter}: {}", artifact.reference, f.message))?;
+        let called = loaded.plan_artifact(plugins.runtime(), &fa).map_err(|f| {
+            anyhow::anyhow!(
+                "{}: converter {converter}: {}",
+                artifact.reference,
+                f.message
+            )
+        })?;
         if !called.output.is_empty() {
-            log(&format!("[{converter} output]: {}", called.output.trim_end()));
+            log(&format!(
+                "[{converter} output]: {}",
+                called.output.trim_end()
+            ));
         }
         let p = called
             .value
@@ -265,7 +281,11 @@ pub fn convert(plugins: &PluginSet, req: &Request, log: &dyn Fn(&str)) -> Result
         );
     };
     let mut available: HashMap<Digest, LayerDesc> = HashMap::new();
-    for l in artifact.layers.iter().chain(referenced.iter().flat_map(|r| &r.layers)) {
+    for l in artifact
+        .layers
+        .iter()
+        .chain(referenced.iter().flat_map(|r| &r.layers))
+    {
         available.insert(l.digest, l.clone());
     }
     let checked = plan::check(&converter, &plan, &available)?;

@@ -84,7 +84,9 @@ pub fn check(
         match &l.action {
             ac::LayerAction::Drop => continue,
             ac::LayerAction::Reuse => {}
-            ac::LayerAction::Split(_) => bail!("{at}: `split` is not carried out by this host (only reuse and drop)"),
+            ac::LayerAction::Split(_) => {
+                bail!("{at}: `split` is not carried out by this host (only reuse and drop)")
+            }
             ac::LayerAction::Reencode(_) => {
                 bail!("{at}: `reencode` is not carried out by this host (only reuse and drop)")
             }
@@ -93,7 +95,10 @@ pub fn check(
             bail!("{at}: kind `ignore` with action reuse (drop it instead)");
         };
         let Some(format) = LayerFormat::parse(&l.encoding) else {
-            bail!("{at}: encoding {:?} is not raw, tar, tar+gzip or tar+zstd", l.encoding);
+            bail!(
+                "{at}: encoding {:?} is not raw, tar, tar+gzip or tar+zstd",
+                l.encoding
+            );
         };
         let Some(path) = l.path.clone() else {
             bail!("{at}: no path (org.cncf.model.filepath)");
@@ -166,23 +171,45 @@ mod tests {
         assert_eq!(ok[0].path, "w.gguf");
         let other = Digest::of(b"b");
         let cases = [
-            (vec![layer(&other, "w", "raw")], "is not a layer of the source"),
-            (vec![layer(&a.digest, "../x", "raw")], "path \"../x\" has an empty, `.` or `..` component"),
+            (
+                vec![layer(&other, "w", "raw")],
+                "is not a layer of the source",
+            ),
+            (
+                vec![layer(&a.digest, "../x", "raw")],
+                "path \"../x\" has an empty, `.` or `..` component",
+            ),
             (vec![layer(&a.digest, "/etc/x", "raw")], "is absolute"),
-            (vec![layer(&a.digest, ".", "raw")], "path \".\" has an empty"),
-            (vec![layer(&a.digest, "w", "raw"), layer(&a.digest, "w", "raw")], "\"w\" is planned twice"),
+            (
+                vec![layer(&a.digest, ".", "raw")],
+                "path \".\" has an empty",
+            ),
+            (
+                vec![layer(&a.digest, "w", "raw"), layer(&a.digest, "w", "raw")],
+                "\"w\" is planned twice",
+            ),
             (vec![layer(&a.digest, "w", "tar+xz")], "encoding \"tar+xz\""),
         ];
         for (layers, want) in cases {
             let e = check("p", &plan(layers), &avail).unwrap_err().to_string();
             assert!(e.contains(want), "{e} / {want}");
         }
-        let many = (0..MAX_LAYERS + 1).map(|i| layer(&a.digest, &format!("w{i}"), "raw")).collect();
+        let many = (0..MAX_LAYERS + 1)
+            .map(|i| layer(&a.digest, &format!("w{i}"), "raw"))
+            .collect();
         let e = check("p", &plan(many), &avail).unwrap_err().to_string();
-        assert_eq!(e, "converter p planned 4097 layers, more than the 4096 accepted");
+        assert_eq!(
+            e,
+            "converter p planned 4097 layers, more than the 4096 accepted"
+        );
         let mut split = layer(&a.digest, "w", "raw");
         split.action = ac::LayerAction::Split("raw".into());
-        assert!(check("p", &plan(vec![split]), &avail).unwrap_err().to_string().contains("`split` is not carried out"));
+        assert!(
+            check("p", &plan(vec![split]), &avail)
+                .unwrap_err()
+                .to_string()
+                .contains("`split` is not carried out")
+        );
         // A tar layer may sit at the root.
         assert!(check("p", &plan(vec![layer(&a.digest, ".", "tar")]), &avail).is_ok());
     }

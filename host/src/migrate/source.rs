@@ -66,7 +66,10 @@ pub fn parse(arg: &str, ollama_dir: Option<&Path>) -> Result<Option<SourceSpec>>
         return Ok(Some(SourceSpec::Layout { dir, tag }));
     }
     if explicit {
-        bail!("{arg}: {} is not an OCI image layout (no oci-layout file)", dir.display());
+        bail!(
+            "{arg}: {} is not an OCI image layout (no oci-layout file)",
+            dir.display()
+        );
     }
     if ollama_dir.is_some() && !Path::new(arg).exists() {
         return Ok(Some(SourceSpec::Ollama {
@@ -139,17 +142,25 @@ impl Store {
             bail!("blob {d}: {size} bytes, more than the {max} read into memory");
         }
         let path = self.blob_path(d);
-        let f = crate::regular::open(&path).with_context(|| format!("blob {d}: {}", path.display()))?;
+        let f =
+            crate::regular::open(&path).with_context(|| format!("blob {d}: {}", path.display()))?;
         let mut bytes = Vec::with_capacity(size as usize);
         f.take(size + 1)
             .read_to_end(&mut bytes)
             .with_context(|| format!("reading {}", path.display()))?;
         if bytes.len() as u64 != size {
-            bail!("blob {d} ({}): {} bytes, the manifest says {size}", path.display(), bytes.len());
+            bail!(
+                "blob {d} ({}): {} bytes, the manifest says {size}",
+                path.display(),
+                bytes.len()
+            );
         }
         let got = Digest::of(&bytes);
         if got != *d {
-            bail!("blob {d} ({}): content does not match its digest (it is {got})", path.display());
+            bail!(
+                "blob {d} ({}): content does not match its digest (it is {got})",
+                path.display()
+            );
         }
         Ok(bytes)
     }
@@ -176,7 +187,11 @@ pub fn open(spec: &SourceSpec) -> Result<(Store, Artifact)> {
         SourceSpec::Ollama { store, name } => {
             let (file, shown) = ollama_manifest_path(store, name)?;
             let bytes = layout::read_capped(&file, MAX_MANIFEST_SIZE).with_context(|| {
-                format!("ollama:{name}: no such model in {} ({})", store.display(), file.display())
+                format!(
+                    "ollama:{name}: no such model in {} ({})",
+                    store.display(),
+                    file.display()
+                )
             })?;
             let s = Store::Ollama(store.clone());
             let a = artifact(&s, shown, bytes, "")
@@ -198,18 +213,26 @@ fn ollama_manifest_path(store: &Path, name: &str) -> Result<(PathBuf, String)> {
         [m] => ("registry.ollama.ai", "library", *m),
         [n, m] => ("registry.ollama.ai", *n, *m),
         [h, n, m] => (*h, *n, *m),
-        _ => bail!("ollama:{name}: not a model name (NAME, NAMESPACE/NAME or HOST/NAMESPACE/NAME, then :TAG)"),
+        _ => bail!(
+            "ollama:{name}: not a model name (NAME, NAMESPACE/NAME or HOST/NAMESPACE/NAME, then :TAG)"
+        ),
     };
     let ok = |s: &str| {
         !s.is_empty()
             && s != "."
             && s != ".."
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-:".contains(c))
     };
     if ![host, ns, model, tag].iter().all(|s| ok(s)) {
         bail!("ollama:{name}: not a model name (letters, digits, `.`, `_`, `-` in each part)");
     }
-    let file = store.join("manifests").join(host).join(ns).join(model).join(tag);
+    let file = store
+        .join("manifests")
+        .join(host)
+        .join(ns)
+        .join(model)
+        .join(tag);
     Ok((file, format!("ollama:{host}/{ns}/{model}:{tag}")))
 }
 
@@ -218,7 +241,12 @@ fn text<'a>(v: &'a Value, key: &str) -> &'a str {
 }
 
 /// Parses and checks a manifest, and reads its config.
-fn artifact(store: &Store, reference: String, bytes: Vec<u8>, listed_type: &str) -> Result<Artifact> {
+fn artifact(
+    store: &Store,
+    reference: String,
+    bytes: Vec<u8>,
+    listed_type: &str,
+) -> Result<Artifact> {
     let v: Value = serde_json::from_slice(&bytes)
         .map_err(|e| anyhow::anyhow!("{reference}: the manifest is not JSON: {e}"))?;
     if !v.is_object() {
@@ -228,17 +256,22 @@ fn artifact(store: &Store, reference: String, bytes: Vec<u8>, listed_type: &str)
         "" => listed_type.to_string(),
         m => m.to_string(),
     };
-    if media_type.contains("index") || media_type.contains("manifest.list") || v.get("manifests").is_some() {
-        bail!("{reference}: an image index, not a manifest: name one manifest (a tag of a single-platform artifact)");
+    if media_type.contains("index")
+        || media_type.contains("manifest.list")
+        || v.get("manifests").is_some()
+    {
+        bail!(
+            "{reference}: an image index, not a manifest: name one manifest (a tag of a single-platform artifact)"
+        );
     }
     let desc = |d: &Value, at: &str| -> Result<(String, Digest, u64)> {
         let digest = text(d, "digest");
-        let parsed = Digest::parse(digest)
-            .with_context(|| format!("{reference}: manifest {at}.digest {digest:?} is not a sha256 digest"))?;
-        let size = d
-            .get("size")
-            .and_then(Value::as_u64)
-            .with_context(|| format!("{reference}: manifest {at}.size is missing or not a byte count"))?;
+        let parsed = Digest::parse(digest).with_context(|| {
+            format!("{reference}: manifest {at}.digest {digest:?} is not a sha256 digest")
+        })?;
+        let size = d.get("size").and_then(Value::as_u64).with_context(|| {
+            format!("{reference}: manifest {at}.size is missing or not a byte count")
+        })?;
         Ok((text(d, "mediaType").to_string(), parsed, size))
     };
     let Some(layers_v) = v.get("layers").and_then(Value::as_array) else {
@@ -247,7 +280,11 @@ fn artifact(store: &Store, reference: String, bytes: Vec<u8>, listed_type: &str)
     let mut layers = Vec::with_capacity(layers_v.len());
     for (i, l) in layers_v.iter().enumerate() {
         let (media_type, digest, size) = desc(l, &format!("layers[{i}]"))?;
-        layers.push(LayerDesc { media_type, digest, size });
+        layers.push(LayerDesc {
+            media_type,
+            digest,
+            size,
+        });
     }
     let (config_media_type, config) = match v.get("config") {
         Some(c) => {
@@ -285,12 +322,21 @@ pub fn resolve(spec: &SourceSpec, store: &Store, reference: &str) -> Result<Opti
             let hit = entries
                 .iter()
                 .find(|e| e.tag.as_deref() == Some(reference))
-                .or_else(|| entries.iter().find(|e| tag.is_some() && e.tag.as_deref() == tag));
+                .or_else(|| {
+                    entries
+                        .iter()
+                        .find(|e| tag.is_some() && e.tag.as_deref() == tag)
+                });
             let Some(e) = hit else {
                 return Ok(None);
             };
             let bytes = l.read_blob(&e.digest, e.size, MAX_MANIFEST_SIZE)?;
-            Ok(Some(artifact(store, reference.to_string(), bytes, &e.media_type)?))
+            Ok(Some(artifact(
+                store,
+                reference.to_string(),
+                bytes,
+                &e.media_type,
+            )?))
         }
         SourceSpec::Ollama { store: root, .. } => {
             let Ok((file, _)) = ollama_manifest_path(root, reference) else {
@@ -313,7 +359,10 @@ mod tests {
     fn ollama_names_resolve_with_defaults() {
         let s = Path::new("/s");
         let (p, shown) = ollama_manifest_path(s, "llama3").unwrap();
-        assert_eq!(p, Path::new("/s/manifests/registry.ollama.ai/library/llama3/latest"));
+        assert_eq!(
+            p,
+            Path::new("/s/manifests/registry.ollama.ai/library/llama3/latest")
+        );
         assert_eq!(shown, "ollama:registry.ollama.ai/library/llama3:latest");
         let (p, _) = ollama_manifest_path(s, "me/tiny:q4").unwrap();
         assert_eq!(p, Path::new("/s/manifests/registry.ollama.ai/me/tiny/q4"));

@@ -71,10 +71,10 @@ pub fn write(
     let mut built = Vec::with_capacity(layers.len());
     for l in layers {
         let d = l.source.digest;
-        if !placed.contains_key(&d) {
+        if let std::collections::btree_map::Entry::Vacant(slot) = placed.entry(d) {
             let (how, n) = place(store, &blobs, l, opts.copy)?;
             bytes_read += n;
-            placed.insert(d, how);
+            slot.insert(how);
         }
         let (diff_id, n) = diff_id(&blobs.path_of(&d), l)?;
         bytes_read += n;
@@ -152,7 +152,8 @@ pub fn write(
 fn place(store: &Store, blobs: &BlobDir, l: &Checked, copy: bool) -> Result<(Placed, u64)> {
     let d = l.source.digest;
     let src = store.blob_path(&d);
-    let file = crate::regular::open(&src).with_context(|| format!("layer {} ({d}): {}", l.path, src.display()))?;
+    let file = crate::regular::open(&src)
+        .with_context(|| format!("layer {} ({d}): {}", l.path, src.display()))?;
     let len = file.metadata()?.len();
     if len != l.source.size {
         bail!(
@@ -172,16 +173,20 @@ fn place(store: &Store, blobs: &BlobDir, l: &Checked, copy: bool) -> Result<(Pla
         }
     }
     let mut reader = file.take(l.source.size + 1);
-    let mut out = std::fs::File::create(&dst).with_context(|| format!("creating {}", dst.display()))?;
+    let mut out =
+        std::fs::File::create(&dst).with_context(|| format!("creating {}", dst.display()))?;
     let mut hasher = Hasher::new();
     let mut buf = vec![0u8; BUF_LEN];
     loop {
-        let n = reader.read(&mut buf).with_context(|| format!("reading {}", src.display()))?;
+        let n = reader
+            .read(&mut buf)
+            .with_context(|| format!("reading {}", src.display()))?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).with_context(|| format!("writing {}", dst.display()))?;
+        out.write_all(&buf[..n])
+            .with_context(|| format!("writing {}", dst.display()))?;
     }
     let (got, n) = hasher.finish();
     if n != l.source.size || got != d {
@@ -202,8 +207,10 @@ fn diff_id(blob: &Path, l: &Checked) -> Result<(Digest, u64)> {
     if l.format == LayerFormat::Raw {
         return Ok((l.source.digest, 0));
     }
-    let file = std::fs::File::open(blob).with_context(|| format!("{}: {}", at(), blob.display()))?;
-    let mut r = decompressor(l.format, file).with_context(|| format!("{}: not {} data", at(), l.format.as_str()))?;
+    let file =
+        std::fs::File::open(blob).with_context(|| format!("{}: {}", at(), blob.display()))?;
+    let mut r = decompressor(l.format, file)
+        .with_context(|| format!("{}: not {} data", at(), l.format.as_str()))?;
     let mut head = [0u8; 512];
     let mut got = 0;
     while got < head.len() {
@@ -216,7 +223,11 @@ fn diff_id(blob: &Path, l: &Checked) -> Result<(Digest, u64)> {
         got += n;
     }
     if got < 512 || &head[257..262] != b"ustar" {
-        bail!("{}: the plan says {}, but it does not hold a tar archive", at(), l.format.as_str());
+        bail!(
+            "{}: the plan says {}, but it does not hold a tar archive",
+            at(),
+            l.format.as_str()
+        );
     }
     if l.format == LayerFormat::Tar {
         return Ok((l.source.digest, 512));

@@ -128,7 +128,9 @@ pub fn plan(
                 derived,
             ));
         }
-        if !c.file_type.is_empty() {
+        // F16/F32/BF16 name an unquantised storage type, not a quantisation.
+        if !c.file_type.is_empty() && !["F16", "F32", "BF16", "F64"].contains(&c.file_type.as_str())
+        {
             candidates.push(candidate(
                 "/config/quantization",
                 json!(c.file_type),

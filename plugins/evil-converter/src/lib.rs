@@ -2,7 +2,7 @@
 //! `application/vnd.example.evil.config+json` and answers the plan named by the manifest
 //! annotation `evil.mode`, each one something the host must refuse:
 //! `foreign-digest` (a layer the source does not have), `traversal` (a path leaving the
-//! output), `huge` (a million layers), `needs-forever` (a new reference every round),
+//! output), `huge` (20000 layers), `needs-forever` (a new reference every round),
 //! `same-path` (two layers, one path), `split` (an action this host does not carry out).
 
 use modelpack_plugin_sdk::converter_prelude::*;
@@ -59,7 +59,7 @@ impl ConverterPlugin for Plugin {
                 plan.layers.push(layer(&first, "w.bin"));
             }
             "huge" => {
-                for i in 0..1_000_000 {
+                for i in 0..20_000 {
                     plan.layers.push(layer(&first, &format!("w{i}.bin")));
                 }
             }
