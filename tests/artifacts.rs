@@ -728,3 +728,94 @@ fn a_hostile_converter_plan_is_refused_by_the_host() {
         ]
     );
 }
+
+/// Skips (returns true) with a printed reason, or fails under CI.
+fn skip(why: &str) -> bool {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{why}: CI must provide it (see .ci/run)");
+    }
+    eprintln!("skipping: {why}");
+    true
+}
+
+#[test]
+fn a_converted_artifact_pushed_is_pulled_byte_identical_by_skopeo() {
+    if !plugins_built() {
+        return;
+    }
+    let Some(registry) = std::env::var("MODELPACK_TEST_REGISTRY")
+        .ok()
+        .filter(|r| !r.is_empty())
+    else {
+        skip("MODELPACK_TEST_REGISTRY is not set (no test registry)");
+        return;
+    };
+    if !std::process::Command::new("skopeo")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        skip("skopeo is not installed");
+        return;
+    }
+    let t = tempfile::tempdir().unwrap();
+    let k = kits(&t.path().join("kits"));
+    let out = t.path().join("out");
+    let (code, v, err) = convert(&[
+        &format!("{}:child", k.layout.display()),
+        "--output",
+        &format!("{}:c1", out.display()),
+    ]);
+    assert_eq!(code, 0, "{v}\n{err}");
+    let repo = format!(
+        "modelpack-test/convert{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    );
+    let remote = format!("{registry}/{repo}:c1");
+    let (code, o, e) = outcome(&run(&["push", &format!("{}:c1", out.display()), &remote]));
+    assert_eq!(code, 0, "push: {o}{e}");
+    let back = t.path().join("back");
+    let copied = std::process::Command::new("skopeo")
+        .args([
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            &format!("docker://{remote}"),
+            &format!("oci:{}:c1", back.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        copied.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    let digest_of = |dir: &Path| -> String {
+        let i: Value =
+            serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+        i["manifests"][0]["digest"].as_str().unwrap().to_string()
+    };
+    assert_eq!(digest_of(&back), v["manifest"].as_str().unwrap());
+    // Every blob of the converted layout came back with the same bytes.
+    let blobs = |dir: &Path| -> BTreeMap<String, Vec<u8>> {
+        std::fs::read_dir(dir.join("blobs/sha256"))
+            .unwrap()
+            .map(|e| {
+                let p = e.unwrap().path();
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(blobs(&back), blobs(&out));
+    assert!(
+        blobs(&out).contains_key(&sha(&k.model_gz)[7..]),
+        "the parent's model blob is in the push"
+    );
+}
