@@ -808,4 +808,41 @@ fn a_converted_artifact_pushed_is_pulled_byte_identical_by_skopeo() {
         blobs(&out).contains_key(&sha(&k.model_gz)[7..]),
         "the parent's model blob is in the push"
     );
+
+    // A ModelKit in the registry (copied there by skopeo, not by us) converts from its reference.
+    let kit = format!("{registry}/{repo}-kit:v1");
+    let copied = std::process::Command::new("skopeo")
+        .args([
+            "copy",
+            "--quiet",
+            "--dest-tls-verify=false",
+            &format!("oci:{}:v1", k.layout.display()),
+            &format!("docker://{kit}"),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        copied.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    let from_reg = t.path().join("from-registry");
+    let (code, v, err) = convert(&[&kit, "--output", &from_reg.display().to_string()]);
+    assert_eq!(code, 0, "{v}\n{err}");
+    assert_eq!(v["source"], format!("registry:{kit}"));
+    let (m, _) = written(&from_reg);
+    assert_eq!(m["layers"][0]["digest"], sha(&k.model_gz));
+    validate_strict(&from_reg);
+    assert_eq!(unpacked(&from_reg)["model.gguf"], gguf());
+    // The pull it converted from is gone.
+    only(
+        t.path(),
+        &[
+            "kits",
+            "out",
+            "back",
+            "from-registry",
+            "from-registry.unpacked",
+        ],
+    );
 }

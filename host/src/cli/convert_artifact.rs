@@ -22,6 +22,12 @@ pub fn run_if_artifact(global: &Global, args: &ConvertArgs) -> Result<Option<Exi
             specs.push(s);
         }
     }
+    if specs.is_empty()
+        && let [one] = args.paths.as_slice()
+        && let Some(reference) = registry_source(&one.to_string_lossy())
+    {
+        return from_registry(global, args, &reference).map(Some);
+    }
     let spec = match (specs.len(), args.paths.len()) {
         (0, _) => {
             if args.ollama_dir.is_some() {
@@ -51,6 +57,60 @@ pub fn run_if_artifact(global: &Global, args: &ConvertArgs) -> Result<Option<Exi
         OutputFormat::Text => print!("{}", render(&outcome, args.explain)),
     }
     Ok(Some(ExitCode::SUCCESS))
+}
+
+/// A registry reference as a source: `docker://…`, or `HOST[:PORT]/REPO[:TAG|@DIGEST]` that is
+/// not a local path and whose first part names a host (a dot, a port or `localhost`), so a
+/// mistyped weight file path is never taken for one.
+fn registry_source(arg: &str) -> Option<String> {
+    if std::path::Path::new(arg).exists() {
+        return None;
+    }
+    let explicit = arg.starts_with("docker://");
+    let s = arg.strip_prefix("docker://").unwrap_or(arg);
+    let (host, _) = s.split_once('/')?;
+    let host_like = host.contains('.') || host.contains(':') || host == "localhost";
+    (explicit || host_like).then(|| s.to_string())
+}
+
+/// Pulls the artifact into a staging directory beside the output, converts it from there (its
+/// blobs are linked into the output, on the same file system) and removes the pull. Parent
+/// artifacts a converter asks for are looked up in that pull only.
+fn from_registry(global: &Global, args: &ConvertArgs, reference: &str) -> Result<ExitCode> {
+    let reference = super::reference::registry_reference(reference)?;
+    let out = args.output.to_string_lossy();
+    let (output, tag) = layout::split_reference(&out);
+    crate::oci::staging::require_absent_or_empty(&output)?;
+    let tmp = crate::oci::staging::beside(&output, "pull")?;
+    let fresh = tmp.path().join("layout");
+    let opts = crate::registry::RegistryOptions {
+        progress: true,
+        verbose: global.verbose,
+        ..Default::default()
+    };
+    let pulled = crate::registry::pull(&reference, &fresh, &opts)?;
+    let req = Request {
+        source: source::SourceSpec::Layout {
+            dir: fresh,
+            tag: Some(pulled.tag.clone()),
+        },
+        write: WriteOptions {
+            output,
+            tag: tag.unwrap_or_else(|| DEFAULT_TAG.to_string()),
+            copy: args.copy,
+        },
+    };
+    let plugins = global.plugins()?;
+    let log = global.logger();
+    let verbose = move |m: &str| log(m);
+    let mut outcome = migrate::convert(&plugins, &req, &verbose)?;
+    drop(tmp);
+    outcome.source = format!("registry:{reference}");
+    match args.format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
+        OutputFormat::Text => print!("{}", render(&outcome, args.explain)),
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn render(o: &Outcome, explain: bool) -> String {
