@@ -33,6 +33,10 @@ const BUNDLED: &[&str] = &[
     "policy-required-metadata",
     "policy-precision-allowlist",
     "policy-signature-required",
+    "converter-cnai",
+    "converter-ollama",
+    "converter-docker",
+    "converter-kitops",
 ];
 /// Plugins built for tests only.
 const TEST_ONLY: &[&str] = &[
@@ -41,6 +45,7 @@ const TEST_ONLY: &[&str] = &[
     "evil-convention",
     "future-wit",
     "old-wit",
+    "evil-converter",
 ];
 
 fn main() {

@@ -3,6 +3,9 @@
 
 mod util;
 
+/// Issue 13: convert KitOps, Ollama, Docker model and legacy vnd.cnai artifacts into ModelPack.
+mod artifacts;
+
 /// Policies and `modelpack check`.
 mod check;
 /// Issue 15: single-file pack, --set suggestions, open precision list, plain progress lines.

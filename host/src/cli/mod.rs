@@ -2,6 +2,7 @@
 
 mod check;
 mod convert;
+mod convert_artifact;
 mod generate;
 mod inspect;
 mod login;
