@@ -8,10 +8,11 @@ use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use super::{Global, OutputFormat};
-use crate::generate::{GenerateOptions, PlannedLayer, generate};
+use crate::generate::{GenerateOptions, generate};
 use crate::model::LayerFormat;
 use crate::oci::blob::{LinkMode, Placed};
-use crate::oci::pack::{PackOptions, PackOutcome, pack};
+use crate::oci::layers::BuiltLayer;
+use crate::oci::pack::{PackOptions, PackOutcome, pack_checked};
 use crate::units::human_bytes;
 use crate::validate::Level;
 use crate::validate::config::validate_config;
@@ -131,9 +132,11 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
         None => None,
     };
     let plugins = global.plugins()?;
+    // No digests here: the blob pass computes them, so every byte is read once.
     let opts = GenerateOptions {
         leave_out: vec![args.output.clone()],
         layer_format: args.layer_format.into(),
+        digests: false,
         ..args.flags.options()
     };
     let generated = generate(&args.dir, &opts, &plugins)?;
@@ -153,12 +156,14 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
     // A weight a plugin claimed but could not read is packed as it is (its bytes are the
     // model's), but the run says so with exit 1, as `generate` does for the same directory.
     let unreadable = generated.unreadable.len();
-    let config = match reviewed {
-        Some((path, config)) => {
-            same_files(path, &config, &generated.layers)?;
-            config
-        }
-        None => generated.config,
+    let (config, reviewed_path) = match reviewed {
+        Some((path, config)) => (config, Some(path)),
+        None => (generated.config, None),
+    };
+    // A reviewed config must name the diffIds the blob pass computes (checked before commit).
+    let check = |built: &[BuiltLayer]| match (reviewed_path, &config) {
+        (Some(path), config) => same_files(path, config, &layer_ids(built)),
+        (None, _) => Ok(()),
     };
     let files = generated.files;
     let mut opts = PackOptions::new(&args.output)?;
@@ -169,7 +174,7 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
     if let Some(j) = args.jobs {
         opts.jobs = j;
     }
-    let outcome = pack(&files, config, &opts)?;
+    let outcome = pack_checked(&files, config.clone(), &opts, &check)?;
     let log = global.logger();
     let count = |p: Placed| {
         outcome
@@ -218,9 +223,30 @@ fn read_reviewed(path: &Path) -> Result<Value> {
     Ok(config)
 }
 
+/// A built layer's file path and diffId, as [`same_files`] compares them.
+struct LayerId {
+    path: String,
+    diff_id: String,
+}
+
+fn layer_ids(built: &[BuiltLayer]) -> Vec<LayerId> {
+    built
+        .iter()
+        .map(|l| LayerId {
+            path: l
+                .descriptor
+                .annotations
+                .get(crate::model::ANNOTATION_FILEPATH)
+                .cloned()
+                .unwrap_or_default(),
+            diff_id: l.diff_id.to_string(),
+        })
+        .collect()
+}
+
 /// The reviewed config must describe exactly the layers the directory gives now: same count,
 /// same diffIds in the same order. Says which layers differ and how to fix it.
-fn same_files(path: &Path, config: &Value, layers: &[PlannedLayer]) -> Result<()> {
+fn same_files(path: &Path, config: &Value, layers: &[LayerId]) -> Result<()> {
     let ids: Vec<&str> = config
         .pointer("/modelfs/diffIds")
         .and_then(Value::as_array)

@@ -250,10 +250,20 @@ fn totals_of(config: &Value, files: &[FileFacts], parameters: u64, copies: usize
     }
 }
 
-/// A model directory: what `generate` would write, the manifest `pack` would write (layer
-/// digests of raw layers are their diffIds), and the facts the format plugins found.
+/// A model directory: what `generate` would write, the manifest `pack` would write, and the
+/// facts the format plugins found.
+///
+/// No file is hashed: policies judge what files say and how big they are, and a checkpoint of
+/// a terabyte is checked in the time its headers take to read. So the config's
+/// `modelfs.diffIds` and the manifest's layer digests are the placeholder
+/// [`crate::generate::plan::UNCOMPUTED_DIGEST`] (all zeros; schema-valid, matching no
+/// content); a policy needing real digests checks the packed layout instead.
 pub fn from_directory(dir: &Path, plugins: &PluginSet) -> Result<CheckInput> {
-    let generated = generate(dir, &GenerateOptions::default(), plugins)?;
+    let opts = GenerateOptions {
+        digests: false,
+        ..GenerateOptions::default()
+    };
+    let generated = generate(dir, &opts, plugins)?;
     let config_bytes = render_config(&generated.config);
     let layers: Vec<Value> = generated
         .layers
