@@ -37,8 +37,19 @@ pub struct PackArgs {
     #[command(flatten)]
     pub flags: super::GenerateFlags,
     /// The OCI image layout to write: created, or added to when it already is a layout.
-    #[arg(long, short, value_name = "LAYOUT")]
-    pub output: PathBuf,
+    #[arg(long, short, value_name = "LAYOUT", required_unless_present = "push")]
+    pub output: Option<PathBuf>,
+    /// Push straight to a registry instead of writing a layout: nothing is written to disk,
+    /// every byte is read once, and the tag appears only once every blob is there.
+    #[arg(long, value_name = "REGISTRY/REPO:TAG", conflicts_with_all = ["output", "tag", "link"])]
+    pub push: Option<String>,
+    /// With --push: talk plain HTTP to a non-loopback registry.
+    #[arg(long, requires = "push")]
+    pub plain_http: bool,
+    /// With --push: upload each layer in chunks of this size (e.g. 8MiB) instead of one
+    /// streamed request (tried anyway when the registry refuses the streamed one).
+    #[arg(long, value_name = "BYTES", requires = "push", value_parser = super::push::parse_chunk)]
+    pub chunk_size: Option<u64>,
     /// Tag of the manifest in the layout (replaces a manifest with the same tag).
     #[arg(long, default_value = "latest")]
     pub tag: String,
@@ -134,7 +145,7 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
     let plugins = global.plugins()?;
     // No digests here: the blob pass computes them, so every byte is read once.
     let opts = GenerateOptions {
-        leave_out: vec![args.output.clone()],
+        leave_out: args.output.iter().cloned().collect(),
         layer_format: args.layer_format.into(),
         digests: false,
         ..args.flags.options()
@@ -166,7 +177,30 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
         (None, _) => Ok(()),
     };
     let files = generated.files;
-    let mut opts = PackOptions::new(&args.output)?;
+    if let Some(target) = &args.push {
+        let opts = crate::registry::RegistryOptions {
+            plain_http: args.plain_http,
+            progress: true,
+            verbose: global.verbose,
+            chunk_size: args.chunk_size,
+            ..crate::registry::RegistryOptions::default()
+        };
+        let target_ref = super::reference::registry_reference(target)?;
+        let pushed = crate::registry::packpush::pack_push(
+            &files,
+            config.clone(),
+            args.layer_format.into(),
+            &check,
+            &target_ref,
+            &opts,
+        )?;
+        print_pushed(args.format, target, &pushed)?;
+        return Ok(unreadable_exit(unreadable));
+    }
+    let Some(output) = &args.output else {
+        bail!("--output LAYOUT or --push REGISTRY/REPO:TAG is needed");
+    };
+    let mut opts = PackOptions::new(output)?;
     opts.tag = args.tag.clone();
     opts.layer_format = args.layer_format.into();
     opts.link = args.link.into();
@@ -193,14 +227,67 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary(&outcome))?),
         OutputFormat::Text => print_text(&outcome),
     }
+    Ok(unreadable_exit(unreadable))
+}
+
+/// Exit 1, with a warning, when weights were packed that their format plugin could not read.
+fn unreadable_exit(unreadable: usize) -> ExitCode {
     if unreadable > 0 {
         eprintln!(
             "warning: {unreadable} weight file(s) could not be read by their format plugin; \
              they were packed unverified (exit 1)"
         );
-        return Ok(ExitCode::from(1));
+        return ExitCode::from(1);
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
+}
+
+/// The summary of `pack --push`: as `pack`'s, with the target instead of the layout.
+fn print_pushed(
+    format: OutputFormat,
+    target: &str,
+    p: &crate::registry::packpush::Pushed,
+) -> Result<()> {
+    let a = &p.assembled;
+    let o = &p.outcome;
+    match format {
+        OutputFormat::Json => {
+            let v = json!({
+                "target": target,
+                "manifest": {"digest": a.manifest.digest, "size": a.manifest.size},
+                "config": {"digest": a.config.digest, "size": a.config.size},
+                "layers": p.layers.iter().map(layer_json).collect::<Vec<_>>(),
+                "uploaded": o.uploaded,
+                "skipped": o.skipped,
+                "bytesUploaded": o.bytes,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        OutputFormat::Text => {
+            println!("pushed {target}");
+            println!(
+                "  manifest {} ({} bytes)",
+                a.manifest.digest, a.manifest.size
+            );
+            println!("  config   {} ({} bytes)", a.config.digest, a.config.size);
+            println!(
+                "  {} layers, {} uploaded",
+                p.layers.len(),
+                human_bytes(o.bytes)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn layer_json(l: &BuiltLayer) -> Value {
+    json!({
+        "mediaType": l.descriptor.media_type,
+        "digest": l.descriptor.digest,
+        "size": l.descriptor.size,
+        "diffId": l.diff_id,
+        "filepath": l.descriptor.annotations.get(crate::model::ANNOTATION_FILEPATH),
+    })
 }
 
 /// Reads a reviewed config and refuses one that is not a valid ModelPack config.
@@ -303,13 +390,7 @@ fn summary(o: &PackOutcome) -> Value {
         "tag": o.tag,
         "manifest": {"digest": o.manifest.digest, "size": o.manifest.size},
         "config": {"digest": o.config.digest, "size": o.config.size},
-        "layers": o.layers.iter().map(|l| json!({
-            "mediaType": l.descriptor.media_type,
-            "digest": l.descriptor.digest,
-            "size": l.descriptor.size,
-            "diffId": l.diff_id,
-            "filepath": l.descriptor.annotations.get(crate::model::ANNOTATION_FILEPATH),
-        })).collect::<Vec<_>>(),
+        "layers": o.layers.iter().map(layer_json).collect::<Vec<_>>(),
         "appended": o.appended,
         "replaced": o.replaced,
     })

@@ -20,6 +20,7 @@ pub mod credhelper;
 pub mod dockerconfig;
 pub mod login;
 pub mod session;
+pub mod packpush;
 mod transfer;
 
 use std::future::Future;
