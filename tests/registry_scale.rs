@@ -78,3 +78,224 @@ fn check_of_a_directory_reads_no_weight_bytes() {
         "{msg} / {total}"
     );
 }
+
+/// A model directory the format plugins read: a safetensors file of `weight_bytes` bytes of
+/// deterministic noise (one F32 tensor), a config.json and a README.
+fn model_dir(dir: &Path, weight_bytes: usize) -> PathBuf {
+    let root = dir.join("model");
+    std::fs::create_dir_all(&root).unwrap();
+    let n = weight_bytes / 4 * 4;
+    let mut header = format!(
+        r#"{{"w":{{"dtype":"F32","shape":[{}],"data_offsets":[0,{n}]}}}}"#,
+        n / 4
+    )
+    .into_bytes();
+    header.resize(header.len().div_ceil(8) * 8, b' ');
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ u64::from(std::process::id());
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(&header);
+    // Small noise values: finite F32s (exponent bits kept low), so readers accept them.
+    bytes.extend((0..n).map(|i| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        if i % 4 == 3 { 0x3c } else { x as u8 }
+    }));
+    std::fs::write(root.join("model.safetensors"), bytes).unwrap();
+    std::fs::write(
+        root.join("config.json"),
+        r#"{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "torch_dtype": "float32"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("README.md"),
+        "---\nlicense: mit\n---\n# scale test\n",
+    )
+    .unwrap();
+    root
+}
+
+fn unique_repo(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("modelpack-test/scale-{name}-{nanos}")
+}
+
+/// Runs modelpack without ambient credentials; (exit code, stdout, stderr).
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = modelpack()
+        .args(args)
+        .env_remove("MODELPACK_REGISTRY_USERNAME")
+        .env_remove("MODELPACK_REGISTRY_PASSWORD")
+        .env("DOCKER_CONFIG", "/nonexistent-modelpack-test")
+        .timeout(Duration::from_secs(300))
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn ok_json(args: &[&str]) -> Value {
+    let (code, stdout, stderr) = run(args);
+    assert_eq!(code, 0, "{args:?}: {stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{args:?}: {e}: {stdout}"))
+}
+
+/// Pulls `source` into `out` and returns the manifest digest `pull` reports.
+fn pull_digest(source: &str, out: &Path) -> String {
+    let v = ok_json(&[
+        "pull",
+        source,
+        "-o",
+        out.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    v["manifest"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn pack_push_gives_the_manifest_pack_and_push_give() {
+    if !plugins_built() {
+        return;
+    }
+    let Some(registry) = crate::transfers::env("MODELPACK_TEST_REGISTRY") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_dir(dir.path(), 3 << 20);
+    let m = model.to_str().unwrap();
+    for format in ["raw", "tar+gzip"] {
+        let direct = format!("{registry}/{}:v1", unique_repo("direct"));
+        let pushed = ok_json(&[
+            "pack",
+            m,
+            "--push",
+            &direct,
+            "--layer-format",
+            format,
+            "--format",
+            "json",
+        ]);
+        let layout = dir.path().join(format!("layout-{format}"));
+        let packed = ok_json(&[
+            "pack",
+            m,
+            "-o",
+            layout.to_str().unwrap(),
+            "--layer-format",
+            format,
+            "--format",
+            "json",
+        ]);
+        assert_eq!(
+            pushed["manifest"], packed["manifest"],
+            "{format}: {pushed} / {packed}"
+        );
+        assert_eq!(pushed["config"], packed["config"], "{format}");
+        assert_eq!(pushed["layers"], packed["layers"], "{format}");
+        // What the registry holds is that artifact: the pull verifies every blob's digest.
+        let out = dir.path().join(format!("pulled-{format}"));
+        let digest = pull_digest(&direct, &out);
+        assert_eq!(digest, packed["manifest"]["digest"].as_str().unwrap());
+        let (code, _, stderr) = run(&["validate", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{stderr}");
+        // And pack + push of the layout names the same manifest.
+        let other = format!("{registry}/{}:v1", unique_repo("two-step"));
+        let (code, _, stderr) = run(&["push", layout.to_str().unwrap(), &other]);
+        assert_eq!(code, 0, "{stderr}");
+        assert_eq!(
+            pull_digest(&other, &dir.path().join(format!("p2-{format}"))),
+            digest
+        );
+    }
+    // Nothing was written beside the model: no layout, no staging directory.
+    let entries: Vec<String> = std::fs::read_dir(&model)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries.len(), 3, "{entries:?}");
+}
+
+#[test]
+fn pack_push_survives_size_limits_and_5xx_and_never_tags_a_failure() {
+    if !plugins_built() {
+        return;
+    }
+    let Some(registry) = crate::transfers::env("MODELPACK_TEST_REGISTRY") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_dir(dir.path(), 3 << 20);
+    let m = model.to_str().unwrap();
+    let layout = dir.path().join("layout");
+    let packed = ok_json(&[
+        "pack",
+        m,
+        "-o",
+        layout.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let want = packed["manifest"]["digest"].as_str().unwrap();
+    let weight = packed["layers"][0]["size"].as_u64().unwrap() as usize;
+    let proxy = crate::transfers::Proxy::start(&registry);
+
+    // A registry that refuses bodies over 1 MiB: the streamed PATCH is refused, then chunks
+    // halve until they fit; every byte still arrives once per accepted chunk.
+    proxy.faults().max_body = Some(1 << 20);
+    let target = format!("{}/{}:v1", proxy.addr, unique_repo("limit"));
+    let v = ok_json(&["pack", m, "--push", &target, "--format", "json"]);
+    assert_eq!(v["manifest"]["digest"], want);
+    let c = proxy.take_counters();
+    assert!(c.injected.get(&413).copied().unwrap_or(0) >= 1, "{c:?}");
+    assert!(c.upload_body_bytes >= weight, "{c:?}");
+    proxy.faults().max_body = None;
+    assert_eq!(pull_digest(&target, &dir.path().join("p-limit")), want);
+
+    // Bursts of 503 on blob requests are retried.
+    proxy.faults().fail_blob_requests = 2;
+    let target = format!("{}/{}:v1", proxy.addr, unique_repo("burst"));
+    let v = ok_json(&["pack", m, "--push", &target, "--format", "json"]);
+    assert_eq!(v["manifest"]["digest"], want);
+    assert_eq!(proxy.take_counters().injected.get(&503), Some(&2));
+
+    // A registry that takes no PATCH at all (answers 201 without a digest): the upload is
+    // refused with one line, and the tag never appears.
+    proxy.faults().patch_201 = true;
+    let repo = unique_repo("refused");
+    let target = format!("{}/{repo}:v1", proxy.addr);
+    let (code, stdout, stderr) = run(&["pack", m, "--push", &target]);
+    assert_eq!(code, 2, "{stdout}{stderr}");
+    assert!(stderr.contains("refused the upload"), "{stderr}");
+    assert_eq!(
+        stderr
+            .trim()
+            .lines()
+            .filter(|l| l.starts_with("error"))
+            .count(),
+        1,
+        "{stderr}"
+    );
+    let c = proxy.take_counters();
+    assert!(
+        !c.requests
+            .iter()
+            .any(|r| r.starts_with("PUT") && r.contains("/manifests/")),
+        "{c:?}"
+    );
+    proxy.faults().patch_201 = false;
+    let (code, _, stderr) = run(&[
+        "pull",
+        &format!("{registry}/{repo}:v1"),
+        "-o",
+        dir.path().join("none").to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(stderr.contains("no such"), "{stderr}");
+}

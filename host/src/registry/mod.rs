@@ -19,8 +19,8 @@ pub mod cache;
 pub mod credhelper;
 pub mod dockerconfig;
 pub mod login;
-pub mod session;
 pub mod packpush;
+pub mod session;
 mod transfer;
 
 use std::future::Future;

@@ -111,7 +111,11 @@ pub fn pack_push(
         let config_digest = assembled.config.digest;
         let cd = config_digest.to_string();
         let have_config = retry(&format!("checking blob {cd}"), || {
-            idle(timeout, Activity::new(), client.blob_exists(&reference, &cd))
+            idle(
+                timeout,
+                Activity::new(),
+                client.blob_exists(&reference, &cd),
+            )
         })
         .await?;
         if !have_config {
