@@ -20,6 +20,7 @@ pub mod credhelper;
 pub mod dockerconfig;
 pub mod login;
 pub mod packpush;
+pub mod remote;
 pub mod session;
 mod transfer;
 
