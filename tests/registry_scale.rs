@@ -299,3 +299,89 @@ fn pack_push_survives_size_limits_and_5xx_and_never_tags_a_failure() {
     assert_ne!(code, 0);
     assert!(stderr.contains("no such"), "{stderr}");
 }
+
+/// A safetensors file of `apparent` bytes whose data region is a sparse hole.
+fn sparse_model(dir: &Path, apparent: u64) -> PathBuf {
+    let root = dir.join("sparse-model");
+    std::fs::create_dir_all(&root).unwrap();
+    // Rows of 4096 BF16 values (8 KiB each).
+    let rows = apparent / 8192;
+    let data = rows * 8192;
+    let mut header = format!(
+        r#"{{"__metadata__":{{"format":"pt"}},"embed.weight":{{"dtype":"BF16","shape":[{rows},4096],"data_offsets":[0,{data}]}}}}"#
+    )
+    .into_bytes();
+    header.resize(header.len().div_ceil(8) * 8, b' ');
+    let f = std::fs::File::create(root.join("model.safetensors")).unwrap();
+    use std::io::Write;
+    let mut w = &f;
+    w.write_all(&(header.len() as u64).to_le_bytes()).unwrap();
+    w.write_all(&header).unwrap();
+    f.set_len(8 + header.len() as u64 + data).unwrap();
+    std::fs::write(
+        root.join("config.json"),
+        r#"{"architectures": ["LlamaForCausalLM"], "model_type": "llama", "torch_dtype": "bfloat16"}"#,
+    )
+    .unwrap();
+    root
+}
+
+#[test]
+fn remote_inspect_reads_headers_only_and_agrees_with_local() {
+    if !plugins_built() {
+        return;
+    }
+    let Some(registry) = crate::transfers::env("MODELPACK_TEST_REGISTRY") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // 64 MiB apparent: reading it whole would move 64x the bound asserted below.
+    let model = sparse_model(dir.path(), 64 << 20);
+    let layout = dir.path().join("layout");
+    ok_json(&[
+        "pack",
+        model.to_str().unwrap(),
+        "-o",
+        layout.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    let repo = unique_repo("remote-inspect");
+    let (code, _, stderr) = run(&[
+        "push",
+        layout.to_str().unwrap(),
+        &format!("{registry}/{repo}:v1"),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let local = ok_json(&[
+        "inspect",
+        &format!("{}:latest", layout.display()),
+        "--format",
+        "json",
+    ]);
+
+    let proxy = crate::transfers::Proxy::start(&registry);
+    let reference = format!("{}/{repo}:v1", proxy.addr);
+    let remote = ok_json(&["inspect", &reference, "--format", "json"]);
+    let c = proxy.take_counters();
+    let fetched: usize = c.blob_get_bytes.values().sum();
+    assert!(
+        fetched < 1_000_000,
+        "{fetched} bytes of blobs fetched: {c:?}"
+    );
+    let (l, r) = (&local["artifacts"][0], &remote["artifacts"][0]);
+    assert_eq!(r["layout"], reference.as_str());
+    assert_eq!(r["tags"], serde_json::json!(["v1"]));
+    for key in ["manifest", "config", "layers", "totalSize", "weights"] {
+        assert_eq!(l[key], r[key], "{key}");
+    }
+    let weights = r["weights"].as_array().unwrap();
+    assert_eq!(weights.len(), 1, "{r}");
+    assert_eq!(weights[0]["status"], "ok", "{r}");
+    assert!(r["totalSize"].as_u64().unwrap() > 64_000_000, "{r}");
+
+    // A tag that is not there: one line, exit 2.
+    let (code, _, stderr) = run(&["inspect", &format!("{registry}/{repo}:nope")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("no such tag"), "{stderr}");
+}

@@ -263,11 +263,8 @@ pub fn inspect_remote(
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        let blob = crate::plugin::blob::BlobFile::remote(
-            path.clone(),
-            size,
-            remote.layer(digest, size),
-        );
+        let blob =
+            crate::plugin::blob::BlobFile::remote(path.clone(), size, remote.layer(digest, size));
         let r = super::inspect_blob(plugins, &path, &name, blob, log);
         if r.status != Status::Unrecognised {
             weights.push(r);

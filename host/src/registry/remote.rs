@@ -136,7 +136,10 @@ async fn range(
         let mut resp = session
             .request(Method::GET, url)
             .await?
-            .header(header::RANGE, format!("bytes={offset}-{}", offset + len - 1))
+            .header(
+                header::RANGE,
+                format!("bytes={offset}-{}", offset + len - 1),
+            )
             .send()
             .await?;
         let skip = match resp.status() {
