@@ -380,6 +380,31 @@ fn remote_inspect_reads_headers_only_and_agrees_with_local() {
     assert_eq!(weights[0]["status"], "ok", "{r}");
     assert!(r["totalSize"].as_u64().unwrap() > 64_000_000, "{r}");
 
+    // check reads the same way: the policies see what they see in the layout.
+    let local_check = ok_json(&[
+        "check",
+        &format!("{}:latest", layout.display()),
+        "--policy",
+        "size-limits",
+        "--format",
+        "json",
+    ]);
+    let remote_check = ok_json(&[
+        "check",
+        &reference,
+        "--policy",
+        "size-limits",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(local_check["policies"], remote_check["policies"]);
+    assert_eq!(remote_check["target"], reference.as_str());
+    let fetched: usize = proxy.take_counters().blob_get_bytes.values().sum();
+    assert!(
+        fetched < 1_000_000,
+        "check fetched {fetched} bytes of blobs"
+    );
+
     // A tag that is not there: one line, exit 2.
     let (code, _, stderr) = run(&["inspect", &format!("{registry}/{repo}:nope")]);
     assert_eq!(code, 2, "{stderr}");

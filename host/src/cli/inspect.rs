@@ -90,7 +90,7 @@ pub fn run(global: &Global, args: &InspectArgs) -> Result<ExitCode> {
 /// `REGISTRY/REPO[:TAG|@DIGEST]` (or `docker://…`) rather than a path: the first component
 /// names a host (has a dot or a port, or is `localhost`), as Docker tells registries from
 /// Docker Hub namespaces. Only asked for arguments that are not on disk.
-fn remote_reference(arg: &str) -> Option<&str> {
+pub(super) fn remote_reference(arg: &str) -> Option<&str> {
     if arg.starts_with("docker://") {
         return Some(arg);
     }

@@ -159,6 +159,71 @@ pub fn from_layout(
     let manifest = blob_json(layout, chosen, MAX_MANIFEST_SIZE, "manifest")?;
     let config = blob_json(layout, &manifest["config"], MAX_JSON_SIZE, "config")?;
     let root = Arc::new(layout.canonicalize()?);
+    let target = match tag {
+        Some(t) => format!("{}:{t}", layout.display()),
+        None => layout.display().to_string(),
+    };
+    let read = |layer: &Value, path: &str, name: String| -> Result<FileReport> {
+        // Plugins read the blob itself: it must be the regular file of the descriptor's
+        // size inside the layout (never a FIFO, a device, or a link out of the layout).
+        let (digest, claimed) =
+            descriptor_digest(layer).with_context(|| format!("layer {path:?}"))?;
+        let len = open_blob_file(layout, &digest)?
+            .metadata()
+            .with_context(|| format!("blob {digest}"))?
+            .len();
+        if len != claimed {
+            bail!("blob {digest}: {len} bytes on disk, descriptor says {claimed}");
+        }
+        let target = Target {
+            path: layout.join("blobs").join("sha256").join(digest.hex()),
+            display: path.to_string(),
+            name,
+            root: root.clone(),
+        };
+        Ok(inspect_one(plugins, &target, log))
+    };
+    from_manifest(target, manifest, config, &read)
+}
+
+/// An artifact in a registry (`REGISTRY/REPO:TAG`): manifest and config fetched and
+/// verified, raw weight layers read by the format plugins through HTTP Range requests, as
+/// `inspect` reads them (see [`crate::registry::remote`]).
+pub fn from_registry(
+    reference: &str,
+    plugins: &PluginSet,
+    opts: &crate::registry::RegistryOptions,
+    log: &dyn Fn(&str),
+) -> Result<CheckInput> {
+    let remote = crate::registry::remote::RemoteArtifact::open(reference, opts)?;
+    let config: Value = serde_json::from_slice(&remote.config)
+        .with_context(|| format!("config of {reference}: not JSON"))?;
+    let read = |layer: &Value, path: &str, name: String| -> Result<FileReport> {
+        let (digest, size) = descriptor_digest(layer).with_context(|| format!("layer {path:?}"))?;
+        let blob = crate::plugin::blob::BlobFile::remote(
+            path.to_string(),
+            size,
+            remote.layer(digest, size),
+        );
+        Ok(crate::inspect::inspect_blob(
+            plugins, path, &name, blob, log,
+        ))
+    };
+    from_manifest(
+        reference.to_string(),
+        remote.manifest.clone(),
+        config,
+        &read,
+    )
+}
+
+/// The policy input of one manifest; `read` gives the format plugins' report of a raw layer.
+fn from_manifest(
+    target: String,
+    manifest: Value,
+    config: Value,
+    read: &dyn Fn(&Value, &str, String) -> Result<FileReport>,
+) -> Result<CheckInput> {
     let mut files = Vec::new();
     let mut reports: Vec<(String, FileReport)> = Vec::new();
     for layer in manifest["layers"]
@@ -178,29 +243,11 @@ pub fn from_layout(
             .unwrap_or_default();
         let mut report = None;
         if let Some((_, LayerFormat::Raw, _)) = parsed {
-            // Plugins read the blob itself: it must be the regular file of the descriptor's
-            // size inside the layout (never a FIFO, a device, or a link out of the layout).
-            let (digest, claimed) =
-                descriptor_digest(layer).with_context(|| format!("layer {path:?}"))?;
-            let len = open_blob_file(layout, &digest)?
-                .metadata()
-                .with_context(|| format!("blob {digest}"))?
-                .len();
-            if len != claimed {
-                bail!("blob {digest}: {len} bytes on disk, descriptor says {claimed}");
-            }
-            let blob = layout.join("blobs").join("sha256").join(digest.hex());
             let name = Path::new(&path)
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let target = Target {
-                path: blob,
-                display: path.clone(),
-                name,
-                root: root.clone(),
-            };
-            let r = inspect_one(plugins, &target, log);
+            let r = read(layer, &path, name)?;
             if r.status != Status::Unrecognised {
                 report = Some(r);
             }
@@ -220,10 +267,7 @@ pub fn from_layout(
     let facts = crate::generate::weights::aggregate(&read, None)?;
     let totals = totals_of(&config, &files, facts.params, facts.copies);
     Ok(CheckInput {
-        target: match tag {
-            Some(t) => format!("{}:{t}", layout.display()),
-            None => layout.display().to_string(),
-        },
+        target,
         config,
         manifest,
         files,
