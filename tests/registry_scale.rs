@@ -410,3 +410,112 @@ fn remote_inspect_reads_headers_only_and_agrees_with_local() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("no such tag"), "{stderr}");
 }
+
+#[test]
+fn partial_pull_is_partial_not_corrupt() {
+    if !plugins_built() {
+        return;
+    }
+    let Some(registry) = crate::transfers::env("MODELPACK_TEST_REGISTRY") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_dir(dir.path(), 1 << 20);
+    let target = format!("{registry}/{}:v1", unique_repo("partial"));
+    let pushed = ok_json(&[
+        "pack",
+        model.to_str().unwrap(),
+        "--push",
+        &target,
+        "--format",
+        "json",
+    ]);
+    let weight = pushed["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:")
+        .to_string();
+
+    let out = dir.path().join("partial");
+    let v = ok_json(&[
+        "pull",
+        &target,
+        "-o",
+        out.to_str().unwrap(),
+        "--kind",
+        "weight.config",
+        "--include",
+        "README*",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        v["notPulled"],
+        serde_json::json!(["model.safetensors"]),
+        "{v}"
+    );
+    assert_eq!(v["manifest"], pushed["manifest"]["digest"]);
+    assert!(!out.join("blobs/sha256").join(&weight).exists());
+
+    // validate: valid, with a warning naming the layer not pulled (exit 0).
+    let (code, stdout, stderr) = run(&["validate", out.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let r: Value = serde_json::from_str(&stdout).unwrap();
+    let kw: Vec<&str> = r["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["keyword"].as_str().unwrap())
+        .collect();
+    assert_eq!(kw, ["layer-not-pulled"], "{r}");
+
+    // unpack: what is there, and a note on what is not.
+    let files = dir.path().join("files");
+    let (code, stdout, stderr) = run(&[
+        "unpack",
+        out.to_str().unwrap(),
+        "-o",
+        files.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("not unpacked (model.safetensors)"),
+        "{stderr}"
+    );
+    let u: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(u["files"], 2, "{u}");
+    assert_eq!(
+        std::fs::read(files.join("config.json")).unwrap(),
+        std::fs::read(model.join("config.json")).unwrap()
+    );
+    assert!(files.join("README.md").is_file() && !files.join("model.safetensors").exists());
+
+    // The same blob missing from a full pull is corruption: exit 1, blob-missing.
+    let full = dir.path().join("full");
+    ok_json(&[
+        "pull",
+        &target,
+        "-o",
+        full.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    std::fs::remove_file(full.join("blobs/sha256").join(&weight)).unwrap();
+    let (code, stdout, _) = run(&["validate", full.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("\"blob-missing\""), "{stdout}");
+
+    // A kind that does not exist is a usage error before anything is fetched.
+    let (code, _, stderr) = run(&[
+        "pull",
+        &target,
+        "-o",
+        dir.path().join("x").to_str().unwrap(),
+        "--kind",
+        "weights",
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not a layer kind"), "{stderr}");
+}
