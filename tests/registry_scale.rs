@@ -164,7 +164,7 @@ fn pack_push_gives_the_manifest_pack_and_push_give() {
     if !plugins_built() {
         return;
     }
-    let Some(registry) = crate::transfers::env("MODELPACK_TEST_REGISTRY") else {
+    let Some(registry) = crate::util::env("MODELPACK_TEST_REGISTRY") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -227,7 +227,7 @@ fn pack_push_survives_size_limits_and_5xx_and_never_tags_a_failure() {
     if !plugins_built() {
         return;
     }
-    let Some(registry) = crate::transfers::env("MODELPACK_TEST_REGISTRY") else {
+    let Some(registry) = crate::util::env("MODELPACK_TEST_REGISTRY") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -331,7 +331,7 @@ fn remote_inspect_reads_headers_only_and_agrees_with_local() {
     if !plugins_built() {
         return;
     }
-    let Some(registry) = crate::transfers::env("MODELPACK_TEST_REGISTRY") else {
+    let Some(registry) = crate::util::env("MODELPACK_TEST_REGISTRY") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -416,7 +416,7 @@ fn partial_pull_is_partial_not_corrupt() {
     if !plugins_built() {
         return;
     }
-    let Some(registry) = crate::transfers::env("MODELPACK_TEST_REGISTRY") else {
+    let Some(registry) = crate::util::env("MODELPACK_TEST_REGISTRY") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

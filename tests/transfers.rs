@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::util::modelpack;
 
 /// Skips (returns None) with a printed reason, or fails under CI.
-pub(crate) fn env(name: &str) -> Option<String> {
+fn env(name: &str) -> Option<String> {
     match std::env::var(name) {
         Ok(v) if !v.is_empty() => Some(v),
         _ => {
