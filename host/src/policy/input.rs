@@ -228,13 +228,17 @@ pub fn from_registry(
     )
 }
 
-/// The policy input of one manifest; `read` gives the format plugins' report of a raw layer.
+/// The (path, size) of each member of a tar layer, or `None` when it cannot be listed cheaply.
+type ListMembers = dyn Fn(&Value, &str, LayerFormat) -> Result<Option<Vec<(String, u64)>>>;
+
+/// The policy input of one manifest; `read` gives the format plugins' report of a raw layer,
+/// `list` the members of a tar layer.
 fn from_manifest(
     target: String,
     manifest: Value,
     config: Value,
     read: &dyn Fn(&Value, &str, String) -> Result<FileReport>,
-    list: &dyn Fn(&Value, &str, LayerFormat) -> Result<Option<Vec<(String, u64)>>>,
+    list: &ListMembers,
 ) -> Result<CheckInput> {
     let mut files = Vec::new();
     let mut reports: Vec<(String, FileReport)> = Vec::new();
