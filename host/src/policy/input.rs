@@ -229,7 +229,7 @@ pub fn from_registry(
 }
 
 /// The (path, size) of each member of a tar layer, or `None` when it cannot be listed cheaply.
-type ListMembers = dyn Fn(&Value, &str, LayerFormat) -> Result<Option<Vec<(String, u64)>>>;
+type ListMembers<'a> = dyn Fn(&Value, &str, LayerFormat) -> Result<Option<Vec<(String, u64)>>> + 'a;
 
 /// The policy input of one manifest; `read` gives the format plugins' report of a raw layer,
 /// `list` the members of a tar layer.
@@ -238,7 +238,7 @@ fn from_manifest(
     manifest: Value,
     config: Value,
     read: &dyn Fn(&Value, &str, String) -> Result<FileReport>,
-    list: &ListMembers,
+    list: &ListMembers<'_>,
 ) -> Result<CheckInput> {
     let mut files = Vec::new();
     let mut reports: Vec<(String, FileReport)> = Vec::new();
