@@ -46,6 +46,10 @@ for _ in $(seq 100); do
 done
 REG=127.0.0.1:$port
 
+# Warm-up (not measured): compiles every plugin into the compiled-code cache once.
+"$BIN" inspect "$MODEL" >/dev/null 2>&1 || true
+"$BIN" check "$GIANT" --policy size-limits >/dev/null 2>&1 || true
+
 # t CMD...: wall seconds of one run.
 t() { local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N); echo "$e - $s" | bc; }
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }

@@ -519,3 +519,116 @@ fn partial_pull_is_partial_not_corrupt() {
     assert_eq!(code, 2);
     assert!(stderr.contains("not a layer kind"), "{stderr}");
 }
+
+#[test]
+fn a_mount_on_a_token_registry_asks_for_pull_on_the_source_repository() {
+    use crate::hostile_registries::{Fake, Reply};
+    if !plugins_built() {
+        return;
+    }
+    // A registry behind a token service that mounts only for a token granting pull on the
+    // source repository, as distribution does (it opens an upload otherwise).
+    let registry = Fake::start(|req, addr| {
+        let bearer = req.header("authorization").unwrap_or("");
+        if req.path == "/v2/" {
+            Reply::Full(
+                401,
+                vec![(
+                    "WWW-Authenticate".into(),
+                    format!(r#"Bearer realm="http://{addr}/token",service="fake""#),
+                )],
+                Vec::new(),
+            )
+        } else if req.path.starts_with("/token") {
+            let src = req.path.contains("scope=repository%3Amodels%2Fsrc%3Apull");
+            Reply::json(
+                200,
+                &format!(r#"{{"token":"tok-{}"}}"#, if src { "src" } else { "own" }),
+            )
+        } else if req.method == "HEAD" {
+            Reply::Full(404, Vec::new(), Vec::new())
+        } else if req.method == "POST" && req.path.contains("mount=") {
+            if bearer == "Bearer tok-src" {
+                Reply::Full(
+                    201,
+                    vec![("Location".into(), "/v2/models/dst/blobs/x".into())],
+                    Vec::new(),
+                )
+            } else {
+                Reply::Full(
+                    202,
+                    vec![("Location".into(), "/v2/models/dst/blobs/uploads/u".into())],
+                    Vec::new(),
+                )
+            }
+        } else if req.method == "PUT" && req.path.contains("/manifests/") {
+            Reply::Full(
+                201,
+                vec![("Location".into(), "/v2/models/dst/manifests/v1".into())],
+                Vec::new(),
+            )
+        } else {
+            Reply::json(
+                500,
+                r#"{"errors":[{"code":"UNSUPPORTED","message":"not in this test"}]}"#,
+            )
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_dir(dir.path(), 4096);
+    let layout = dir.path().join("layout");
+    ok_json(&[
+        "pack",
+        model.to_str().unwrap(),
+        "-o",
+        layout.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    // This machine saw every blob in models/src of that registry (the blob-location cache).
+    let cache = dir.path().join("cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let mut seen = serde_json::Map::new();
+    for e in std::fs::read_dir(layout.join("blobs/sha256")).unwrap() {
+        let hex = e.unwrap().file_name().to_string_lossy().into_owned();
+        seen.insert(
+            format!("sha256:{hex}"),
+            serde_json::json!([[registry.addr, "models/src"]]),
+        );
+    }
+    std::fs::write(
+        cache.join("blob-locations.json"),
+        Value::Object(seen).to_string(),
+    )
+    .unwrap();
+    let out = modelpack()
+        .args([
+            "push",
+            layout.to_str().unwrap(),
+            &format!("{}/models/dst:v1", registry.addr),
+            "--format",
+            "json",
+        ])
+        .env("MODELPACK_CACHE_DIR", &cache)
+        .env("DOCKER_CONFIG", "/nonexistent-modelpack-test")
+        .timeout(Duration::from_secs(90))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["uploaded"], 0, "{v}");
+    assert_eq!(v["bytesUploaded"], 0, "{v}");
+    assert!(v["mounted"].as_u64().unwrap() >= 3, "{v}");
+    let mounts: Vec<_> = registry
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("mount="))
+        .collect();
+    assert!(
+        mounts
+            .iter()
+            .all(|r| r.header("authorization") == Some("Bearer tok-src")),
+        "{mounts:?}"
+    );
+}

@@ -301,7 +301,7 @@ impl BlobUpload<'_> {
             .append_pair("from", from);
         let resp = self
             .session
-            .request(Method::POST, url.clone())
+            .mount_request(url.clone(), from)
             .await?
             .header(header::CONTENT_LENGTH, 0)
             .send()
