@@ -632,3 +632,67 @@ fn a_mount_on_a_token_registry_asks_for_pull_on_the_source_repository() {
         "{mounts:?}"
     );
 }
+
+#[test]
+fn an_interrupted_pack_push_leaves_no_tag() {
+    use crate::hostile_registries::{Fake, Reply};
+    use std::os::unix::process::ExitStatusExt;
+    if !plugins_built() {
+        return;
+    }
+    // A registry that takes the upload sessions but never answers their bytes.
+    let registry = Fake::start(|req, _| {
+        if req.path == "/v2/" {
+            Reply::Full(200, Vec::new(), Vec::new())
+        } else if req.method == "POST" && req.path.contains("/blobs/uploads/") {
+            Reply::Full(
+                202,
+                vec![("Location".into(), "/v2/models/x/blobs/uploads/u".into())],
+                Vec::new(),
+            )
+        } else if req.method == "PATCH" {
+            Reply::Silent
+        } else {
+            Reply::json(500, r#"{"errors":[{"code":"UNSUPPORTED","message":"no"}]}"#)
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let model = model_dir(dir.path(), 1 << 20);
+    let config = tempfile::tempdir().unwrap();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("modelpack"))
+        .args(["pack", model.to_str().unwrap(), "--push"])
+        .arg(format!("{}/models/x:v1", registry.addr))
+        .env("MODELPACK_CACHE_DIR", crate::util::shared_cache())
+        .env("XDG_CONFIG_HOME", config.path())
+        .env("DOCKER_CONFIG", "/nonexistent-modelpack-test")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !registry.requests().iter().any(|r| r.method == "PATCH") {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "no upload began: {:?}",
+            registry.requests()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let killed = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(2), "{status:?}");
+    let reqs = registry.requests();
+    assert!(
+        !reqs.iter().any(|r| r.path.contains("/manifests/")),
+        "the tag must not appear: {:?}",
+        reqs.iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect::<Vec<_>>()
+    );
+    // Nothing written beside the model either.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
