@@ -65,6 +65,8 @@ mod policy_oci;
 mod referrers;
 /// push and pull against real registries (with and without auth), corruption caught.
 mod registry;
+/// Issue 14: one read per byte, pack --push, remote reads and partial pulls at model scale.
+mod registry_scale;
 /// Misbehaving plugins are contained; good files in the same run still work.
 mod sandbox;
 /// sbom: CycloneDX and SPDX validated, deterministic, lineage and data sets.

@@ -2,7 +2,8 @@
 //! loopback in front of the CI registry (MODELPACK_TEST_REGISTRY). The proxy cuts blob
 //! downloads mid-stream, ignores Range, answers chunked PATCHes with 201, refuses request
 //! bodies over a size, answers bursts of 503, and counts the bytes it relays, so the tests
-//! assert what went over the wire, not just that the command succeeded.
+//! assert what went over the wire, not just that the command succeeded. (`registry_scale`
+//! uses the same proxy for `pack --push`.)
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -30,40 +31,40 @@ fn env(name: &str) -> Option<String> {
 
 /// What the proxy does wrong.
 #[derive(Default)]
-struct Faults {
+pub(crate) struct Faults {
     /// Blob GET responses are cut after this many bytes (headers included).
-    cut_blob_get_after: Option<usize>,
+    pub(crate) cut_blob_get_after: Option<usize>,
     /// The Range header is dropped (the registry answers 200 with the whole blob).
-    strip_range: bool,
+    pub(crate) strip_range: bool,
     /// Chunked PATCHes are answered 201 without reaching the registry.
-    patch_201: bool,
+    pub(crate) patch_201: bool,
     /// Requests with a body larger than this are answered 413.
-    max_body: Option<usize>,
+    pub(crate) max_body: Option<usize>,
     /// The next this many requests under `/blobs/` are answered 503.
-    fail_blob_requests: u32,
+    pub(crate) fail_blob_requests: u32,
 }
 
 /// What the proxy saw.
 #[derive(Default, Debug)]
-struct Counters {
+pub(crate) struct Counters {
     /// Response bytes relayed per blob GET path (`…/blobs/sha256:…`).
-    blob_get_bytes: BTreeMap<String, usize>,
+    pub(crate) blob_get_bytes: BTreeMap<String, usize>,
     /// Request body bytes of PUT and PATCH requests to upload sessions.
-    upload_body_bytes: usize,
+    pub(crate) upload_body_bytes: usize,
     /// Requests answered by the proxy itself, by status.
-    injected: BTreeMap<u16, u32>,
+    pub(crate) injected: BTreeMap<u16, u32>,
     /// Method and path of every request.
-    requests: Vec<String>,
+    pub(crate) requests: Vec<String>,
 }
 
-struct Proxy {
-    addr: String,
+pub(crate) struct Proxy {
+    pub(crate) addr: String,
     faults: Arc<Mutex<Faults>>,
     counters: Arc<Mutex<Counters>>,
 }
 
 impl Proxy {
-    fn start(upstream: &str) -> Proxy {
+    pub(crate) fn start(upstream: &str) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let faults = Arc::new(Mutex::new(Faults::default()));
@@ -85,11 +86,11 @@ impl Proxy {
         }
     }
 
-    fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
+    pub(crate) fn faults(&self) -> std::sync::MutexGuard<'_, Faults> {
         self.faults.lock().unwrap()
     }
 
-    fn take_counters(&self) -> Counters {
+    pub(crate) fn take_counters(&self) -> Counters {
         std::mem::take(&mut *self.counters.lock().unwrap())
     }
 }

@@ -1,6 +1,6 @@
 //! `modelpack check`: run policies over a model directory, an OCI layout or a config file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Result, bail};
@@ -216,6 +216,13 @@ fn is_config_path(p: &str) -> bool {
 /// Decides what PATH is and gathers the policy input.
 fn load_input(arg: &str, plugins: &PluginSet, log: &dyn Fn(&str)) -> Result<CheckInput> {
     let (path, tag) = input::split_layout_ref(arg);
+    if !Path::new(arg).exists()
+        && let Some(r) = super::inspect::remote_reference(arg)
+    {
+        let opts = crate::registry::RegistryOptions::default();
+        let r = super::reference::registry_reference(r)?;
+        return input::from_registry(&r, plugins, &opts, log);
+    }
     if path.join("oci-layout").is_file() {
         return input::from_layout(&path, tag.as_deref(), plugins, log);
     }

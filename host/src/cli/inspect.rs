@@ -15,9 +15,14 @@ pub fn run(global: &Global, args: &InspectArgs) -> Result<ExitCode> {
     // Layouts (with or without :TAG) get the artifact view; everything else is walked.
     let mut layouts: Vec<(PathBuf, Option<String>)> = Vec::new();
     let mut paths: Vec<PathBuf> = Vec::new();
+    let mut remotes: Vec<String> = Vec::new();
     for p in &args.paths {
         let (dir, tag) = split_reference(&p.to_string_lossy());
-        if is_layout(&dir) {
+        if !p.exists()
+            && let Some(r) = p.to_str().and_then(remote_reference)
+        {
+            remotes.push(super::reference::registry_reference(r)?);
+        } else if is_layout(&dir) {
             layouts.push((dir, tag));
         } else {
             super::require_path(p)?;
@@ -35,6 +40,13 @@ pub fn run(global: &Global, args: &InspectArgs) -> Result<ExitCode> {
             &plugins,
             &verbose,
         )?);
+    }
+    let opts = crate::registry::RegistryOptions {
+        verbose: global.verbose,
+        ..crate::registry::RegistryOptions::default()
+    };
+    for r in &remotes {
+        artifacts.push(artifact::inspect_remote(r, &plugins, &opts, &verbose)?);
     }
     let targets = inspect::collect_targets(&paths)?;
     let files = inspect::inspect_all(&plugins, &targets, &verbose);
@@ -73,4 +85,16 @@ pub fn run(global: &Global, args: &InspectArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `REGISTRY/REPO[:TAG|@DIGEST]` (or `docker://…`) rather than a path: the first component
+/// names a host (has a dot or a port, or is `localhost`), as Docker tells registries from
+/// Docker Hub namespaces. Only asked for arguments that are not on disk.
+pub(super) fn remote_reference(arg: &str) -> Option<&str> {
+    if arg.starts_with("docker://") {
+        return Some(arg);
+    }
+    let (host, rest) = arg.split_once('/')?;
+    let hostlike = host.contains('.') || host.contains(':') || host == "localhost";
+    (hostlike && !rest.is_empty() && !host.starts_with('.')).then_some(arg)
 }

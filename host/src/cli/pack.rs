@@ -8,10 +8,11 @@ use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use super::{Global, OutputFormat};
-use crate::generate::{GenerateOptions, PlannedLayer, generate};
+use crate::generate::{GenerateOptions, generate};
 use crate::model::LayerFormat;
 use crate::oci::blob::{LinkMode, Placed};
-use crate::oci::pack::{PackOptions, PackOutcome, pack};
+use crate::oci::layers::BuiltLayer;
+use crate::oci::pack::{PackOptions, PackOutcome, pack_checked};
 use crate::units::human_bytes;
 use crate::validate::Level;
 use crate::validate::config::validate_config;
@@ -36,8 +37,19 @@ pub struct PackArgs {
     #[command(flatten)]
     pub flags: super::GenerateFlags,
     /// The OCI image layout to write: created, or added to when it already is a layout.
-    #[arg(long, short, value_name = "LAYOUT")]
-    pub output: PathBuf,
+    #[arg(long, short, value_name = "LAYOUT", required_unless_present = "push")]
+    pub output: Option<PathBuf>,
+    /// Push straight to a registry instead of writing a layout: nothing is written to disk,
+    /// every byte is read once, and the tag appears only once every blob is there.
+    #[arg(long, value_name = "REGISTRY/REPO:TAG", conflicts_with_all = ["output", "tag", "link"])]
+    pub push: Option<String>,
+    /// With --push: talk plain HTTP to a non-loopback registry.
+    #[arg(long, requires = "push")]
+    pub plain_http: bool,
+    /// With --push: upload each layer in chunks of this size (e.g. 8MiB) instead of one
+    /// streamed request (tried anyway when the registry refuses the streamed one).
+    #[arg(long, value_name = "BYTES", requires = "push", value_parser = super::push::parse_chunk)]
+    pub chunk_size: Option<u64>,
     /// Tag of the manifest in the layout (replaces a manifest with the same tag).
     #[arg(long, default_value = "latest")]
     pub tag: String,
@@ -131,9 +143,11 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
         None => None,
     };
     let plugins = global.plugins()?;
+    // No digests here: the blob pass computes them, so every byte is read once.
     let opts = GenerateOptions {
-        leave_out: vec![args.output.clone()],
+        leave_out: args.output.iter().cloned().collect(),
         layer_format: args.layer_format.into(),
+        digests: false,
         ..args.flags.options()
     };
     let generated = generate(&args.dir, &opts, &plugins)?;
@@ -153,15 +167,40 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
     // A weight a plugin claimed but could not read is packed as it is (its bytes are the
     // model's), but the run says so with exit 1, as `generate` does for the same directory.
     let unreadable = generated.unreadable.len();
-    let config = match reviewed {
-        Some((path, config)) => {
-            same_files(path, &config, &generated.layers)?;
-            config
-        }
-        None => generated.config,
+    let (config, reviewed_path) = match reviewed {
+        Some((path, config)) => (config, Some(path)),
+        None => (generated.config, None),
+    };
+    // A reviewed config must name the diffIds the blob pass computes (checked before commit).
+    let check = |built: &[BuiltLayer]| match (reviewed_path, &config) {
+        (Some(path), config) => same_files(path, config, &layer_ids(built)),
+        (None, _) => Ok(()),
     };
     let files = generated.files;
-    let mut opts = PackOptions::new(&args.output)?;
+    if let Some(target) = &args.push {
+        let opts = crate::registry::RegistryOptions {
+            plain_http: args.plain_http,
+            progress: true,
+            verbose: global.verbose,
+            chunk_size: args.chunk_size,
+            ..crate::registry::RegistryOptions::default()
+        };
+        let target_ref = super::reference::registry_reference(target)?;
+        let pushed = crate::registry::packpush::pack_push(
+            &files,
+            config.clone(),
+            args.layer_format.into(),
+            &check,
+            &target_ref,
+            &opts,
+        )?;
+        print_pushed(args.format, target, &pushed)?;
+        return Ok(unreadable_exit(unreadable));
+    }
+    let Some(output) = &args.output else {
+        bail!("--output LAYOUT or --push REGISTRY/REPO:TAG is needed");
+    };
+    let mut opts = PackOptions::new(output)?;
     opts.tag = args.tag.clone();
     opts.layer_format = args.layer_format.into();
     opts.link = args.link.into();
@@ -169,7 +208,7 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
     if let Some(j) = args.jobs {
         opts.jobs = j;
     }
-    let outcome = pack(&files, config, &opts)?;
+    let outcome = pack_checked(&files, config.clone(), &opts, &check)?;
     let log = global.logger();
     let count = |p: Placed| {
         outcome
@@ -188,14 +227,67 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary(&outcome))?),
         OutputFormat::Text => print_text(&outcome),
     }
+    Ok(unreadable_exit(unreadable))
+}
+
+/// Exit 1, with a warning, when weights were packed that their format plugin could not read.
+fn unreadable_exit(unreadable: usize) -> ExitCode {
     if unreadable > 0 {
         eprintln!(
             "warning: {unreadable} weight file(s) could not be read by their format plugin; \
              they were packed unverified (exit 1)"
         );
-        return Ok(ExitCode::from(1));
+        return ExitCode::from(1);
     }
-    Ok(ExitCode::SUCCESS)
+    ExitCode::SUCCESS
+}
+
+/// The summary of `pack --push`: as `pack`'s, with the target instead of the layout.
+fn print_pushed(
+    format: OutputFormat,
+    target: &str,
+    p: &crate::registry::packpush::Pushed,
+) -> Result<()> {
+    let a = &p.assembled;
+    let o = &p.outcome;
+    match format {
+        OutputFormat::Json => {
+            let v = json!({
+                "target": target,
+                "manifest": {"digest": a.manifest.digest, "size": a.manifest.size},
+                "config": {"digest": a.config.digest, "size": a.config.size},
+                "layers": p.layers.iter().map(layer_json).collect::<Vec<_>>(),
+                "uploaded": o.uploaded,
+                "skipped": o.skipped,
+                "bytesUploaded": o.bytes,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        OutputFormat::Text => {
+            println!("pushed {target}");
+            println!(
+                "  manifest {} ({} bytes)",
+                a.manifest.digest, a.manifest.size
+            );
+            println!("  config   {} ({} bytes)", a.config.digest, a.config.size);
+            println!(
+                "  {} layers, {} uploaded",
+                p.layers.len(),
+                human_bytes(o.bytes)
+            );
+        }
+    }
+    Ok(())
+}
+
+fn layer_json(l: &BuiltLayer) -> Value {
+    json!({
+        "mediaType": l.descriptor.media_type,
+        "digest": l.descriptor.digest,
+        "size": l.descriptor.size,
+        "diffId": l.diff_id,
+        "filepath": l.descriptor.annotations.get(crate::model::ANNOTATION_FILEPATH),
+    })
 }
 
 /// Reads a reviewed config and refuses one that is not a valid ModelPack config.
@@ -218,9 +310,30 @@ fn read_reviewed(path: &Path) -> Result<Value> {
     Ok(config)
 }
 
+/// A built layer's file path and diffId, as [`same_files`] compares them.
+struct LayerId {
+    path: String,
+    diff_id: String,
+}
+
+fn layer_ids(built: &[BuiltLayer]) -> Vec<LayerId> {
+    built
+        .iter()
+        .map(|l| LayerId {
+            path: l
+                .descriptor
+                .annotations
+                .get(crate::model::ANNOTATION_FILEPATH)
+                .cloned()
+                .unwrap_or_default(),
+            diff_id: l.diff_id.to_string(),
+        })
+        .collect()
+}
+
 /// The reviewed config must describe exactly the layers the directory gives now: same count,
 /// same diffIds in the same order. Says which layers differ and how to fix it.
-fn same_files(path: &Path, config: &Value, layers: &[PlannedLayer]) -> Result<()> {
+fn same_files(path: &Path, config: &Value, layers: &[LayerId]) -> Result<()> {
     let ids: Vec<&str> = config
         .pointer("/modelfs/diffIds")
         .and_then(Value::as_array)
@@ -277,13 +390,7 @@ fn summary(o: &PackOutcome) -> Value {
         "tag": o.tag,
         "manifest": {"digest": o.manifest.digest, "size": o.manifest.size},
         "config": {"digest": o.config.digest, "size": o.config.size},
-        "layers": o.layers.iter().map(|l| json!({
-            "mediaType": l.descriptor.media_type,
-            "digest": l.descriptor.digest,
-            "size": l.descriptor.size,
-            "diffId": l.diff_id,
-            "filepath": l.descriptor.annotations.get(crate::model::ANNOTATION_FILEPATH),
-        })).collect::<Vec<_>>(),
+        "layers": o.layers.iter().map(layer_json).collect::<Vec<_>>(),
         "appended": o.appended,
         "replaced": o.replaced,
     })

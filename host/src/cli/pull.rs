@@ -10,11 +10,11 @@ use serde_json::json;
 use super::{Global, OutputFormat};
 use crate::oci::append::commit_append;
 use crate::oci::canonical_json;
-use crate::oci::layout::{INDEX_FILE, Layout, index_with, is_layout};
+use crate::oci::layout::{ANNOTATION_PARTIAL, INDEX_FILE, Layout, index_with, is_layout};
 use crate::oci::unpack::{UnpackOptions, unpack};
 use crate::oci::{Descriptor, Digest};
 use crate::registry::referrers::{Carried, add_untagged, pull_into_layout};
-use crate::registry::{RegistryOptions, pull};
+use crate::registry::{RegistryOptions, pull, pull_some};
 use crate::sign;
 use crate::units::human_bytes;
 
@@ -44,6 +44,14 @@ pub struct PullArgs {
     /// by digest).
     #[arg(long)]
     pub tag: Option<String>,
+    /// Fetch only the layers whose file path matches one of these globs (a pattern without
+    /// `/` matches file names; repeatable). The layout is marked partial.
+    #[arg(long, value_name = "GLOB")]
+    pub include: Vec<String>,
+    /// Fetch only the layers of these kinds (comma-separated: weight, weight.config, doc,
+    /// code, dataset). With --include, a layer is fetched when it matches either.
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub kind: Vec<String>,
     /// Also unpack the files into DIR (must not exist or be empty).
     #[arg(long, value_name = "DIR")]
     pub unpack: Option<PathBuf>,
@@ -59,8 +67,9 @@ pub struct PullArgs {
     #[arg(long, conflicts_with = "verify")]
     pub no_referrers: bool,
     /// Refuse the artifact (writing nothing) unless it carries a valid signature by this
-    /// ECDSA P-256 public key (PEM).
-    #[arg(long, value_name = "PUBLIC.pem")]
+    /// ECDSA P-256 public key (PEM). Verification covers every blob of the artifact, so it
+    /// cannot be combined with a partial pull (--include/--kind).
+    #[arg(long, value_name = "PUBLIC.pem", conflicts_with_all = ["include", "kind"])]
     pub verify: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
@@ -97,7 +106,21 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
     // the existing layout, so a failed pull leaves the output as it was.
     let tmp = crate::oci::staging::beside(&args.output, "pull")?;
     let fresh = tmp.path().join("layout");
-    let mut out = pull(&source, &fresh, &opts)?;
+    let mut out = if args.include.is_empty() && args.kind.is_empty() {
+        pull(&source, &fresh, &opts)?
+    } else {
+        for k in &args.kind {
+            if !crate::model::LayerKind::ALL.iter().any(|x| x.as_str() == k) {
+                bail!("--kind {k:?}: not a layer kind (weight, weight.config, doc, code, dataset)");
+            }
+        }
+        let globs = crate::generate::walk::Patterns::new(&args.include, "--include")?;
+        let keep = |path: Option<&str>, kind: Option<&str>| {
+            path.is_some_and(|p| globs.matches(p))
+                || kind.is_some_and(|k| args.kind.iter().any(|x| x == k))
+        };
+        pull_some(&source, &fresh, &opts, &keep)?
+    };
     let tag = args.tag.clone().unwrap_or_else(|| out.tag.clone());
     let desc = manifest_descriptor(&fresh)?;
     if tag != out.tag {
@@ -207,6 +230,13 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
                     v.blobs
                 );
             }
+            if !out.not_pulled.is_empty() {
+                println!(
+                    "  partial: {} layers not pulled ({})",
+                    out.not_pulled.len(),
+                    out.not_pulled.join(", ")
+                );
+            }
             if let (Some(u), Some(dir)) = (&unpacked, &args.unpack) {
                 println!(
                     "unpacked {} files ({}) into {}",
@@ -232,6 +262,7 @@ pub fn run(global: &Global, args: &PullArgs) -> Result<ExitCode> {
                 "referrers": carried.referrers,
                 "referrersVia": carried.via,
                 "verified": verified,
+                "notPulled": out.not_pulled,
             }))?
         ),
     }
@@ -248,6 +279,13 @@ fn manifest_descriptor(layout: &std::path::Path) -> Result<Descriptor> {
         artifact_type: m["artifactType"].as_str().map(str::to_string),
         digest: Digest::parse(digest).with_context(|| format!("pulled digest {digest:?}"))?,
         size: m["size"].as_u64().unwrap_or(0),
-        annotations: Default::default(),
+        // A partial pull stays marked as one wherever the entry goes.
+        annotations: m["annotations"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(k, _)| k.as_str() == ANNOTATION_PARTIAL)
+            .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
+            .collect(),
     })
 }

@@ -113,7 +113,7 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn parse_chunk(s: &str) -> Result<u64, String> {
+pub(super) fn parse_chunk(s: &str) -> Result<u64, String> {
     let n = crate::units::parse_bytes(s)?;
     if n == 0 {
         return Err("the chunk size must be at least 1 byte".into());

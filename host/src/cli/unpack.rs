@@ -43,6 +43,13 @@ pub fn run(_global: &Global, args: &UnpackArgs) -> Result<ExitCode> {
         progress: true,
     };
     let out = unpack(&layout, tag.as_deref(), &args.output, &opts)?;
+    if !out.not_pulled.is_empty() {
+        eprintln!(
+            "note: a partial pull: {} layers are not in the layout and were not unpacked ({})",
+            out.not_pulled.len(),
+            out.not_pulled.join(", ")
+        );
+    }
     match args.format {
         OutputFormat::Text => println!(
             "unpacked {} files ({}) of {} into {}",
@@ -59,6 +66,7 @@ pub fn run(_global: &Global, args: &UnpackArgs) -> Result<ExitCode> {
                 "output": args.output.display().to_string(),
                 "files": out.files,
                 "bytes": out.bytes,
+                "notPulled": out.not_pulled,
             }))?
         ),
     }

@@ -59,6 +59,9 @@ pub struct GenerateOptions {
     pub layer_format: LayerFormat,
     /// `--strict`: a precision outside the spec's list is refused, not warned about.
     pub strict: bool,
+    /// Compute the layers' diffIds (reads every byte). Without, the layers and
+    /// `modelfs.diffIds` carry [`plan::UNCOMPUTED_DIGEST`] (see [`plan::outline`]).
+    pub digests: bool,
 }
 
 impl Default for GenerateOptions {
@@ -74,6 +77,7 @@ impl Default for GenerateOptions {
             leave_out: Vec::new(),
             layer_format: LayerFormat::Raw,
             strict: false,
+            digests: true,
         }
     }
 }
@@ -393,7 +397,11 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
 
     let (mut config, explain) = fields::decide(&candidates);
     warnings.extend(licence_conflicts(&explain));
-    let layers = plan::layers(&files, opts.layer_format)?;
+    let layers = if opts.digests {
+        plan::layers(&files, opts.layer_format)?
+    } else {
+        plan::outline(&files, opts.layer_format)?
+    };
     let diff_ids: Vec<&str> = layers.iter().map(|l| l.diff_id.as_str()).collect();
     config.as_object_mut().expect("config is an object").insert(
         "modelfs".into(),

@@ -6,6 +6,11 @@
 //! writes. Weights are one raw layer per file; with `--layer-format raw` every other file is
 //! too, otherwise each other kind is one tar. Order: by kind (weight, weight.config, doc,
 //! code, dataset), then by path — stable, so the same directory always gives the same manifest.
+//!
+//! Digests cost a read of every byte. Callers that need none (`check` of a directory, and
+//! `pack`, which computes the diffIds in its own blob pass) ask for [`outline`] instead: the
+//! same layers, media types and annotations, with [`UNCOMPUTED_DIGEST`] as every diffId and,
+//! for multi-file tar layers, the files' total as the size (raw layers keep their exact size).
 
 use std::collections::BTreeMap;
 
@@ -13,7 +18,12 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::model::{ANNOTATION_FILEPATH, LayerFormat, PlannedFile, parse_layer_media_type};
-use crate::oci::layers::{LayerSettings, describe_files};
+use crate::oci::layers::{LayerSettings, describe_files, plan_layers};
+
+/// The diffId of a layer whose bytes were not read: all zeros, a well-formed sha256 digest
+/// (so the config stays schema-valid) that no content has in practice.
+pub const UNCOMPUTED_DIGEST: &str =
+    "sha256:0000000000000000000000000000000000000000000000000000000000000000";
 
 /// One planned layer.
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +67,26 @@ pub fn layers(files: &[PlannedFile], format: LayerFormat) -> Result<Vec<PlannedL
                 size: d.size,
                 diff_id: b.diff_id.to_string(),
                 annotations: d.annotations,
+            }
+        })
+        .collect())
+}
+
+/// The layers `pack` would write for `files`, in manifest order, without reading any file:
+/// diffIds are [`UNCOMPUTED_DIGEST`] (see the module doc).
+pub fn outline(files: &[PlannedFile], format: LayerFormat) -> Result<Vec<PlannedLayer>> {
+    let settings = LayerSettings::from_env()?;
+    Ok(plan_layers(files, format)?
+        .into_iter()
+        .map(|p| {
+            let media_type = p.media_type();
+            PlannedLayer {
+                path: p.filepath(),
+                kind: p.kind.as_str().to_string(),
+                media_type,
+                size: p.content_size(),
+                diff_id: UNCOMPUTED_DIGEST.to_string(),
+                annotations: p.annotations(&settings),
             }
         })
         .collect())

@@ -175,23 +175,7 @@ pub fn inspect_layout(
         let cfg_bytes = layout.read_blob(&cfg_digest, cfg_size, MAX_JSON_SIZE)?;
         let content: Value = serde_json::from_slice(&cfg_bytes)
             .with_context(|| format!("config {cfg_digest}: not JSON"))?;
-        let layers: Vec<LayerView> = layers_of(&manifest)
-            .iter()
-            .map(|l| {
-                let mt = l["mediaType"].as_str().unwrap_or("").to_string();
-                let parsed = parse_layer_media_type(&mt);
-                LayerView {
-                    path: l["annotations"][ANNOTATION_FILEPATH]
-                        .as_str()
-                        .map(str::to_string),
-                    kind: parsed.map(|(k, _, _)| LayerKind::as_str(k).to_string()),
-                    encoding: parsed.map(|(_, f, _)| f.as_str().to_string()),
-                    media_type: mt,
-                    digest: l["digest"].as_str().unwrap_or("").to_string(),
-                    size: l["size"].as_u64().unwrap_or(0),
-                }
-            })
-            .collect();
+        let layers = layer_views(&manifest);
         let weights = raw_weight_reports(dir, &manifest, plugins, log)?
             .into_iter()
             .flatten()
@@ -224,6 +208,95 @@ pub fn inspect_layout(
         });
     }
     Ok(views)
+}
+
+fn layer_views(manifest: &Value) -> Vec<LayerView> {
+    layers_of(manifest)
+        .iter()
+        .map(|l| {
+            let mt = l["mediaType"].as_str().unwrap_or("").to_string();
+            let parsed = parse_layer_media_type(&mt);
+            LayerView {
+                path: l["annotations"][ANNOTATION_FILEPATH]
+                    .as_str()
+                    .map(str::to_string),
+                kind: parsed.map(|(k, _, _)| LayerKind::as_str(k).to_string()),
+                encoding: parsed.map(|(_, f, _)| f.as_str().to_string()),
+                media_type: mt,
+                digest: l["digest"].as_str().unwrap_or("").to_string(),
+                size: l["size"].as_u64().unwrap_or(0),
+            }
+        })
+        .collect()
+}
+
+/// `inspect REGISTRY/REPO:TAG`: the same view as for a layout, from the registry: manifest
+/// and config fetched and verified, raw weight layers read by the format plugins through
+/// HTTP Range requests (see [`crate::registry::remote`]).
+pub fn inspect_remote(
+    reference: &str,
+    plugins: &PluginSet,
+    opts: &crate::registry::RegistryOptions,
+    log: &dyn Fn(&str),
+) -> Result<ArtifactView> {
+    let remote = crate::registry::remote::RemoteArtifact::open(reference, opts)?;
+    let manifest = &remote.manifest;
+    let content: Value = serde_json::from_slice(&remote.config)
+        .with_context(|| format!("config of {reference}: not JSON"))?;
+    let mut weights = Vec::new();
+    for (i, layer) in layers_of(manifest).iter().enumerate() {
+        let media_type = layer["mediaType"].as_str().unwrap_or("");
+        let Some((_, LayerFormat::Raw, _)) = parse_layer_media_type(media_type) else {
+            continue;
+        };
+        let d = layer["digest"].as_str().unwrap_or("");
+        let digest = Digest::parse(d)
+            .with_context(|| format!("manifest layers[{i}]: unsupported digest {d:?}"))?;
+        let size = layer["size"]
+            .as_u64()
+            .with_context(|| format!("manifest layers[{i}]: size is not a number"))?;
+        let path = layer["annotations"][ANNOTATION_FILEPATH]
+            .as_str()
+            .unwrap_or("")
+            .to_string();
+        let name = Path::new(&path)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let blob =
+            crate::plugin::blob::BlobFile::remote(path.clone(), size, remote.layer(digest, size));
+        let r = super::inspect_blob(plugins, &path, &name, blob, log);
+        if r.status != Status::Unrecognised {
+            weights.push(r);
+        }
+    }
+    let cfg = &manifest["config"];
+    let layers = layer_views(manifest);
+    let tag = crate::registry::parse_reference(reference)?
+        .tag()
+        .map(str::to_string);
+    Ok(ArtifactView {
+        layout: reference.to_string(),
+        tags: tag.into_iter().collect(),
+        manifest: ManifestView {
+            digest: remote.manifest_digest.to_string(),
+            size: remote.manifest_size,
+            media_type: manifest["mediaType"]
+                .as_str()
+                .unwrap_or(crate::model::MANIFEST_MEDIA_TYPE)
+                .to_string(),
+            artifact_type: manifest["artifactType"].as_str().map(str::to_string),
+        },
+        config: ConfigView {
+            digest: cfg["digest"].as_str().unwrap_or("").to_string(),
+            size: cfg["size"].as_u64().unwrap_or(0),
+            media_type: cfg["mediaType"].as_str().unwrap_or("").to_string(),
+            content,
+        },
+        total_size: layers.iter().map(|l| l.size).sum(),
+        layers,
+        weights,
+    })
 }
 
 /// The text block of one artifact.

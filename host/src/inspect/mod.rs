@@ -151,7 +151,7 @@ fn file_name(p: &Path) -> String {
 
 /// Inspects one file; failures are recorded in the report, never returned.
 pub fn inspect_one(plugins: &PluginSet, target: &Target, verbose: &dyn Fn(&str)) -> FileReport {
-    let mut report = FileReport {
+    let report = FileReport {
         path: target.display.clone(),
         ..FileReport::default()
     };
@@ -166,6 +166,33 @@ pub fn inspect_one(plugins: &PluginSet, target: &Target, verbose: &dyn Fn(&str))
     let blob = match BlobFile::open(&target.path, target.root.clone()) {
         Ok(b) => b,
         Err(OpenError::Refused(m) | OpenError::Io(m)) => return fail(report, m),
+    };
+    inspect_blob(plugins, &target.display, &target.name, blob, verbose)
+}
+
+/// Inspects one opened blob (a local file, or a layer read from a registry) as the file
+/// `display` named `name`; failures are recorded in the report, never returned.
+pub fn inspect_blob(
+    plugins: &PluginSet,
+    display: &str,
+    name: &str,
+    blob: BlobFile,
+    verbose: &dyn Fn(&str),
+) -> FileReport {
+    let mut report = FileReport {
+        path: display.to_string(),
+        ..FileReport::default()
+    };
+    let fail = |mut r: FileReport, msg: String| {
+        r.status = Status::Error;
+        r.error = Some(msg);
+        r
+    };
+    let target = Target {
+        path: PathBuf::new(),
+        display: display.to_string(),
+        name: name.to_string(),
+        root: Arc::new(PathBuf::new()),
     };
     report.size = blob.size();
     // From the file already opened (and checked to be regular), not the path again.

@@ -266,6 +266,55 @@ pub fn build_layer(
     })
 }
 
+/// Writes one layer's bytes to `out` (a registry upload, for `pack --push`), reading its
+/// files once and hashing on the way; returns `out` and the layer's descriptor and diffId,
+/// the same `build_layer` gives for the same plan.
+pub fn write_layer<W: Write>(
+    plan: &LayerPlan,
+    settings: &LayerSettings,
+    out: W,
+    bar: &ItemBar,
+) -> Result<(W, BuiltLayer)> {
+    let (out, digest, size, diff_id) = match plan.format {
+        LayerFormat::Raw => {
+            let [f] = plan.files.as_slice() else {
+                bail!("a raw layer holds exactly one file");
+            };
+            let mut reader = super::archive::ExactReader::open(&f.abs, f.size)?;
+            let mut w = HashWriter::new(out);
+            let mut buf = vec![0u8; BUF_LEN];
+            loop {
+                let n = std::io::Read::read(&mut reader, &mut buf)?;
+                if n == 0 {
+                    break;
+                }
+                w.write_all(&buf[..n])?;
+                bar.inc(n as u64);
+            }
+            let (out, d, n) = w.finish();
+            if n != f.size {
+                bail!("{}: read {n} bytes, expected {}", f.abs.display(), f.size);
+            }
+            (out, d, n, d)
+        }
+        format => stream_tar(plan, settings, format, out, bar)?,
+    };
+    Ok((
+        out,
+        BuiltLayer {
+            descriptor: Descriptor {
+                media_type: plan.media_type(),
+                artifact_type: None,
+                digest,
+                size,
+                annotations: plan.annotations(settings),
+            },
+            diff_id,
+            placed: None,
+        },
+    ))
+}
+
 /// tar → hash (diffId) → compress → hash (digest) → `out`, in one pass over the files.
 fn stream_tar<W: Write>(
     plan: &LayerPlan,

@@ -27,6 +27,9 @@ pub const INDEX_FILE: &str = "index.json";
 pub const IMAGE_LAYOUT_VERSION: &str = "1.0.0";
 /// Annotation naming a manifest in `index.json` (the tag).
 pub const REF_NAME: &str = "org.opencontainers.image.ref.name";
+/// Index-entry annotation of a manifest pulled with `--include`/`--kind`: some of its layer
+/// blobs were deliberately not fetched (`validate` warns, `unpack` skips them).
+pub const ANNOTATION_PARTIAL: &str = "dev.modelpack.partial";
 /// Tag used when none is given.
 pub const DEFAULT_TAG: &str = "latest";
 /// Largest manifest accepted: what registries accept (distribution caps manifests at 4 MiB).
@@ -207,6 +210,17 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// Whether an `index.json` entry for `digest` says it was pulled partially.
+    pub fn is_partial(&self, digest: &Digest) -> bool {
+        let d = digest.to_string();
+        self.index["manifests"].as_array().is_some_and(|m| {
+            m.iter().any(|e| {
+                e["digest"].as_str() == Some(d.as_str())
+                    && e["annotations"][ANNOTATION_PARTIAL] == "true"
+            })
+        })
+    }
+
     /// Opens a layout: `oci-layout` must exist and `index.json` must be a JSON object.
     pub fn open(root: &Path) -> Result<Layout> {
         if !root.exists() {

@@ -141,9 +141,70 @@ fn target_state(output: &Path) -> Result<Target> {
     }
 }
 
+/// The config (with `modelfs.diffIds` filled in) and the manifest of built layers, as the
+/// bytes `pack` stores and `pack --push` uploads: one function, so both give the same digests.
+pub struct Assembled {
+    /// The config as stored.
+    pub config_json: Value,
+    /// Its canonical bytes.
+    pub config_bytes: Vec<u8>,
+    /// Its descriptor.
+    pub config: Descriptor,
+    /// The manifest's canonical bytes.
+    pub manifest_bytes: Vec<u8>,
+    /// Its descriptor (as listed in `index.json`, without the tag annotation).
+    pub manifest: Descriptor,
+}
+
+/// Fills in the diffIds, serialises config and manifest, refuses a manifest registries would.
+pub fn assemble(config: Value, built: &[BuiltLayer]) -> Result<Assembled> {
+    let config_json = with_diff_ids(config, built)?;
+    let config_bytes = canonical_json(&config_json);
+    let config = Descriptor {
+        media_type: CONFIG_MEDIA_TYPE.to_string(),
+        artifact_type: None,
+        digest: super::digest::Digest::of(&config_bytes),
+        size: config_bytes.len() as u64,
+        annotations: BTreeMap::new(),
+    };
+    let manifest_bytes = manifest_bytes(&config, built);
+    if manifest_bytes.len() as u64 > MAX_MANIFEST_SIZE {
+        bail!(
+            "the manifest would be {} bytes, more than registries accept ({MAX_MANIFEST_SIZE}); \
+             use --layer-format tar to put the non-weight files in fewer layers",
+            manifest_bytes.len()
+        );
+    }
+    let manifest = Descriptor {
+        media_type: MANIFEST_MEDIA_TYPE.to_string(),
+        artifact_type: Some(ARTIFACT_TYPE.to_string()),
+        digest: super::digest::Digest::of(&manifest_bytes),
+        size: manifest_bytes.len() as u64,
+        annotations: BTreeMap::new(),
+    };
+    Ok(Assembled {
+        config_json,
+        config_bytes,
+        config,
+        manifest_bytes,
+        manifest,
+    })
+}
+
 /// Packs `files` with `config` (whose `modelfs.diffIds` is filled in here) into the layout
 /// `opts.output` under `opts.tag`.
 pub fn pack(files: &[PlannedFile], config: Value, opts: &PackOptions) -> Result<PackOutcome> {
+    pack_checked(files, config, opts, &|_| Ok(()))
+}
+
+/// [`pack`], with `check` run on the built layers (their diffIds computed in the one pass
+/// that stores them) before anything is committed: a refusal leaves nothing behind.
+pub fn pack_checked(
+    files: &[PlannedFile],
+    config: Value,
+    opts: &PackOptions,
+    check: &dyn Fn(&[BuiltLayer]) -> Result<()>,
+) -> Result<PackOutcome> {
     layout::check_tag(&opts.tag)?;
     let plans = layers::plan_layers(files, opts.layer_format)?;
     if plans.is_empty() {
@@ -173,31 +234,14 @@ pub fn pack(files: &[PlannedFile], config: Value, opts: &PackOptions) -> Result<
     if std::env::var_os("MODELPACK_TEST_FAIL_AFTER_LAYERS").is_some() {
         bail!("injected failure after storing the layers (MODELPACK_TEST_FAIL_AFTER_LAYERS)");
     }
+    check(&built)?;
 
-    let config_json = with_diff_ids(config, &built)?;
-    let config_bytes = canonical_json(&config_json);
-    let config = Descriptor {
-        media_type: CONFIG_MEDIA_TYPE.to_string(),
-        artifact_type: None,
-        digest: blobs.put_bytes(&config_bytes)?,
-        size: config_bytes.len() as u64,
-        annotations: BTreeMap::new(),
-    };
-    let manifest_json = manifest_bytes(&config, &built);
-    if manifest_json.len() as u64 > MAX_MANIFEST_SIZE {
-        bail!(
-            "the manifest would be {} bytes, more than registries accept ({MAX_MANIFEST_SIZE}); \
-             use --layer-format tar to put the non-weight files in fewer layers",
-            manifest_json.len()
-        );
-    }
-    let manifest = Descriptor {
-        media_type: MANIFEST_MEDIA_TYPE.to_string(),
-        artifact_type: Some(ARTIFACT_TYPE.to_string()),
-        digest: blobs.put_bytes(&manifest_json)?,
-        size: manifest_json.len() as u64,
-        annotations: BTreeMap::new(),
-    };
+    let a = assemble(config, &built)?;
+    let stored = blobs.put_bytes(&a.config_bytes)?;
+    debug_assert_eq!(stored, a.config.digest);
+    let stored = blobs.put_bytes(&a.manifest_bytes)?;
+    debug_assert_eq!(stored, a.manifest.digest);
+    let (config_json, config, manifest) = (a.config_json, a.config, a.manifest);
 
     let mut outcome = PackOutcome {
         layout: opts.output.clone(),

@@ -42,6 +42,8 @@ pub struct UnpackOutcome {
     pub files: u64,
     /// Bytes of file content written.
     pub bytes: u64,
+    /// File paths of the layers a partial pull left out (not unpacked).
+    pub not_pulled: Vec<String>,
 }
 
 /// Unpacks the manifest `tag` of `layout_dir` into `output`, which must not exist or be empty.
@@ -63,7 +65,24 @@ pub fn unpack(
     let manifest: Value =
         serde_json::from_slice(&layout.read_blob(&entry.digest, entry.size, MAX_MANIFEST_SIZE)?)
             .with_context(|| format!("manifest {}: not JSON", entry.digest))?;
-    let layers = layer_refs(&manifest).with_context(|| format!("manifest {}", entry.digest))?;
+    let mut layers = layer_refs(&manifest).with_context(|| format!("manifest {}", entry.digest))?;
+    // A partial pull's absent layers are skipped and named; in any other layout an absent
+    // blob is an error, as before.
+    let mut not_pulled = Vec::new();
+    if layout.is_partial(&entry.digest) {
+        let blobs = layout.root.join("blobs").join("sha256");
+        layers.retain(|l| {
+            let there = std::fs::symlink_metadata(blobs.join(l.digest.hex())).is_ok();
+            if !there {
+                not_pulled.push(
+                    l.filepath
+                        .clone()
+                        .unwrap_or_else(|| format!("layer {}", l.index)),
+                );
+            }
+            there
+        });
+    }
     if let Some(config) = manifest.get("config") {
         let (d, size) = descriptor_digest(config).context("manifest config")?;
         layout
@@ -131,6 +150,7 @@ pub fn unpack(
         manifest: entry.digest,
         files: files.into_inner(),
         bytes: bytes.into_inner(),
+        not_pulled,
     })
 }
 

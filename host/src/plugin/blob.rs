@@ -4,11 +4,25 @@ use std::fs::File;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
+/// Reads of a blob that is not a local file (a layer in a registry, read with HTTP Range
+/// requests by `inspect REGISTRY/REPO:TAG`).
+pub trait RangeSource: Send + Sync {
+    /// Exactly `len` bytes at `offset` (the caller keeps them inside the blob).
+    fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Vec<u8>>;
+}
+
+/// Where a blob's bytes come from.
+#[derive(Clone)]
+enum Backing {
+    File(Arc<File>),
+    Remote(Arc<dyn RangeSource>),
+}
+
 /// One open file handed to a plugin.
 pub struct BlobFile {
     /// Name shown to the plugin: path relative to the confinement root, `/`-separated.
     pub name: String,
-    file: Arc<File>,
+    file: Backing,
     size: u64,
     /// Canonical directory of the file, for `open-related`.
     dir: PathBuf,
@@ -64,9 +78,20 @@ impl BlobFile {
                 .parent()
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| root.to_path_buf()),
-            file: Arc::new(file),
+            file: Backing::File(Arc::new(file)),
             root,
         })
+    }
+
+    /// A blob read through `source` (no directory: `open-related` is refused).
+    pub fn remote(name: String, size: u64, source: Arc<dyn RangeSource>) -> BlobFile {
+        BlobFile {
+            name,
+            file: Backing::Remote(source),
+            size,
+            dir: PathBuf::new(),
+            root: Arc::new(PathBuf::new()),
+        }
     }
 
     /// Size in bytes.
@@ -77,13 +102,23 @@ impl BlobFile {
     /// Reads up to `len` bytes at `offset`; the caller has already applied the length cap.
     pub fn read(&self, offset: u64, len: u32) -> std::io::Result<Vec<u8>> {
         let n = self.size.saturating_sub(offset).min(len as u64) as usize;
-        let mut buf = vec![0u8; n];
-        read_exact_at(&self.file, &mut buf, offset)?;
-        Ok(buf)
+        match &self.file {
+            Backing::File(f) => {
+                let mut buf = vec![0u8; n];
+                read_exact_at(f, &mut buf, offset)?;
+                Ok(buf)
+            }
+            Backing::Remote(r) => r.read_at(offset, n),
+        }
     }
 
     /// Opens a file relative to this one's directory, refusing anything that leaves the root.
     pub fn open_related(&self, relative: &str) -> Result<BlobFile, OpenError> {
+        if let Backing::Remote(_) = self.file {
+            return Err(OpenError::Refused(format!(
+                "{relative:?}: a layer read from a registry has no neighbouring files"
+            )));
+        }
         let rel = Path::new(relative);
         if relative.is_empty()
             || rel.is_absolute()

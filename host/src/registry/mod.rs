@@ -19,8 +19,10 @@ pub mod cache;
 pub mod credhelper;
 pub mod dockerconfig;
 pub mod login;
+pub mod packpush;
 pub mod plugin_artifact;
 pub mod referrers;
+pub mod remote;
 pub mod session;
 mod transfer;
 
@@ -40,7 +42,8 @@ use session::{Activity, Session, idle};
 use crate::model::MANIFEST_MEDIA_TYPE;
 use crate::oci::digest::Digest;
 use crate::oci::layout::{
-    INDEX_FILE, Layout, MAX_MANIFEST_SIZE, OCI_LAYOUT_FILE, check_tag, index_with, oci_layout_bytes,
+    ANNOTATION_PARTIAL, INDEX_FILE, Layout, MAX_MANIFEST_SIZE, OCI_LAYOUT_FILE, check_tag,
+    index_with, oci_layout_bytes,
 };
 use crate::oci::progress::Progress;
 use crate::oci::{Descriptor, canonical_json};
@@ -111,6 +114,48 @@ pub struct PullOutcome {
     pub fetched: u64,
     /// The tag written into the layout's `index.json`.
     pub tag: String,
+    /// File paths of the layers a partial pull left out.
+    pub not_pulled: Vec<String>,
+}
+
+/// The blobs a partial pull fetches (the config, and the layers `keep` accepts, plus any
+/// blob a kept layer shares), and the file paths of the layers it leaves out.
+fn chosen(
+    manifest: &Value,
+    all: Vec<Blob>,
+    keep: &dyn Fn(Option<&str>, Option<&str>) -> bool,
+) -> (Vec<Blob>, Vec<String>) {
+    let layers = manifest["layers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut kept = vec![true; all.len()];
+    for (i, l) in layers.iter().enumerate() {
+        let path = l["annotations"][FILEPATH_ANNOTATION].as_str();
+        let kind = l["mediaType"]
+            .as_str()
+            .and_then(crate::model::parse_layer_media_type)
+            .map(|(k, _, _)| k.as_str());
+        if let Some(k) = kept.get_mut(i + 1) {
+            *k = keep(path, kind);
+        }
+    }
+    let wanted: std::collections::HashSet<Digest> = all
+        .iter()
+        .zip(&kept)
+        .filter(|(_, k)| **k)
+        .map(|(b, _)| b.digest)
+        .collect();
+    let mut not_pulled = Vec::new();
+    let mut blobs = Vec::new();
+    for (b, k) in all.into_iter().zip(kept) {
+        if k || wanted.contains(&b.digest) {
+            blobs.push(b);
+        } else {
+            not_pulled.push(b.label);
+        }
+    }
+    (blobs, not_pulled)
 }
 
 /// Parses `REGISTRY/REPO:TAG`; the registry part is required (no implicit docker.io).
@@ -487,6 +532,18 @@ fn reqwest_header(media_type: &str) -> Result<http::HeaderValue> {
 
 /// Pulls `source` into a new layout at `output` (which must not exist or be empty).
 pub fn pull(source: &str, output: &Path, opts: &RegistryOptions) -> Result<PullOutcome> {
+    pull_some(source, output, opts, &|_, _| true)
+}
+
+/// [`pull`], fetching only the layers `keep(filepath, kind)` accepts (the config always).
+/// When some are left out, the index entry carries [`ANNOTATION_PARTIAL`], so `validate`
+/// reports the absent blobs as not pulled rather than missing, and `unpack` skips them.
+pub fn pull_some(
+    source: &str,
+    output: &Path,
+    opts: &RegistryOptions,
+    keep: &dyn Fn(Option<&str>, Option<&str>) -> bool,
+) -> Result<PullOutcome> {
     let reference = parse_reference(source)?;
     let tag = reference
         .tag()
@@ -526,7 +583,8 @@ pub fn pull(source: &str, output: &Path, opts: &RegistryOptions) -> Result<PullO
             .and_then(Value::as_str)
             .unwrap_or(MANIFEST_MEDIA_TYPE)
             .to_string();
-        let blobs = blobs_of(&manifest)?;
+        let all = blobs_of(&manifest)?;
+        let (blobs, not_pulled) = chosen(&manifest, all, keep);
         let total: u64 = blobs.iter().map(|b| b.size).sum();
         let progress = Progress::stderr(opts.progress, "pulling", total);
         let mut unique = blobs.clone();
@@ -565,7 +623,11 @@ pub fn pull(source: &str, output: &Path, opts: &RegistryOptions) -> Result<PullO
                 .map(str::to_string),
             digest: manifest_digest,
             size: bytes.len() as u64,
-            annotations: Default::default(),
+            annotations: if not_pulled.is_empty() {
+                Default::default()
+            } else {
+                [(ANNOTATION_PARTIAL.to_string(), "true".to_string())].into()
+            },
         };
         let digests: Vec<Digest> = blobs.iter().map(|b| b.digest).collect();
         cache::remember(
@@ -582,6 +644,7 @@ pub fn pull(source: &str, output: &Path, opts: &RegistryOptions) -> Result<PullO
             bytes: total,
             fetched: fetched.iter().sum(),
             tag: tag.clone(),
+            not_pulled,
         })
     })?;
     // rename replaces an empty output directory and refuses a non-empty one, which is right.

@@ -354,11 +354,23 @@ impl Session {
         service: &Option<String>,
         creds: &Option<(String, String)>,
     ) -> Result<(String, Instant)> {
-        let scope = self.scope();
+        self.fetch_token_for(realm, service, creds, &[self.scope()])
+            .await
+    }
+
+    /// A token for `scopes` (the token specification repeats `scope` for several).
+    async fn fetch_token_for(
+        &self,
+        realm: &Url,
+        service: &Option<String>,
+        creds: &Option<(String, String)>,
+        scopes: &[String],
+    ) -> Result<(String, Instant)> {
         let body = super::retry(
             "fetching a token from the registry's token service",
             || async {
-                let mut query = vec![("scope", scope.as_str())];
+                let mut query: Vec<(&str, &str)> =
+                    scopes.iter().map(|s| ("scope", s.as_str())).collect();
                 if let Some(s) = service {
                     query.push(("service", s.as_str()));
                 }
@@ -469,6 +481,38 @@ impl Session {
             state.grant = grant;
         }
         Ok(state.client.clone())
+    }
+
+    /// A request for a cross-repository mount from `from`. Behind a token service the
+    /// session's token only covers its own repository, and registries answer a mount the
+    /// token may not read from with an upload session instead (a silent fall back to
+    /// uploading every byte): so the mount carries a token that also grants `pull` on `from`.
+    pub(crate) async fn mount_request(
+        &self,
+        url: Url,
+        from: &str,
+    ) -> Result<reqwest::RequestBuilder, OciDistributionError> {
+        let grant = match &self.state.lock().await.grant {
+            Grant::Token {
+                realm,
+                service,
+                creds,
+                ..
+            } => Some((realm.clone(), service.clone(), creds.clone())),
+            _ => None,
+        };
+        let Some((realm, service, creds)) = grant else {
+            return self.request(reqwest::Method::POST, url).await;
+        };
+        let scopes = [self.scope(), format!("repository:{from}:pull")];
+        let (token, _) = self
+            .fetch_token_for(&realm, &service, &creds, &scopes)
+            .await
+            .map_err(|e| OciDistributionError::GenericError(Some(format!("{e:#}"))))?;
+        Ok(self
+            .http
+            .request(reqwest::Method::POST, url)
+            .header(reqwest::header::AUTHORIZATION, format!("Bearer {token}")))
     }
 
     async fn authorization(&self) -> Option<String> {

@@ -29,7 +29,7 @@ use crate::oci::progress::ItemBar;
 /// Chunk size when a monolithic upload was refused and no `--chunk-size` was given.
 pub const DEFAULT_CHUNK: u64 = 8 << 20;
 /// Smallest chunk tried when a registry keeps answering 413 to chunks.
-const MIN_CHUNK: u64 = 256 << 10;
+pub(super) const MIN_CHUNK: u64 = 256 << 10;
 /// Bytes read at a time when re-hashing a kept prefix.
 const HASH_READ: usize = 4 << 20;
 
@@ -301,7 +301,7 @@ impl BlobUpload<'_> {
             .append_pair("from", from);
         let resp = self
             .session
-            .request(Method::POST, url.clone())
+            .mount_request(url.clone(), from)
             .await?
             .header(header::CONTENT_LENGTH, 0)
             .send()
@@ -480,12 +480,12 @@ impl BlobUpload<'_> {
 }
 
 /// The response's `Location`, resolved against the request's URL.
-fn location(resp: &reqwest::Response, base: &Url) -> Option<Url> {
+pub(super) fn location(resp: &reqwest::Response, base: &Url) -> Option<Url> {
     let l = resp.headers().get(header::LOCATION)?.to_str().ok()?;
     base.join(l).ok()
 }
 
-fn with_digest(loc: &Url, d: &Digest) -> Url {
+pub(super) fn with_digest(loc: &Url, d: &Digest) -> Url {
     let mut u = loc.clone();
     u.query_pairs_mut().append_pair("digest", &d.to_string());
     u

@@ -20,8 +20,8 @@ use crate::model::{INDEX_MEDIA_TYPE, LayerFormat, MANIFEST_MEDIA_TYPE, parse_lay
 use crate::oci::archive::decompressor;
 use crate::oci::digest::{Digest, HashReader};
 use crate::oci::layout::{
-    IMAGE_LAYOUT_VERSION, INDEX_FILE, MAX_JSON_SIZE, MAX_MANIFEST_SIZE, OCI_LAYOUT_FILE, OpenError,
-    REF_NAME, open_blob_file, read_capped,
+    ANNOTATION_PARTIAL, IMAGE_LAYOUT_VERSION, INDEX_FILE, MAX_JSON_SIZE, MAX_MANIFEST_SIZE,
+    OCI_LAYOUT_FILE, OpenError, REF_NAME, open_blob_file, read_capped,
 };
 use crate::oci::pool;
 use crate::oci::rules::{self, Action, Tree, layer_ref};
@@ -76,6 +76,8 @@ struct LayerUse {
     pointer: String,
     job: usize,
     size: u64,
+    /// Named by a manifest pulled partially (`pull --include/--kind`).
+    partial: bool,
 }
 
 struct ManifestUse {
@@ -152,6 +154,8 @@ struct Ctx<'a> {
     job_of: BTreeMap<(Digest, &'static str), usize>,
     layer_uses: Vec<LayerUse>,
     manifests: Vec<ManifestUse>,
+    /// The manifest being read was pulled partially: its absent layers are not errors.
+    partial: bool,
 }
 
 fn blob_doc(d: &Digest) -> String {
@@ -330,6 +334,7 @@ impl Ctx<'_> {
             pointer: ptr.to_string(),
             job,
             size,
+            partial: self.partial,
         });
         Some(job)
     }
@@ -395,7 +400,9 @@ impl Ctx<'_> {
             match d.get("mediaType").and_then(Value::as_str) {
                 Some(MANIFEST_MEDIA_TYPE) => {
                     if let Some((digest, m)) = self.json_blob(d, doc, &ptr, MAX_MANIFEST_SIZE) {
+                        self.partial = d["annotations"][ANNOTATION_PARTIAL] == "true";
                         self.manifest(&m, &blob_doc(&digest));
+                        self.partial = false;
                     }
                 }
                 Some(INDEX_MEDIA_TYPE) if depth < MAX_INDEX_DEPTH => {
@@ -494,6 +501,19 @@ impl Ctx<'_> {
         for u in &uses {
             let c = &checks[u.job];
             let blob = blob_doc(&self.jobs[u.job].digest);
+            if c.missing && u.partial {
+                self.one(
+                    &u.document,
+                    Level::Warning,
+                    &format!("{}/digest", u.pointer),
+                    "layer-not-pulled",
+                    format!(
+                        "blob {blob} was not pulled (a partial pull: `modelpack pull` without \
+                         --include/--kind fetches it)"
+                    ),
+                );
+                continue;
+            }
             if c.missing {
                 self.one(
                     &u.document,
@@ -728,6 +748,7 @@ pub fn validate_layout(root: &Path, strict: bool, jobs: usize) -> Result<Vec<Loc
         job_of: BTreeMap::new(),
         layer_uses: Vec::new(),
         manifests: Vec::new(),
+        partial: false,
     };
     match read_capped(&root.join(OCI_LAYOUT_FILE), 1 << 20) {
         Err(_) => ctx.one(
