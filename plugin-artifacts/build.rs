@@ -27,6 +27,7 @@ const BUNDLED: &[&str] = &[
     "convention-sentence-transformers",
     "convention-mlflow",
     "convention-modelscope",
+    "convention-hf-cache",
     "policy-license-allowlist",
     "policy-no-unsafe-code",
     "policy-size-limits",

@@ -13,9 +13,11 @@
 //! 4. name rules on the base name, case-insensitive ([`by_name`]): exact names and
 //!    single-meaning extensions are confirmed; a file under a data-like folder (`data/`,
 //!    `datasets/`, `train/`…) is a **dataset**, confirmed for data formats (parquet, arrow,
-//!    jsonl, csv…); other config-like, data-like or weight-like extensions are guesses;
+//!    jsonl, csv…); other config-like or data-like extensions are guesses;
 //! 5. anything else: **weight** when at least 10 MiB, otherwise **code** (modctl's fallback),
-//!    guessed.
+//!    guessed. The host knows no weight format: weight files no format plugin reads are
+//!    weights when a convention plugin's hint says so (`tf_model.h5` in a Hugging Face repo)
+//!    or by size.
 //!
 //! A guess becomes `org.cncf.model.file.mediatype.untested: "true"` on the layer.
 
@@ -186,30 +188,6 @@ const CONFIG_EXTS: &[&str] = &[
     "xml",
     "properties",
 ];
-/// Weight formats no bundled plugin reads.
-const WEIGHT_EXTS: &[&str] = &[
-    "h5",
-    "hdf5",
-    "keras",
-    "pb",
-    "tflite",
-    "ckpt",
-    "msgpack",
-    "joblib",
-    "mlmodel",
-    "engine",
-    "trt",
-    "plan",
-    "caffemodel",
-    "llamafile",
-    "ggml",
-    "params",
-    "onnx_data",
-    "nemo",
-    "mar",
-    "pt2",
-];
-
 /// Files this large that no rule knows are taken for weights.
 pub const LARGE_FILE: u64 = 10 << 20;
 
@@ -257,13 +235,6 @@ pub fn by_name(rel: &str, size: u64) -> Classified {
     }
     if ext == "txt" {
         return Classified::new(Doc, true, "text file");
-    }
-    if WEIGHT_EXTS.contains(&ext) || name.contains(".onnx.data") || name.contains(".ckpt.") {
-        return Classified::new(
-            Weight,
-            true,
-            format!("weight format no plugin reads (.{ext})"),
-        );
     }
     if size >= LARGE_FILE {
         Classified::new(Weight, true, "unknown file of 10 MiB or more")
@@ -344,7 +315,10 @@ mod tests {
     fn guesses_are_untested() {
         assert_eq!(k("hparams.yaml"), (WeightConfig, true));
         assert_eq!(k("notes.txt"), (Doc, true));
-        assert_eq!(k("model.h5"), (Weight, true));
+        // The host knows no weight format: a small file no plugin read and no convention
+        // hinted is code, a large one a weight.
+        assert_eq!(k("model.h5"), (Code, true));
+        assert_eq!(by_name("model.h5", LARGE_FILE).kind, Weight);
         assert_eq!(k("weights.unknownext"), (Code, true));
         assert_eq!(by_name("blob.unknownext", LARGE_FILE).kind, Weight);
         assert!(by_name("blob.unknownext", LARGE_FILE).untested);

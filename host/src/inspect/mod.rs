@@ -198,6 +198,7 @@ pub fn inspect_one(plugins: &PluginSet, target: &Target, verbose: &dyn Fn(&str))
         }
     };
     report.plugin = Some(format!("{}@{}", chosen.info.name, chosen.info.version));
+    report.preference = chosen.info.preference;
     let loaded = match plugins.load(chosen) {
         Ok(l) => l,
         Err(e) => return fail(report, e),

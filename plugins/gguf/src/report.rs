@@ -47,6 +47,7 @@ pub fn build(parts: &[Part], extra: Vec<Finding>) -> Result<ModelReport, Error> 
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],

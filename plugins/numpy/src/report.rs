@@ -54,6 +54,7 @@ pub fn build(
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],

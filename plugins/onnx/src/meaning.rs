@@ -63,6 +63,7 @@ mod tests {
             dtypes: vec![],
             quantization: None,
             candidates: vec![],
+            lineage: vec![],
             groups: vec![],
             inputs: vec![],
             outputs: vec![],

@@ -119,6 +119,7 @@ pub fn build(src: &dyn Source, model: Model) -> Result<ModelReport, Error> {
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups,
         inputs,
         outputs,

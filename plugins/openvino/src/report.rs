@@ -142,6 +142,7 @@ pub fn build(file: &str, ir: Ir, bin_file: &str, bin: Option<u64>) -> Result<Mod
         dtypes: vec![],
         quantization,
         candidates: vec![],
+        lineage: vec![],
         groups: vec![],
         inputs: io(&ir.inputs),
         outputs: io(&ir.outputs),

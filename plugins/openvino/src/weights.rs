@@ -59,6 +59,7 @@ pub fn inspect(src: &dyn Source) -> Result<ModelReport, Error> {
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],

@@ -223,6 +223,7 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups,
         inputs: vec![],
         outputs: vec![],

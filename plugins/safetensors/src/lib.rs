@@ -110,7 +110,7 @@ fn no_overflow(inputs: &[&dyn Source], r: ModelReport) -> Result<ModelReport, Er
 pub struct Plugin;
 
 impl FormatPlugin for Plugin {
-    const INFO: &'static str = r#"{"name":"safetensors","version":"0.2.0","description":"safetensors files and sharded checkpoints (*.safetensors.index.json), header-only","extensions":["safetensors"],"file_names":["model.safetensors.index.json","*.safetensors.index.json"],"magic":[]}"#;
+    const INFO: &'static str = r#"{"name":"safetensors","version":"0.2.0","preference":40,"description":"safetensors files and sharded checkpoints (*.safetensors.index.json), header-only","extensions":["safetensors"],"file_names":["model.safetensors.index.json","*.safetensors.index.json"],"magic":[]}"#;
 
     fn detect(name: &str, head: &[u8]) -> f32 {
         detect(name, head)

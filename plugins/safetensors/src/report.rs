@@ -34,6 +34,7 @@ pub fn empty() -> ModelReport {
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],

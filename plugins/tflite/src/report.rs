@@ -199,6 +199,7 @@ pub fn build(fb: &mut Fb, model: Model) -> Result<ModelReport, Error> {
         dtypes: vec![],
         quantization: meaning::quantization(&model),
         candidates: meaning::candidates(&support),
+        lineage: vec![],
         groups: vec![],
         inputs,
         outputs,

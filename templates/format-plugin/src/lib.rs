@@ -151,6 +151,7 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
         dtypes: vec![],
         quantization,
         candidates,
+        lineage: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],
