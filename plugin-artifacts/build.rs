@@ -39,6 +39,7 @@ const TEST_ONLY: &[&str] = &[
     "evil",
     "evil-policy",
     "evil-convention",
+    "evil-locate",
     "future-wit",
     "old-wit",
 ];

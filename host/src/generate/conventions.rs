@@ -70,8 +70,9 @@ pub struct ConventionFacts {
     pub failures: Vec<String>,
     /// Base models and data sets the conventions' files name, with their file.
     pub lineage: Vec<LineageOut>,
-    /// Locate call: where the model lives, relative to the directory given (first answer).
-    pub model_root: Option<String>,
+    /// Locate call: where the model lives, relative to the directory given (the first
+    /// answer), and the plugin that said so.
+    pub model_root: Option<(String, String)>,
     /// Locate call: `error` findings, which stop the run (the user named part of a layout).
     pub errors: Vec<String>,
 }
@@ -357,7 +358,7 @@ fn absorb(plugin: &str, r: ch::ConventionReport, locate: bool, out: &mut Convent
         });
     }
     if locate && out.model_root.is_none() {
-        out.model_root = r.model_root;
+        out.model_root = r.model_root.map(|p| (p, plugin.to_string()));
     }
     if out.quantization.is_none()
         && let Some(q) = r.quantization

@@ -189,9 +189,10 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
             bail!("{}: {e}", dir.display());
         }
         match located.model_root.take() {
-            Some(sub) => {
-                let inner = confined_subdir(&walked.root, &sub)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+            Some((sub, plugin)) => {
+                let inner = confined_subdir(&walked.root, &sub).map_err(|e| {
+                    anyhow::anyhow!("{}: convention plugin {plugin} {e}", dir.display())
+                })?;
                 let w = walk::walk(&inner, &filters)?;
                 moved = Some(dir.join(&sub));
                 w
@@ -500,16 +501,16 @@ fn confined_subdir(root: &Path, sub: &str) -> std::result::Result<PathBuf, Strin
             .any(|c| c.is_empty() || c == "." || c == "..");
     if bad {
         return Err(format!(
-            "a convention plugin located the model at {sub:?}, which is not a path inside the directory"
+            "located the model at {sub:?}, which is not a path inside the directory"
         ));
     }
     let path = root.join(sub);
     let canon = path
         .canonicalize()
-        .map_err(|e| format!("the model is located at {sub}/, which cannot be opened: {e}"))?;
+        .map_err(|e| format!("located the model at {sub}/, which cannot be opened: {e}"))?;
     if !canon.starts_with(root) || !canon.is_dir() {
         return Err(format!(
-            "the model is located at {sub}/, which is not a directory inside it"
+            "located the model at {sub}/, which is not a directory inside it"
         ));
     }
     Ok(canon)
