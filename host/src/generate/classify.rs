@@ -3,8 +3,9 @@
 //! Order (first match wins):
 //! 1. a file a weight report names as part of itself (index shards, ONNX external data,
 //!    split GGUF parts) is a **weight**, confirmed;
-//! 2. a file a format plugin read is a **weight**, confirmed; except a weight index
-//!    (`*.index.json`: tensor names → shard files; it holds no tensor data), which is
+//! 2. a file a format plugin read is a **weight**, confirmed; except a file its plugin says
+//!    configures weights held in the files it covers (WIT `model-report.layer-kind`: a
+//!    safetensors index, an OpenVINO `.xml` topology beside its `.bin`), which is
 //!    **weight.config**, and a claimed file in which the plugin found no tensors but whose
 //!    name an exact rule below knows (`training_args.bin` → weight.config);
 //! 3. a file a plugin claimed but could not read goes by a confirmed name rule below if one

@@ -288,13 +288,13 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                         // exact name rule takes (training_args.bin) does not.
                         read.push((e.rel.clone(), r));
                     }
-                    // An index maps tensor names to shard files (its report may list the
-                    // shards' tensors too): it configures the weights, it holds none.
-                    if name.to_ascii_lowercase().ends_with(".index.json") {
+                    // The plugin says the file configures weights held elsewhere (an index
+                    // naming shards, a topology beside its weights): it holds none.
+                    if r.configures_weights {
                         classify::Classified {
                             kind: LayerKind::WeightConfig,
                             untested: false,
-                            rule: format!("{fmt} weight index read by {plugin}"),
+                            rule: format!("describes {fmt} weights, read by {plugin}"),
                         }
                     } else if let Some(exact) = exact {
                         exact

@@ -49,6 +49,10 @@ pub struct FileReport {
     /// directory holds several); not output.
     #[serde(skip)]
     pub preference: u8,
+    /// The plugin says the file configures weights held in the files it covers (an index,
+    /// a topology) rather than holding them: a `weight.config` layer. Not output.
+    #[serde(skip)]
+    pub configures_weights: bool,
     /// Every tensor.
     pub tensors: Vec<TensorOut>,
     /// Parameter groups (model vs optimizer state, ONNX constants…).
@@ -454,6 +458,7 @@ impl FileReport {
             })
             .collect();
         self.covers = r.covers;
+        self.configures_weights = matches!(r.layer_kind, Some(ft::FileKind::WeightConfig));
     }
 
     /// Parameters held by ONNX Constant nodes (their own field, as the README documents).

@@ -33,6 +33,7 @@ fn report(note: String) -> ModelReport {
         }],
         findings: vec![],
         covers: vec![],
+        layer_kind: None,
     }
 }
 

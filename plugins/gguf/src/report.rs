@@ -54,6 +54,7 @@ pub fn build(parts: &[Part], extra: Vec<Finding>) -> Result<ModelReport, Error> 
         metadata: metadata(lead),
         findings,
         covers: parts.iter().skip(1).map(|p| p.name.clone()).collect(),
+        layer_kind: None,
     };
     crate::meaning::apply(&mut r, &lead.header);
     Ok(r)

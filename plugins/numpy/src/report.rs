@@ -61,6 +61,7 @@ pub fn build(
         metadata,
         findings,
         covers: vec![],
+        layer_kind: None,
     };
     crate::meaning::apply(&mut r);
     r

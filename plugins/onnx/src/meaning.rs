@@ -70,6 +70,7 @@ mod tests {
             metadata: vec![],
             findings: vec![],
             covers: vec![],
+            layer_kind: None,
         };
         let c = [("FLOAT".to_string(), 5), ("INT64".to_string(), 7)].into();
         apply(&mut r, &c);

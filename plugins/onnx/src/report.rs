@@ -126,6 +126,7 @@ pub fn build(src: &dyn Source, model: Model) -> Result<ModelReport, Error> {
         metadata,
         findings,
         covers: ext.covers,
+        layer_kind: None,
     };
     crate::meaning::apply(&mut r, &c.by_dtype);
     Ok(r)

@@ -230,5 +230,6 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
         metadata,
         findings: std::mem::take(findings),
         covers: vec![],
+        layer_kind: None,
     })
 }

@@ -209,6 +209,7 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
         metadata,
         findings: std::mem::take(findings),
         covers: vec![],
+        layer_kind: None,
     })
 }
 
@@ -309,6 +310,7 @@ fn plain(main: Scanned, findings: &mut Vec<Finding>) -> ModelReport {
         metadata,
         findings: std::mem::take(findings),
         covers: vec![],
+        layer_kind: None,
     }
 }
 

@@ -179,5 +179,6 @@ pub fn findings_only(metadata: Vec<MetaEntry>, findings: Vec<Finding>) -> ModelR
         metadata,
         findings,
         covers: vec![],
+        layer_kind: None,
     }
 }

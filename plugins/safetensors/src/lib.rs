@@ -84,7 +84,10 @@ fn inspect_unchecked(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
         return Ok(r);
     }
     let mut r = if index::is_index_name(&first.name()) {
-        index::inspect_index(inputs)?
+        let mut r = index::inspect_index(inputs)?;
+        // An index maps tensor names to shards; it configures the weights, it holds none.
+        r.layer_kind = Some(FileKind::WeightConfig);
+        r
     } else {
         shards::inspect_files(inputs)?
     };

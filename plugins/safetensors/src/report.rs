@@ -41,6 +41,7 @@ pub fn empty() -> ModelReport {
         metadata: vec![],
         findings: vec![],
         covers: vec![],
+        layer_kind: None,
     }
 }
 

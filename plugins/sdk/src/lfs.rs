@@ -83,6 +83,7 @@ pub fn lfs_pointer_report(src: &dyn Source, format: &str) -> Result<Option<Model
             None,
         )],
         covers: vec![],
+        layer_kind: None,
     }))
 }
 

@@ -80,8 +80,8 @@ pub mod prelude {
     };
     pub use crate::format::modelpack::plugin::source::IoError;
     pub use crate::format::modelpack::plugin::types::{
-        Error, FieldCandidate, Finding, Lineage, LineageKind, Location, Magic, Origin, PluginInfo,
-        PluginKind, Precision, Quantization, Severity, SourceClass, TensorRole,
+        Error, FieldCandidate, FileKind, Finding, Lineage, LineageKind, Location, Magic, Origin,
+        PluginInfo, PluginKind, Precision, Quantization, Severity, SourceClass, TensorRole,
     };
     /// The 0.1 name of [`TensorRole`], kept so group code reads the same.
     pub type GroupRole = TensorRole;

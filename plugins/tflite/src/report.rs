@@ -206,6 +206,7 @@ pub fn build(fb: &mut Fb, model: Model) -> Result<ModelReport, Error> {
         metadata,
         findings,
         covers: vec![],
+        layer_kind: None,
     };
     finish_report(&mut r, &[], meaning::precision_of);
     Ok(r)

@@ -158,6 +158,7 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
         metadata,
         findings,
         covers: vec![],
+        layer_kind: None,
     };
     // Fills `weight_parameters` and `dtypes` (each with its precision word) from the roles.
     finish_report(&mut report, &[], precision_of);
