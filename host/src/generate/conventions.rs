@@ -234,7 +234,6 @@ pub fn run(
     entries: &[Entry],
     read: &[(String, &FileReport)],
     missing: &[MissingFile],
-    root_names: &[String],
     located: ConventionFacts,
 ) -> ConventionFacts {
     let mut out = located;
@@ -251,7 +250,8 @@ pub fn run(
     if conv.is_empty() {
         return out;
     }
-    let input = input(root_names, entries, read, missing);
+    // Where the directory is is none of a describing plugin's business: no root names.
+    let input = input(&[], entries, read, missing);
     call_all(plugins, &conv, confine, entries, &input, &mut out);
     out
 }

@@ -362,15 +362,7 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         });
     }
 
-    let conv = conventions::run(
-        plugins,
-        &confine,
-        &walked.entries,
-        &read,
-        &missing,
-        &conventions::root_names(&walked.root),
-        located,
-    );
+    let conv = conventions::run(plugins, &confine, &walked.entries, &read, &missing, located);
     let lineage = conv.lineage.clone();
     apply_hints(&conv, &by_name_only, &mut files, &mut classes);
     unreadable.extend(conv.failures.iter().cloned());
