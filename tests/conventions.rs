@@ -223,6 +223,7 @@ fn vendor_convention_plugin_from_the_plugin_path_is_used_and_listed() {
             "convention-card",
             "convention-diffusers",
             "convention-hf",
+            "convention-hf-cache",
             "convention-license",
             "convention-mlflow",
             "convention-modelscope",

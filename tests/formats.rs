@@ -230,6 +230,48 @@ fn generate_on_a_tflite_directory() {
 }
 
 #[test]
+fn the_openvino_topology_is_weight_config_and_its_bin_the_weight() {
+    if !plugins_built() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["openvino/mnist-cntk.xml", "openvino/mnist-cntk.bin"] {
+        let from = local_fixtures().join(f);
+        std::fs::copy(&from, dir.path().join(from.file_name().unwrap())).unwrap();
+    }
+    let out = modelpack()
+        .arg("generate")
+        .arg(dir.path())
+        .arg("--explain")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kinds: BTreeMap<&str, (&str, &str)> = v["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["path"].as_str().unwrap(),
+                (c["kind"].as_str().unwrap(), c["rule"].as_str().unwrap()),
+            )
+        })
+        .collect();
+    // The plugin's layer-kind hint: the topology describes the weights the .bin holds.
+    assert_eq!(
+        kinds["mnist-cntk.xml"],
+        (
+            "weight.config",
+            "describes openvino weights, read by openvino@0.2.0"
+        ),
+        "{v}"
+    );
+    assert_eq!(kinds["mnist-cntk.bin"].0, "weight", "{v}");
+    assert_eq!(v["config"]["config"]["paramSize"], "6.0K", "{v}");
+}
+
+#[test]
 fn generate_on_an_openvino_ir_directory() {
     if !plugins_built() {
         return;

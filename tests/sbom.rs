@@ -288,22 +288,45 @@ fn sbom_content_follows_the_model() {
         .iter()
         .map(|a| a["name"].as_str().unwrap())
         .collect();
-    assert_eq!(ancestors, ["Llama 2 7b"]);
+    // The GGUF plugin's general.base_model.0 and the card plugin's base_model.
+    assert_eq!(ancestors, ["Llama 2 7b", "org/parent-model"]);
     let meta_base = &model["pedigree"]["ancestors"][0];
     assert_eq!(meta_base["supplier"]["name"], "Meta Llama");
     assert_eq!(
         meta_base["externalReferences"][0]["url"],
         "https://huggingface.co/meta-llama/Llama-2-7b"
     );
+    assert_eq!(meta_base["properties"][0]["value"], "weights metadata");
+    let card_base = &model["pedigree"]["ancestors"][1];
+    assert_eq!(
+        card_base["externalReferences"][0]["url"],
+        "https://huggingface.co/org/parent-model"
+    );
+    assert_eq!(card_base["properties"][0]["value"], "convention files");
     let datasets: Vec<&str> = model["modelCard"]["modelParameters"]["datasets"]
         .as_array()
         .unwrap()
         .iter()
         .map(|d| d["ref"].as_str().unwrap())
         .collect();
+    // GGUF general.dataset.0, the card's datasets, the data layer.
     assert_eq!(
         datasets,
-        ["dataset:TinyStories", "dataset:data/train.jsonl"]
+        [
+            "dataset:HuggingFaceH4/ultrachat_200k",
+            "dataset:TinyStories",
+            "dataset:data/train.jsonl"
+        ]
+    );
+    let card_data = v["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["bom-ref"] == "dataset:HuggingFaceH4/ultrachat_200k")
+        .unwrap();
+    assert_eq!(
+        card_data["externalReferences"][0]["url"],
+        "https://huggingface.co/datasets/HuggingFaceH4/ultrachat_200k"
     );
     let data_file = v["components"]
         .as_array()
@@ -322,15 +345,15 @@ fn sbom_content_follows_the_model() {
     let v: serde_json::Value = serde_json::from_slice(&spdx).unwrap();
     let graph = v["@graph"].as_array().unwrap();
     let of_type = |t: &'static str| graph.iter().filter(move |e| e["type"] == t);
-    assert_eq!(of_type("dataset_DatasetPackage").count(), 2);
+    assert_eq!(of_type("dataset_DatasetPackage").count(), 3);
     let rel = |k: &str| {
         of_type("Relationship")
             .find(|r| r["relationshipType"] == k)
             .unwrap_or_else(|| panic!("no {k} relationship"))
             .clone()
     };
-    assert_eq!(rel("descendantOf")["to"].as_array().unwrap().len(), 1);
-    assert_eq!(rel("trainedOn")["to"].as_array().unwrap().len(), 2);
+    assert_eq!(rel("descendantOf")["to"].as_array().unwrap().len(), 2);
+    assert_eq!(rel("trainedOn")["to"].as_array().unwrap().len(), 3);
     assert_eq!(rel("contains")["to"].as_array().unwrap().len(), 3);
     let created = of_type("CreationInfo").next().unwrap();
     assert_eq!(created["created"], "1970-01-01T00:00:00Z");

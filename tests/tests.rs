@@ -49,6 +49,8 @@ mod hostile_registries;
 mod hostile_signals;
 /// skopeo through a real registry and back; Python jsonschema on packed configs.
 mod interop;
+/// Locate convention plugins: model-root answers followed once, confined; errors stop.
+mod locate;
 /// login/logout, Docker credential helpers, where credentials may be sent.
 mod login;
 /// Malicious pickles are flagged, never executed.

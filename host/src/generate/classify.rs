@@ -3,8 +3,9 @@
 //! Order (first match wins):
 //! 1. a file a weight report names as part of itself (index shards, ONNX external data,
 //!    split GGUF parts) is a **weight**, confirmed;
-//! 2. a file a format plugin read is a **weight**, confirmed; except a weight index
-//!    (`*.index.json`: tensor names → shard files; it holds no tensor data), which is
+//! 2. a file a format plugin read is a **weight**, confirmed; except a file its plugin says
+//!    configures weights held in the files it covers (WIT `model-report.layer-kind`: a
+//!    safetensors index, an OpenVINO `.xml` topology beside its `.bin`), which is
 //!    **weight.config**, and a claimed file in which the plugin found no tensors but whose
 //!    name an exact rule below knows (`training_args.bin` → weight.config);
 //! 3. a file a plugin claimed but could not read goes by a confirmed name rule below if one
@@ -13,9 +14,11 @@
 //! 4. name rules on the base name, case-insensitive ([`by_name`]): exact names and
 //!    single-meaning extensions are confirmed; a file under a data-like folder (`data/`,
 //!    `datasets/`, `train/`…) is a **dataset**, confirmed for data formats (parquet, arrow,
-//!    jsonl, csv…); other config-like, data-like or weight-like extensions are guesses;
+//!    jsonl, csv…); other config-like or data-like extensions are guesses;
 //! 5. anything else: **weight** when at least 10 MiB, otherwise **code** (modctl's fallback),
-//!    guessed.
+//!    guessed. The host knows no weight format: weight files no format plugin reads are
+//!    weights when a convention plugin's hint says so (`tf_model.h5` in a Hugging Face repo)
+//!    or by size.
 //!
 //! A guess becomes `org.cncf.model.file.mediatype.untested: "true"` on the layer.
 
@@ -186,30 +189,6 @@ const CONFIG_EXTS: &[&str] = &[
     "xml",
     "properties",
 ];
-/// Weight formats no bundled plugin reads.
-const WEIGHT_EXTS: &[&str] = &[
-    "h5",
-    "hdf5",
-    "keras",
-    "pb",
-    "tflite",
-    "ckpt",
-    "msgpack",
-    "joblib",
-    "mlmodel",
-    "engine",
-    "trt",
-    "plan",
-    "caffemodel",
-    "llamafile",
-    "ggml",
-    "params",
-    "onnx_data",
-    "nemo",
-    "mar",
-    "pt2",
-];
-
 /// Files this large that no rule knows are taken for weights.
 pub const LARGE_FILE: u64 = 10 << 20;
 
@@ -257,13 +236,6 @@ pub fn by_name(rel: &str, size: u64) -> Classified {
     }
     if ext == "txt" {
         return Classified::new(Doc, true, "text file");
-    }
-    if WEIGHT_EXTS.contains(&ext) || name.contains(".onnx.data") || name.contains(".ckpt.") {
-        return Classified::new(
-            Weight,
-            true,
-            format!("weight format no plugin reads (.{ext})"),
-        );
     }
     if size >= LARGE_FILE {
         Classified::new(Weight, true, "unknown file of 10 MiB or more")
@@ -353,7 +325,10 @@ mod tests {
     fn guesses_are_untested() {
         assert_eq!(k("hparams.yaml"), (WeightConfig, true));
         assert_eq!(k("notes.txt"), (Doc, true));
-        assert_eq!(k("model.h5"), (Weight, true));
+        // The host knows no weight format: a small file no plugin read and no convention
+        // hinted is code, a large one a weight.
+        assert_eq!(k("model.h5"), (Code, true));
+        assert_eq!(by_name("model.h5", LARGE_FILE).kind, Weight);
         assert_eq!(k("weights.unknownext"), (Code, true));
         assert_eq!(by_name("blob.unknownext", LARGE_FILE).kind, Weight);
         assert!(by_name("blob.unknownext", LARGE_FILE).untested);

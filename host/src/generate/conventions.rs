@@ -7,6 +7,11 @@
 //! grammar). Plugins run in name order; within a source class, earlier candidates win, so
 //! ties between plugins go to the first by name. A plugin that fails (trap, deadline, memory
 //! cap, oversized answer, `err`) costs its own answer and a warning, nothing else.
+//!
+//! *Locate* plugins (a `file-names` pattern ending in `/`, such as the Hugging Face cache's
+//! `snapshots/`) are asked first, before any weight is read, where the model lives
+//! ([`locate`]); the host follows a `model-root` answer one hop, confined to the directory.
+//! Their candidates come before every other convention's.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -18,6 +23,7 @@ use super::MissingFile;
 use super::fields::{self, Candidate, FieldType, Source};
 use super::walk::Entry;
 use crate::inspect::FileReport;
+use crate::inspect::report::LineageOut;
 use crate::model::LayerKind;
 use crate::plugin::blob::ModelDir;
 use crate::plugin::convention::ch;
@@ -62,6 +68,13 @@ pub struct ConventionFacts {
     /// Plugins that gave no answer (load error, trap, deadline, memory or result cap, `err`),
     /// one line each; `generate` exits 1 as for an unreadable file.
     pub failures: Vec<String>,
+    /// Base models and data sets the conventions' files name, with their file.
+    pub lineage: Vec<LineageOut>,
+    /// Locate call: where the model lives, relative to the directory given (the first
+    /// answer), and the plugin that said so.
+    pub model_root: Option<(String, String)>,
+    /// Locate call: `error` findings, which stop the run (the user named part of a layout).
+    pub errors: Vec<String>,
 }
 
 /// `file: key`, as `--explain` shows an origin.
@@ -87,6 +100,7 @@ fn layer_kind(k: ft::FileKind) -> Option<LayerKind> {
 
 /// The listing, the weight summaries and the known-missing files, as plugins see them.
 fn input(
+    root_names: &[String],
     entries: &[Entry],
     read: &[(String, &FileReport)],
     missing: &[MissingFile],
@@ -120,6 +134,8 @@ fn input(
         );
     }
     ch::ConventionInput {
+        root_names: root_names.to_vec(),
+        locate: false,
         entries: listing.into_values().collect(),
         weights: read
             .iter()
@@ -143,34 +159,112 @@ fn input(
     }
 }
 
-/// Runs every applicable convention plugin.
-pub fn run(
-    plugins: &PluginSet,
-    confine: &Arc<PathBuf>,
-    entries: &[Entry],
-    read: &[(String, &FileReport)],
-    missing: &[MissingFile],
-) -> ConventionFacts {
-    let mut out = ConventionFacts::default();
+/// The last (at most four) names of the model root's canonical path, outermost first: what
+/// a locate plugin may learn of where the directory is.
+pub fn root_names(root: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = root
+        .components()
+        .filter_map(|c| match c {
+            std::path::Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    let skip = names.len().saturating_sub(4);
+    names.drain(..skip);
+    names
+}
+
+/// A plugin with a directory pattern (`snapshots/`) answers only the locate call.
+fn is_locator(info: &crate::plugin::PluginInfo) -> bool {
+    info.file_names.iter().any(|p| p.ends_with('/'))
+}
+
+/// The convention plugins, by name.
+fn conventions(plugins: &PluginSet) -> Vec<&crate::plugin::Entry> {
     let mut conv: Vec<_> = plugins
         .entries()
         .iter()
         .filter(|e| e.info.kind == Kind::Convention)
         .collect();
     conv.sort_by(|a, b| a.info.name.cmp(&b.info.name));
+    conv
+}
+
+/// Asks the locate plugins that apply (a directory pattern matching a directory at the root
+/// or one of `root_names`) where the model lives, before anything is read.
+pub fn locate(
+    plugins: &PluginSet,
+    confine: &Arc<PathBuf>,
+    entries: &[Entry],
+    root_names: &[String],
+) -> ConventionFacts {
+    let mut out = ConventionFacts::default();
+    let dirs: std::collections::BTreeSet<String> = entries
+        .iter()
+        .filter_map(|e| e.rel.split_once('/').map(|(d, _)| d.to_ascii_lowercase()))
+        .collect();
+    let names: Vec<String> = root_names.iter().map(|n| n.to_ascii_lowercase()).collect();
+    let conv: Vec<_> = conventions(plugins)
+        .into_iter()
+        .filter(|e| {
+            e.info.file_names.iter().any(|p| {
+                p.strip_suffix('/').is_some_and(|d| {
+                    let d = d.to_ascii_lowercase();
+                    dirs.iter()
+                        .chain(&names)
+                        .any(|n| crate::plugin::info::glob_match(&d, n))
+                })
+            })
+        })
+        .collect();
+    if conv.is_empty() {
+        return out;
+    }
+    let mut input = input(root_names, entries, &[], &[]);
+    input.locate = true;
+    call_all(plugins, &conv, confine, entries, &input, &mut out);
+    out
+}
+
+/// Runs every applicable convention plugin (not the locate plugins: their locate answer is
+/// their answer), adding to what the locate call found.
+pub fn run(
+    plugins: &PluginSet,
+    confine: &Arc<PathBuf>,
+    entries: &[Entry],
+    read: &[(String, &FileReport)],
+    missing: &[MissingFile],
+    located: ConventionFacts,
+) -> ConventionFacts {
+    let mut out = located;
     let roots: Vec<&str> = entries
         .iter()
         .filter(|e| !e.rel.contains('/'))
         .map(|e| e.rel.as_str())
         .collect();
-    let conv: Vec<_> = conv
+    let conv: Vec<_> = conventions(plugins)
         .into_iter()
+        .filter(|e| !is_locator(&e.info))
         .filter(|e| e.info.file_names.is_empty() || roots.iter().any(|n| e.info.claims(n, &[])))
         .collect();
     if conv.is_empty() {
         return out;
     }
-    let input = input(entries, read, missing);
+    // Where the directory is is none of a describing plugin's business: no root names.
+    let input = input(&[], entries, read, missing);
+    call_all(plugins, &conv, confine, entries, &input, &mut out);
+    out
+}
+
+/// Calls each plugin of `conv` with `input` and adds its answer to `out`.
+fn call_all(
+    plugins: &PluginSet,
+    conv: &[&crate::plugin::Entry],
+    confine: &Arc<PathBuf>,
+    entries: &[Entry],
+    input: &ch::ConventionInput,
+    out: &mut ConventionFacts,
+) {
     let files: Arc<BTreeMap<String, PathBuf>> = Arc::new(
         entries
             .iter()
@@ -191,7 +285,7 @@ pub fn run(
             files: files.clone(),
             root: confine.clone(),
         };
-        let report = match loaded.run_convention(rt, dir, &input) {
+        let report = match loaded.run_convention(rt, dir, input) {
             Ok(c) => {
                 if !c.output.trim().is_empty() {
                     (rt.log)(&format!("plugin {name} printed: {}", c.output.trim_end()));
@@ -209,13 +303,12 @@ pub fn run(
                 continue;
             }
         };
-        absorb(name, report, &mut out);
+        absorb(name, report, input.locate, out);
     }
-    out
 }
 
 /// Checks one plugin's answer and adds it.
-fn absorb(plugin: &str, r: ch::ConventionReport, out: &mut ConventionFacts) {
+fn absorb(plugin: &str, r: ch::ConventionReport, locate: bool, out: &mut ConventionFacts) {
     for c in r.candidates {
         let from = origin_text(&c.origin, plugin);
         match candidate(&c) {
@@ -230,9 +323,18 @@ fn absorb(plugin: &str, r: ch::ConventionReport, out: &mut ConventionFacts) {
     for f in r.findings {
         match f.severity {
             Severity::Info => out.notes.push(f.message),
+            Severity::Error if locate => out.errors.push(f.message),
             _ => out.warnings.push(f.message),
         }
     }
+    out.lineage.extend(r.lineage.into_iter().map(|l| {
+        let mut l = LineageOut::from_wit(l);
+        // Where a format plugin leaves the file out, the host fills it in; a convention names it.
+        if l.file.is_none() {
+            l.file = Some(format!("plugin {plugin}"));
+        }
+        l
+    }));
     for m in r.missing {
         if !out.missing.iter().any(|x| x.path == m.path) {
             out.missing.push(MissingFile {
@@ -255,10 +357,8 @@ fn absorb(plugin: &str, r: ch::ConventionReport, out: &mut ConventionFacts) {
             reason: format!("not part of the model ({plugin})"),
         });
     }
-    if let Some(root) = r.model_root {
-        out.warnings.push(format!(
-            "convention plugin {plugin} says the model is in {root}/; run generate on that directory"
-        ));
+    if locate && out.model_root.is_none() {
+        out.model_root = r.model_root.map(|p| (p, plugin.to_string()));
     }
     if out.quantization.is_none()
         && let Some(q) = r.quantization

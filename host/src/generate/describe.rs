@@ -1,5 +1,4 @@
-//! The directory's name as a last-resort `descriptor.name` (for a Hugging Face cache
-//! snapshot, the repo's name). What the weight files declare comes from the format plugins
+//! The directory's name as a last-resort `descriptor.name`. What the weight files declare comes from the format plugins
 //! (`facts.rs`), what model-directory conventions say (config.json, model cards, licence
 //! texts) from convention plugins (`conventions.rs`).
 
@@ -44,22 +43,11 @@ pub(super) fn is_generic_dir_name(name: &str) -> bool {
     GENERIC.contains(&l.as_str()) || hash || numbered
 }
 
-/// The directory's name; for a Hugging Face cache snapshot, the repo's name.
+/// The directory's name (a cache layout's better name comes from its convention plugin).
 pub(super) fn dir_name(root: &Path) -> String {
-    let name = root
-        .file_name()
+    root.file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let parent = root.parent();
-    if parent
-        .and_then(Path::file_name)
-        .is_some_and(|n| n == "snapshots")
-        && let Some(repo) = parent.and_then(Path::parent).and_then(Path::file_name)
-        && let Some(model) = repo.to_string_lossy().rsplit("--").next()
-    {
-        return model.to_string();
-    }
-    name
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -86,12 +74,5 @@ mod tests {
         ] {
             assert!(!is_generic_dir_name(n), "{n}");
         }
-    }
-
-    #[test]
-    fn hugging_face_cache_names() {
-        let p = Path::new("/c/models--ibm-granite--granite-3.1/snapshots/0123abc");
-        assert_eq!(dir_name(p), "granite-3.1");
-        assert_eq!(dir_name(Path::new("/x/pygmalion-7b")), "pygmalion-7b");
     }
 }

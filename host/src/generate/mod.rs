@@ -17,7 +17,6 @@ pub mod conventions;
 mod describe;
 pub mod facts;
 pub mod fields;
-pub mod hfcache;
 pub mod plan;
 pub mod walk;
 pub mod weights;
@@ -142,6 +141,9 @@ pub struct Generated {
     pub weight_parameters: u64,
     /// Files holding copies of weights another file holds (counted once).
     pub weight_copies: usize,
+    /// Base models and data sets the convention plugins found (model card); the weight
+    /// files' own are in their reports.
+    pub lineage: Vec<crate::inspect::report::LineageOut>,
 }
 
 /// Parsed Git LFS pointer.
@@ -171,20 +173,38 @@ fn lfs_pointer(path: &Path, size: u64) -> Option<LfsPointer> {
 
 /// Generates the config and layer plan for a model directory.
 pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Result<Generated> {
-    // A Hugging Face cache repo folder is packed as the snapshot its ref names.
-    let cache = hfcache::resolve(dir)?;
-    let dir = cache.root.as_path();
     let filters = walk::Filters {
         include: walk::Patterns::new(&opts.include, "--include")?,
         exclude: walk::Patterns::new(&opts.exclude, "--exclude")?,
         leave_out: opts.leave_out.clone(),
     };
     let single = std::fs::metadata(dir).is_ok_and(|m| m.is_file());
+    let mut located = conventions::ConventionFacts::default();
+    let mut moved: Option<PathBuf> = None;
     let walked = if single {
         single_file(dir)?
     } else {
-        walk::walk(dir, &filters)?
+        let walked = walk::walk(dir, &filters)?;
+        // Locate plugins (a cache layout) may say the model lives in a subdirectory.
+        let names = conventions::root_names(&walked.root);
+        let confine = Arc::new(walked.confine.clone());
+        located = conventions::locate(plugins, &confine, &walked.entries, &names);
+        if let Some(e) = located.errors.first() {
+            bail!("{}: {e}", dir.display());
+        }
+        match located.model_root.take() {
+            Some((sub, plugin)) => {
+                let inner = confined_subdir(&walked.root, &sub).map_err(|e| {
+                    anyhow::anyhow!("{}: convention plugin {plugin} {e}", dir.display())
+                })?;
+                let w = walk::walk(&inner, &filters)?;
+                moved = Some(dir.join(&sub));
+                w
+            }
+            None => walked,
+        }
     };
+    let dir = moved.as_deref().unwrap_or(dir);
     if walked.entries.is_empty() {
         bail!(
             "{}: no files to pack (empty, or everything hidden, ignored or excluded)",
@@ -272,13 +292,13 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                         // exact name rule takes (training_args.bin) does not.
                         read.push((e.rel.clone(), r));
                     }
-                    // An index maps tensor names to shard files (its report may list the
-                    // shards' tensors too): it configures the weights, it holds none.
-                    if name.to_ascii_lowercase().ends_with(".index.json") {
+                    // The plugin says the file configures weights held elsewhere (an index
+                    // naming shards, a topology beside its weights): it holds none.
+                    if r.configures_weights {
                         classify::Classified {
                             kind: LayerKind::WeightConfig,
                             untested: false,
-                            rule: format!("{fmt} weight index read by {plugin}"),
+                            rule: format!("describes {fmt} weights, read by {plugin}"),
                         }
                     } else if let Some(exact) = exact {
                         exact
@@ -346,7 +366,8 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         });
     }
 
-    let conv = conventions::run(plugins, &confine, &walked.entries, &read, &missing);
+    let conv = conventions::run(plugins, &confine, &walked.entries, &read, &missing, located);
+    let lineage = conv.lineage.clone();
     apply_hints(&conv, &by_name_only, &mut files, &mut classes);
     unreadable.extend(conv.failures.iter().cloned());
     let mut ctx = facts::Context {
@@ -375,9 +396,6 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                 note: None,
             },
         );
-    }
-    if let Some(f) = &cache.facts {
-        cache_candidates(f, &mut candidates, &mut notes);
     }
     user_candidates(opts, &mut candidates)?;
 
@@ -435,6 +453,7 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
         reports,
         weight_parameters,
         weight_copies,
+        lineage,
     })
 }
 
@@ -471,29 +490,30 @@ fn single_file(path: &Path) -> Result<walk::Walked> {
     })
 }
 
-/// What the hub cache layout states: the revision of the snapshot and the repo's URL.
-fn cache_candidates(f: &hfcache::CacheFacts, out: &mut Vec<Candidate>, notes: &mut Vec<String>) {
-    let from = format!("Hugging Face cache snapshots/{}", f.revision);
-    if let Some(r) = &f.via_ref {
-        notes.push(format!(
-            "Hugging Face cache repo {}: refs/{r} names snapshot {}",
-            f.repo_id, f.revision
+/// `root/sub` for a locate plugin's `model-root` answer: relative, no `..`, a directory
+/// inside `root` after links are resolved.
+fn confined_subdir(root: &Path, sub: &str) -> std::result::Result<PathBuf, String> {
+    let bad = sub.is_empty()
+        || sub.starts_with('/')
+        || sub.contains('\\')
+        || sub
+            .split('/')
+            .any(|c| c.is_empty() || c == "." || c == "..");
+    if bad {
+        return Err(format!(
+            "located the model at {sub:?}, which is not a path inside the directory"
         ));
     }
-    out.push(Candidate {
-        field: "descriptor.revision",
-        value: Value::String(f.revision.clone()),
-        source: Source::HfFiles,
-        from: from.clone(),
-        note: None,
-    });
-    out.push(Candidate {
-        field: "descriptor.sourceURL",
-        value: Value::String(f.source_url()),
-        source: Source::HfFiles,
-        from: format!("Hugging Face cache repo {}", f.repo_id),
-        note: None,
-    });
+    let path = root.join(sub);
+    let canon = path
+        .canonicalize()
+        .map_err(|e| format!("located the model at {sub}/, which cannot be opened: {e}"))?;
+    if !canon.starts_with(root) || !canon.is_dir() {
+        return Err(format!(
+            "located the model at {sub}/, which is not a directory inside it"
+        ));
+    }
+    Ok(canon)
 }
 
 /// A licence the model card states that another file (LICENSE) contradicts: the card wins by

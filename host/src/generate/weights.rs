@@ -11,9 +11,9 @@
 //! * grouping files into *units*: an index and its shards (or shards named `-0000N-of-0000M`
 //!   without an index), a split GGUF and its parts, an ONNX file and its external data;
 //! * choosing the model's format when a directory holds several (Hugging Face repos often
-//!   ship safetensors, a `pytorch_model.bin` and ONNX exports of the same model): the first
-//!   with readable weights in the order safetensors, GGUF, ONNX, PyTorch, others (by
-//!   parameters among the others), and only its units are counted;
+//!   ship safetensors, a `pytorch_model.bin` and ONNX exports of the same model): among the
+//!   formats with readable weights, the one whose plugin declares the highest `preference`
+//!   (WIT `plugin-info`; ties by parameters), and only its units are counted;
 //! * copy clustering: units of that format whose counts are within 2% of each other are
 //!   copies (a GGUF in several quantisations, `consolidated.safetensors` beside shards,
 //!   optimised ONNX re-exports): counted once, at the largest.
@@ -219,6 +219,15 @@ pub fn aggregate(
             }
         }
     }
+    // Each format's declared preference (the highest of its readers, should two differ).
+    let mut preference: BTreeMap<&str, u8> = BTreeMap::new();
+    for (_, r) in reports {
+        if let Some(f) = &r.format {
+            let p = preference.entry(f.as_str()).or_default();
+            *p = (*p).max(r.preference);
+        }
+    }
+    let rank = |f: &str| preference.get(f).copied().unwrap_or(0);
     let mut by_format: BTreeMap<&str, u64> = BTreeMap::new();
     for u in units.values() {
         let slot = by_format.entry(u.format.as_str()).or_default();
@@ -231,7 +240,7 @@ pub fn aggregate(
             // Formats with weights first; then the canonical one; then most parameters.
             (*a.1 > 0)
                 .cmp(&(*b.1 > 0))
-                .then(preference(a.0).cmp(&preference(b.0)))
+                .then(rank(a.0).cmp(&rank(b.0)))
                 .then(a.1.cmp(b.1))
                 .then(facts.formats.get(*a.0).cmp(&facts.formats.get(*b.0)))
                 .then(b.0.cmp(a.0))
@@ -310,15 +319,6 @@ pub fn aggregate(
     facts.quantizations = methods.into_iter().collect();
     facts.units = model;
     Ok(facts)
-}
-
-/// Rank of a format when a directory holds several: safetensors (the canonical Hugging Face
-/// format), GGUF, ONNX, PyTorch, then the rest.
-fn preference(format: &str) -> usize {
-    ["safetensors", "gguf", "onnx", "pt"]
-        .iter()
-        .position(|p| *p == format)
-        .map_or(0, |i| 4 - i)
 }
 
 /// `dir/model-of.safetensors` for `dir/model-00002-of-00003.safetensors`: what the shards of
@@ -572,18 +572,23 @@ mod tests {
             (130, 2),
             "quantisations once, projector added"
         );
-        let pt = rep("pt", vec![w("w", "F32", &[500])], &[("F32", "float32")]);
-        let st = rep(
+        let mut pt = rep("pt", vec![w("w", "F32", &[500])], &[("F32", "float32")]);
+        let mut st = rep(
             "safetensors",
             vec![w("w", "F32", &[100])],
             &[("F32", "float32")],
         );
-        let f = aggregate(
-            &[("a.bin".into(), &pt), ("b.safetensors".into(), &st)],
-            None,
-        )
-        .unwrap();
-        assert_eq!((f.format.as_deref(), f.params), (Some("safetensors"), 100));
+        let pick = |pt: &FileReport, st: &FileReport| {
+            let f = aggregate(&[("a.bin".into(), pt), ("b.safetensors".into(), st)], None).unwrap();
+            (f.format, f.params)
+        };
+        // The host ranks no format by name: without declared preferences, most parameters.
+        assert_eq!(pick(&pt, &st), (Some("pt".into()), 500));
+        // The plugins' declared preferences decide, whatever the counts.
+        (pt.preference, st.preference) = (10, 40);
+        assert_eq!(pick(&pt, &st), (Some("safetensors".into()), 100));
+        (pt.preference, st.preference) = (200, 40);
+        assert_eq!(pick(&pt, &st), (Some("pt".into()), 500));
         let idx = FileReport {
             format: Some("safetensors".into()),
             covers: vec!["m-1.safetensors".into(), "m-2.safetensors".into()],

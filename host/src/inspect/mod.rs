@@ -225,6 +225,7 @@ pub fn inspect_blob(
         }
     };
     report.plugin = Some(format!("{}@{}", chosen.info.name, chosen.info.version));
+    report.preference = chosen.info.preference;
     let loaded = match plugins.load(chosen) {
         Ok(l) => l,
         Err(e) => return fail(report, e),

@@ -42,6 +42,17 @@ pub struct FileReport {
     /// Config fields the file declares (GGUF `general.name`…), with their origin.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub candidates: Vec<CandidateOut>,
+    /// Base models and data sets the file names (GGUF `general.base_model.N.*`…).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub lineage: Vec<LineageOut>,
+    /// The reading plugin's declared `preference` (how canonical its format is when a
+    /// directory holds several); not output.
+    #[serde(skip)]
+    pub preference: u8,
+    /// The plugin says the file configures weights held in the files it covers (an index,
+    /// a topology) rather than holding them: a `weight.config` layer. Not output.
+    #[serde(skip)]
+    pub configures_weights: bool,
     /// Every tensor.
     pub tensors: Vec<TensorOut>,
     /// Parameter groups (model vs optimizer state, ONNX constants…).
@@ -157,6 +168,59 @@ pub struct CandidateOut {
     /// How it was derived.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+}
+
+/// What a lineage entry names.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "camelCase")]
+pub enum LineageKind {
+    /// A model this one derives from.
+    BaseModel,
+    /// A data set it was trained, tuned or evaluated on.
+    Dataset,
+}
+
+/// A base model or data set a file names, as its plugin read it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct LineageOut {
+    /// Base model or data set.
+    pub kind: LineageKind,
+    /// Name or hub id.
+    pub name: String,
+    /// Organisation, when stated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// Version, when stated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// A URL, when stated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// File (when not the report's own) and key it came from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// Key inside the file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl LineageOut {
+    /// The host's copy of a plugin's lineage entry.
+    pub fn from_wit(l: ft::Lineage) -> LineageOut {
+        LineageOut {
+            kind: match l.kind {
+                ft::LineageKind::BaseModel => LineageKind::BaseModel,
+                ft::LineageKind::Dataset => LineageKind::Dataset,
+            },
+            name: l.name,
+            organization: l.organization,
+            version: l.version,
+            url: l.url,
+            file: l.origin.file,
+            key: l.origin.key,
+        }
+    }
 }
 
 /// A parameter group.
@@ -337,6 +401,7 @@ impl FileReport {
                 note: c.note,
             })
             .collect();
+        self.lineage = r.lineage.into_iter().map(LineageOut::from_wit).collect();
         self.tensors = r
             .tensors
             .into_iter()
@@ -393,6 +458,7 @@ impl FileReport {
             })
             .collect();
         self.covers = r.covers;
+        self.configures_weights = matches!(r.layer_kind, Some(ft::FileKind::WeightConfig));
     }
 
     /// Parameters held by ONNX Constant nodes (their own field, as the README documents).

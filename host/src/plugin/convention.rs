@@ -89,6 +89,23 @@ fn report_size(r: &ch::ConventionReport) -> usize {
         + findings
         + r.ignored.iter().map(String::len).sum::<usize>()
         + r.model_root.as_ref().map_or(0, String::len)
+        + r.lineage
+            .iter()
+            .map(|l| {
+                l.name.len()
+                    + [
+                        &l.organization,
+                        &l.version,
+                        &l.url,
+                        &l.origin.file,
+                        &l.origin.key,
+                    ]
+                    .iter()
+                    .map(|o| o.as_ref().map_or(0, String::len))
+                    .sum::<usize>()
+                    + 32
+            })
+            .sum::<usize>()
 }
 
 impl Loaded {

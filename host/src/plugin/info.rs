@@ -60,6 +60,10 @@ pub struct PluginInfo {
     /// Claimed magic numbers.
     #[serde(default)]
     pub magic: Vec<Magic>,
+    /// Format plugins: how canonical the format is when a directory holds several (WIT
+    /// `plugin-info.preference`).
+    #[serde(default)]
+    pub preference: u8,
 }
 
 fn default_kind() -> Kind {

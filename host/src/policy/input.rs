@@ -315,7 +315,11 @@ fn from_manifest(
             report.as_ref(),
             size,
         ));
-        if let Some(r) = report.filter(|r| r.status == Status::Ok && kind == "weight") {
+        // Weights, and the files their plugins say configure weights (an index, a topology
+        // holding the constants' descriptions): what generate counts.
+        if let Some(r) =
+            report.filter(|r| r.status == Status::Ok && (kind == "weight" || r.configures_weights))
+        {
             reports.push((path, r));
         }
     }

@@ -2,9 +2,9 @@
 //! config, the layers and their digests, missing files) and what the format plugins reported
 //! (parameter counts, graph inputs and outputs, metadata).
 //!
-//! Nothing here parses a weight format: metadata arrives from the plugins as named values,
-//! and the only names read are the cross-format lineage keys (`general.base_model.N.*`,
-//! `general.dataset.N.*`) that llama.cpp's GGUF writer and others use.
+//! Nothing here parses a weight format or reads a metadata key: lineage (base models, data
+//! sets) arrives from the plugins as such — the format plugins' reading of their files (GGUF
+//! `general.base_model.N.*`) and the convention plugins' (a model card's `base_model`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,6 +13,7 @@ use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 
 use crate::generate::Generated;
+use crate::inspect::report::{LineageKind, LineageOut};
 
 /// One file of the model.
 #[derive(Debug, Clone)]
@@ -130,20 +131,6 @@ fn texts(v: &Value, ptr: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn meta_text(meta: &BTreeMap<String, Value>, key: &str) -> Option<String> {
-    match meta.get(key)? {
-        Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
-        _ => None,
-    }
-}
-
-fn meta_count(meta: &BTreeMap<String, Value>, key: &str) -> usize {
-    meta.get(key)
-        .and_then(Value::as_u64)
-        .map(|n| n.min(64) as usize)
-        .unwrap_or(0)
-}
-
 /// Gathers the facts from a `generate` run over `dir`.
 pub fn collect(dir: &Path, g: &Generated) -> ModelFacts {
     let c = &g.config;
@@ -230,7 +217,7 @@ pub fn collect(dir: &Path, g: &Generated) -> ModelFacts {
         for v in &r.outputs {
             graph_out.push(io_text(&v.name, &v.dtype, v.shape.as_deref()));
         }
-        lineage_from_metadata(&r.metadata, &mut f);
+        add_lineage(&r.lineage, "weights metadata", &mut f);
         // The format plugin's own reading of its file (GGUF: `general.architecture`), as
         // `generate` takes it: a candidate for /config/architecture.
         if f.model_class.is_none() {
@@ -249,8 +236,8 @@ pub fn collect(dir: &Path, g: &Generated) -> ModelFacts {
         f.outputs = graph_out;
     }
 
-    // The card's task, base_model and datasets are read by the convention plugins, whose
-    // contract (WIT 0.2) has no field for them yet: until it does they are not in the SBOM.
+    // What the convention plugins found (the card's base_model and datasets).
+    add_lineage(&g.lineage, "convention files", &mut f);
     for file in f.files.iter().filter(|x| x.kind == "dataset") {
         f.datasets.push(DatasetFact {
             name: file.path.clone(),
@@ -292,33 +279,23 @@ fn io_text(name: &str, dtype: &str, shape: Option<&[Value]>) -> String {
     format!("{name}: {dtype}{dims}")
 }
 
-/// `general.base_model.N.*` and `general.dataset.N.*` from a weight file's metadata.
-fn lineage_from_metadata(meta: &BTreeMap<String, Value>, f: &mut ModelFacts) {
-    for i in 0..meta_count(meta, "general.base_model.count") {
-        let k = |s: &str| format!("general.base_model.{i}.{s}");
-        let Some(name) = meta_text(meta, &k("name")).or_else(|| meta_text(meta, &k("repo_url")))
-        else {
-            continue;
-        };
-        f.base_models.push(BaseModel {
-            name,
-            organization: meta_text(meta, &k("organization")),
-            version: meta_text(meta, &k("version")),
-            url: meta_text(meta, &k("repo_url")).or_else(|| meta_text(meta, &k("url"))),
-            source: "weights metadata",
-        });
-    }
-    for i in 0..meta_count(meta, "general.dataset.count") {
-        let k = |s: &str| format!("general.dataset.{i}.{s}");
-        let Some(name) = meta_text(meta, &k("name")).or_else(|| meta_text(meta, &k("repo_url")))
-        else {
-            continue;
-        };
-        f.datasets.push(DatasetFact {
-            name,
-            source: "weights metadata",
-            sha256: None,
-            url: meta_text(meta, &k("repo_url")).or_else(|| meta_text(meta, &k("url"))),
-        });
+/// Base models and data sets as the plugins reported them.
+fn add_lineage(lineage: &[LineageOut], source: &'static str, f: &mut ModelFacts) {
+    for l in lineage {
+        match l.kind {
+            LineageKind::BaseModel => f.base_models.push(BaseModel {
+                name: l.name.clone(),
+                organization: l.organization.clone(),
+                version: l.version.clone(),
+                url: l.url.clone(),
+                source,
+            }),
+            LineageKind::Dataset => f.datasets.push(DatasetFact {
+                name: l.name.clone(),
+                source,
+                sha256: None,
+                url: l.url.clone(),
+            }),
+        }
     }
 }

@@ -2,7 +2,8 @@
 //! any case): front matter `license` (Hugging Face ids mapped to SPDX, [`spdx_map`]),
 //! `language` (ISO 639-1 only: `en-US` counts as `en`, others are dropped with a note),
 //! `pipeline_tag` (input/output modalities), `model_name`/`model-index[0].name`,
-//! `created_at`/`release_date`, and the first `# heading` as title (and, as a heuristic, name).
+//! `created_at`/`release_date`, and the first `# heading` as title (and, as a heuristic, name);
+//! `base_model` and `datasets` as lineage (for SBOMs), with their hub URLs.
 //!
 //! The parsing is plain Rust in [`card`]; [`answer`] turns a card into candidates and runs
 //! natively in the unit tests; this file's `run` is the thin adapter.
@@ -170,6 +171,21 @@ pub fn answer(rel: &str, c: &card::Card, out: &mut ConventionReport) {
             ));
         }
     }
+    for (ids, kind, key, hub) in [
+        (&c.base_models, LineageKind::BaseModel, "base_model", ""),
+        (&c.datasets, LineageKind::Dataset, "datasets", "datasets/"),
+    ] {
+        for id in ids {
+            out.lineage.push(Lineage {
+                kind,
+                name: id.clone(),
+                organization: None,
+                version: None,
+                url: is_hub_id(id).then(|| format!("https://huggingface.co/{hub}{id}")),
+                origin: origin(rel, Some(key)),
+            });
+        }
+    }
     if let Some((t, key)) = &c.created {
         // A date alone is midnight UTC; the host checks the result against RFC 3339.
         let t = if is_date(t) {
@@ -185,6 +201,19 @@ pub fn answer(rel: &str, c: &card::Card, out: &mut ConventionReport) {
             None,
         ));
     }
+}
+
+/// A Hugging Face hub id (`name` or `org/name`, letters, digits, `-`, `_`, `.`), whose page
+/// is `https://huggingface.co/[datasets/]<id>`; anything else (a URL, free text) gets no URL.
+fn is_hub_id(id: &str) -> bool {
+    let parts: Vec<&str> = id.split('/').collect();
+    parts.len() <= 2
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && !p.starts_with('.')
+                && p.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        })
 }
 
 /// `YYYY-MM-DD` with a plausible month and day.
@@ -204,6 +233,8 @@ mod tests {
     fn run(readme: &str) -> ConventionReport {
         let files = MemFiles::new([("README.md", readme)]);
         let input = ConventionInput {
+            root_names: vec![],
+            locate: false,
             entries: files.entries(),
             weights: vec![],
             missing: vec![],
@@ -281,12 +312,57 @@ mod tests {
     fn no_card_no_answer() {
         let files = MemFiles::new([("config.json", "{}")]);
         let input = ConventionInput {
+            root_names: vec![],
+            locate: false,
             entries: files.entries(),
             weights: vec![],
             missing: vec![],
         };
         let r = Card::run(&files, &input).unwrap();
         assert!(r.candidates.is_empty() && r.findings.is_empty());
+    }
+
+    #[test]
+    fn base_models_and_datasets_are_lineage() {
+        let r = run(
+            "---\nbase_model:\n- meta-llama/Llama-3.1-8B\n- https://example.com/m\n\
+             datasets: HuggingFaceH4/ultrachat_200k\n---\n",
+        );
+        let got: Vec<(bool, &str, Option<&str>, Option<&str>)> = r
+            .lineage
+            .iter()
+            .map(|l| {
+                (
+                    matches!(l.kind, LineageKind::BaseModel),
+                    l.name.as_str(),
+                    l.url.as_deref(),
+                    l.origin.key.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    true,
+                    "meta-llama/Llama-3.1-8B",
+                    Some("https://huggingface.co/meta-llama/Llama-3.1-8B"),
+                    Some("base_model")
+                ),
+                (true, "https://example.com/m", None, Some("base_model")),
+                (
+                    false,
+                    "HuggingFaceH4/ultrachat_200k",
+                    Some("https://huggingface.co/datasets/HuggingFaceH4/ultrachat_200k"),
+                    Some("datasets")
+                ),
+            ]
+        );
+        assert!(
+            r.lineage
+                .iter()
+                .all(|l| l.origin.file.as_deref() == Some("README.md"))
+        );
     }
 
     #[test]

@@ -188,6 +188,8 @@ mod tests {
             ("scheduler/scheduler_config.json", "{}"),
         ]);
         let input = ConventionInput {
+            root_names: vec![],
+            locate: false,
             entries: files.entries(),
             weights: vec![],
             missing: vec![],

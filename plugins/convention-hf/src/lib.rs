@@ -89,9 +89,31 @@ fn is_weight_name(path: &str) -> bool {
     .any(|x| l.ends_with(x))
 }
 
+/// TensorFlow, Keras and Flax weights as Hugging Face repos ship them beside the PyTorch ones
+/// (`tf_model.h5`, `flax_model.msgpack`, `model.ckpt.index` + `model.ckpt.data-*`): no
+/// bundled format plugin reads them, so without this hint a small one would be taken for code.
+fn other_framework_weights(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    [".h5", ".hdf5", ".keras", ".msgpack", ".ckpt.index"]
+        .iter()
+        .any(|x| name.ends_with(x))
+        || name.contains(".ckpt.data-")
+}
+
 /// Everything the Hugging Face files of a directory say.
 pub fn answer(files: &dyn Files, input: &ConventionInput, out: &mut ConventionReport) {
     let cf = SourceClass::ConventionFiles;
+    for e in &input.entries {
+        if matches!(e.kind, EntryKind::File | EntryKind::Symlink)
+            && other_framework_weights(&e.path)
+        {
+            out.hints.push(FileHint {
+                path: e.path.clone(),
+                kind: FileKind::Weight,
+                reason: "TensorFlow/Keras/Flax weights of a Hugging Face repo".into(),
+            });
+        }
+    }
     let roots: Vec<&str> = root_files(input).collect();
     let lfs: BTreeSet<&str> = input.missing.iter().map(|m| m.path.as_str()).collect();
 
@@ -319,6 +341,8 @@ mod tests {
     fn run(files: &[(&str, &str)], weights: Vec<WeightSummary>) -> ConventionReport {
         let files = MemFiles::new(files.iter().copied());
         let input = ConventionInput {
+            root_names: vec![],
+            locate: false,
             entries: files.entries(),
             weights,
             missing: vec![],
@@ -405,6 +429,8 @@ mod tests {
             ("model.safetensors", "version https://git-lfs..."),
         ]);
         let input = ConventionInput {
+            root_names: vec![],
+            locate: false,
             entries: files.entries(),
             weights: vec![],
             missing: vec![MissingFile {

@@ -64,6 +64,8 @@ mod tests {
     fn run(files: &[(&str, &str)]) -> ConventionReport {
         let files = MemFiles::new(files.iter().copied());
         let input = ConventionInput {
+            root_names: vec![],
+            locate: false,
             entries: files.entries(),
             weights: vec![],
             missing: vec![],

@@ -187,6 +187,8 @@ mod tests {
     fn run(text: &str) -> ConventionReport {
         let files = MemFiles::new([(MLMODEL, text)]);
         let input = ConventionInput {
+            root_names: vec![],
+            locate: false,
             entries: files.entries(),
             weights: vec![],
             missing: vec![],

@@ -134,6 +134,8 @@ mod tests {
     fn run(text: &str) -> ConventionReport {
         let files = MemFiles::new([(CONFIG, text)]);
         let input = ConventionInput {
+            root_names: vec![],
+            locate: false,
             entries: files.entries(),
             weights: vec![],
             missing: vec![],

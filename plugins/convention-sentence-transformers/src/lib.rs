@@ -169,6 +169,8 @@ mod tests {
             ("config.json", "{}"),
         ]);
         let input = ConventionInput {
+            root_names: vec![],
+            locate: false,
             entries: files.entries(),
             weights: vec![],
             missing: vec![],
@@ -197,6 +199,8 @@ mod tests {
     fn broken_modules_is_a_warning() {
         let files = MemFiles::new([(MODULES, "{}")]);
         let input = ConventionInput {
+            root_names: vec![],
+            locate: false,
             entries: files.entries(),
             weights: vec![],
             missing: vec![],

@@ -23,6 +23,7 @@ fn report(note: String) -> ModelReport {
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],
@@ -32,6 +33,7 @@ fn report(note: String) -> ModelReport {
         }],
         findings: vec![],
         covers: vec![],
+        layer_kind: None,
     }
 }
 

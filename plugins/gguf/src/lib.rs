@@ -46,7 +46,7 @@ use modelpack_plugin_sdk::prelude::*;
 struct Plugin;
 
 impl FormatPlugin for Plugin {
-    const INFO: &'static str = r#"{"name":"gguf","version":"0.2.0","description":"GGUF v2/v3 model files (llama.cpp, ollama): tensors, quantisation types and metadata, header only; recognises legacy GGML files","extensions":["gguf"],"file_names":[],"magic":[{"offset":0,"hex":"47475546"},{"offset":0,"hex":"6c6d6767"},{"offset":0,"hex":"67676d6c"},{"offset":0,"hex":"666d6767"},{"offset":0,"hex":"67676d66"},{"offset":0,"hex":"746a6767"},{"offset":0,"hex":"67676a74"},{"offset":0,"hex":"616c6767"},{"offset":0,"hex":"67676c61"},{"offset":0,"hex":"61736767"},{"offset":0,"hex":"67677361"}]}"#;
+    const INFO: &'static str = r#"{"name":"gguf","version":"0.2.0","preference":30,"description":"GGUF v2/v3 model files (llama.cpp, ollama): tensors, quantisation types and metadata, header only; recognises legacy GGML files","extensions":["gguf"],"file_names":[],"magic":[{"offset":0,"hex":"47475546"},{"offset":0,"hex":"6c6d6767"},{"offset":0,"hex":"67676d6c"},{"offset":0,"hex":"666d6767"},{"offset":0,"hex":"67676d66"},{"offset":0,"hex":"746a6767"},{"offset":0,"hex":"67676a74"},{"offset":0,"hex":"616c6767"},{"offset":0,"hex":"67676c61"},{"offset":0,"hex":"61736767"},{"offset":0,"hex":"67677361"}]}"#;
 
     fn detect(name: &str, head: &[u8]) -> f32 {
         detect(name, head)

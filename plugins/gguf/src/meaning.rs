@@ -99,6 +99,7 @@ pub fn apply(r: &mut ModelReport, lead: &Header) {
     if arch == Some("clip") {
         return;
     }
+    r.lineage = lineage(lead);
     let mut add = |field: &str, value: serde_json::Value, key: &str, note: Option<String>| {
         r.candidates.push(header_candidate(field, value, key, note));
     };
@@ -128,6 +129,46 @@ pub fn apply(r: &mut ModelReport, lead: &Header) {
             Some(format!("general.license {l}")),
         );
     }
+}
+
+/// Hard cap on the lineage entries read from one file (a hostile count is not a loop bound).
+const MAX_LINEAGE: u64 = 256;
+
+/// `general.base_model.N.*` and `general.dataset.N.*` (llama.cpp's `gguf_writer` keys):
+/// each entry needs a `name` or a `repo_url`.
+pub fn lineage(lead: &Header) -> Vec<Lineage> {
+    let text = |k: &str| {
+        lead.text(k)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let mut out = Vec::new();
+    for (prefix, kind) in [
+        ("general.base_model", LineageKind::BaseModel),
+        ("general.dataset", LineageKind::Dataset),
+    ] {
+        let n = lead.uint(&format!("{prefix}.count")).unwrap_or(0);
+        for i in 0..n.min(MAX_LINEAGE) {
+            let k = |s: &str| format!("{prefix}.{i}.{s}");
+            let url = text(&k("repo_url")).or_else(|| text(&k("url")));
+            let Some(name) = text(&k("name")).or_else(|| url.clone()) else {
+                continue;
+            };
+            out.push(Lineage {
+                kind,
+                name,
+                organization: text(&k("organization")),
+                version: text(&k("version")),
+                url,
+                origin: Origin {
+                    file: None,
+                    key: Some(format!("{prefix}.{i}")),
+                },
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]

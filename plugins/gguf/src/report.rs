@@ -47,12 +47,14 @@ pub fn build(parts: &[Part], extra: Vec<Finding>) -> Result<ModelReport, Error> 
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],
         metadata: metadata(lead),
         findings,
         covers: parts.iter().skip(1).map(|p| p.name.clone()).collect(),
+        layer_kind: None,
     };
     crate::meaning::apply(&mut r, &lead.header);
     Ok(r)

@@ -668,3 +668,56 @@ fn data_offset_matches_gguf_py() {
     }
     assert_eq!(seen, 5);
 }
+
+#[test]
+fn base_models_and_datasets_are_lineage() {
+    let r = run(llama()
+        .kv_u32("general.base_model.count", 2)
+        .kv_str("general.base_model.0.name", "Llama 2 7b")
+        .kv_str("general.base_model.0.organization", "Meta Llama")
+        .kv_str(
+            "general.base_model.0.repo_url",
+            "https://huggingface.co/meta-llama/Llama-2-7b",
+        )
+        // No name and no URL: nothing to name, skipped.
+        .kv_str("general.base_model.1.version", "2")
+        .kv_u32("general.dataset.count", 1)
+        .kv_str(
+            "general.dataset.0.repo_url",
+            "https://huggingface.co/datasets/roneneldan/TinyStories",
+        )
+        .build())
+    .unwrap();
+    let got: Vec<_> = r
+        .lineage
+        .iter()
+        .map(|l| {
+            (
+                matches!(l.kind, LineageKind::BaseModel),
+                l.name.as_str(),
+                l.organization.as_deref(),
+                l.url.as_deref(),
+                l.origin.key.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                true,
+                "Llama 2 7b",
+                Some("Meta Llama"),
+                Some("https://huggingface.co/meta-llama/Llama-2-7b"),
+                Some("general.base_model.0")
+            ),
+            (
+                false,
+                "https://huggingface.co/datasets/roneneldan/TinyStories",
+                None,
+                Some("https://huggingface.co/datasets/roneneldan/TinyStories"),
+                Some("general.dataset.0")
+            ),
+        ]
+    );
+}

@@ -54,12 +54,14 @@ pub fn build(
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],
         metadata,
         findings,
         covers: vec![],
+        layer_kind: None,
     };
     crate::meaning::apply(&mut r);
     r

@@ -105,7 +105,7 @@ fn inspect_unchecked(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
 struct Plugin;
 
 impl FormatPlugin for Plugin {
-    const INFO: &'static str = r#"{"name":"onnx","version":"0.2.0","description":"ONNX models (.onnx): initializers, inputs/outputs, opsets and external data, read header-only","extensions":["onnx"],"file_names":[],"magic":[]}"#;
+    const INFO: &'static str = r#"{"name":"onnx","version":"0.2.0","preference":20,"description":"ONNX models (.onnx): initializers, inputs/outputs, opsets and external data, read header-only","extensions":["onnx"],"file_names":[],"magic":[]}"#;
 
     fn detect(name: &str, head: &[u8]) -> f32 {
         detect(name, head)

@@ -63,12 +63,14 @@ mod tests {
             dtypes: vec![],
             quantization: None,
             candidates: vec![],
+            lineage: vec![],
             groups: vec![],
             inputs: vec![],
             outputs: vec![],
             metadata: vec![],
             findings: vec![],
             covers: vec![],
+            layer_kind: None,
         };
         let c = [("FLOAT".to_string(), 5), ("INT64".to_string(), 7)].into();
         apply(&mut r, &c);

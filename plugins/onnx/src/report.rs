@@ -119,12 +119,14 @@ pub fn build(src: &dyn Source, model: Model) -> Result<ModelReport, Error> {
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups,
         inputs,
         outputs,
         metadata,
         findings,
         covers: ext.covers,
+        layer_kind: None,
     };
     crate::meaning::apply(&mut r, &c.by_dtype);
     Ok(r)

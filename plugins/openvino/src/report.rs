@@ -142,6 +142,7 @@ pub fn build(file: &str, ir: Ir, bin_file: &str, bin: Option<u64>) -> Result<Mod
         dtypes: vec![],
         quantization,
         candidates: vec![],
+        lineage: vec![],
         groups: vec![],
         inputs: io(&ir.inputs),
         outputs: io(&ir.outputs),
@@ -152,6 +153,8 @@ pub fn build(file: &str, ir: Ir, bin_file: &str, bin: Option<u64>) -> Result<Mod
         } else {
             vec![]
         },
+        // The topology describes the weights; their bytes are the `.bin`'s (a weight layer).
+        layer_kind: Some(FileKind::WeightConfig),
     };
     finish_report(&mut r, &[], meaning::precision_of);
     Ok(r)

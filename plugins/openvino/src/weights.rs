@@ -59,6 +59,7 @@ pub fn inspect(src: &dyn Source) -> Result<ModelReport, Error> {
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],
@@ -74,5 +75,7 @@ pub fn inspect(src: &dyn Source) -> Result<ModelReport, Error> {
         ],
         findings: vec![],
         covers: vec![],
+        // The weights themselves (the topology's report counts them).
+        layer_kind: None,
     })
 }

@@ -81,13 +81,15 @@ pub enum Params {
     Unknown,
 }
 
-/// The model's parameter count from the host's totals when weight files were read, else
-/// from `config.paramSize`.
+/// The model's parameter count from the host's totals when a format plugin read tensors
+/// (in a weight layer, or in a `weight.config` file describing the weights: an index, an
+/// OpenVINO topology), else from `config.paramSize`.
 pub fn parameters(totals: &ModelTotals, files: &[FileFacts], config: &Value) -> Params {
-    if files
-        .iter()
-        .any(|f| f.kind == "weight" && (f.tensor_count > 0 || f.parameter_count > 0))
-    {
+    if files.iter().any(|f| {
+        (f.kind == "weight" || f.kind == "weight.config")
+            && f.format.is_some()
+            && (f.tensor_count > 0 || f.parameter_count > 0)
+    }) {
         return Params::Facts(totals.parameters);
     }
     match json::string_at(config, "/config/paramSize") {

@@ -223,11 +223,13 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups,
         inputs: vec![],
         outputs: vec![],
         metadata,
         findings: std::mem::take(findings),
         covers: vec![],
+        layer_kind: None,
     })
 }

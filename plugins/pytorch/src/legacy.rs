@@ -202,12 +202,14 @@ pub fn inspect(src: &dyn Source, findings: &mut Vec<Finding>) -> Result<ModelRep
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups,
         inputs: vec![],
         outputs: vec![],
         metadata,
         findings: std::mem::take(findings),
         covers: vec![],
+        layer_kind: None,
     })
 }
 
@@ -301,12 +303,14 @@ fn plain(main: Scanned, findings: &mut Vec<Finding>) -> ModelReport {
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups,
         inputs: vec![],
         outputs: vec![],
         metadata,
         findings: std::mem::take(findings),
         covers: vec![],
+        layer_kind: None,
     }
 }
 

@@ -43,7 +43,7 @@ use modelpack_plugin_sdk::prelude::*;
 const EXTENSIONS: &[&str] = &["pt", "pth", "bin", "ckpt", "jit", "pkl", "pickle", "tar"];
 
 /// The plugin description.
-pub const INFO: &str = r#"{"name":"pytorch","version":"0.2.0","description":"PyTorch checkpoints (torch.save zip, TorchScript, legacy pickle) listed without unpickling; flags unsafe pickle globals","extensions":["pt","pth","bin","ckpt","jit","pkl","pickle","tar"],"file_names":[],"magic":[{"offset":0,"hex":"80028a0a6cfc9c46f9206aa850192e"},{"offset":0,"hex":"504b0304"}]}"#;
+pub const INFO: &str = r#"{"name":"pytorch","version":"0.2.0","preference":10,"description":"PyTorch checkpoints (torch.save zip, TorchScript, legacy pickle) listed without unpickling; flags unsafe pickle globals","extensions":["pt","pth","bin","ckpt","jit","pkl","pickle","tar"],"file_names":[],"magic":[{"offset":0,"hex":"80028a0a6cfc9c46f9206aa850192e"},{"offset":0,"hex":"504b0304"}]}"#;
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)

@@ -172,11 +172,13 @@ pub fn findings_only(metadata: Vec<MetaEntry>, findings: Vec<Finding>) -> ModelR
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],
         metadata,
         findings,
         covers: vec![],
+        layer_kind: None,
     }
 }

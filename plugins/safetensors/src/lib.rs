@@ -84,7 +84,10 @@ fn inspect_unchecked(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
         return Ok(r);
     }
     let mut r = if index::is_index_name(&first.name()) {
-        index::inspect_index(inputs)?
+        let mut r = index::inspect_index(inputs)?;
+        // An index maps tensor names to shards; it configures the weights, it holds none.
+        r.layer_kind = Some(FileKind::WeightConfig);
+        r
     } else {
         shards::inspect_files(inputs)?
     };
@@ -110,7 +113,7 @@ fn no_overflow(inputs: &[&dyn Source], r: ModelReport) -> Result<ModelReport, Er
 pub struct Plugin;
 
 impl FormatPlugin for Plugin {
-    const INFO: &'static str = r#"{"name":"safetensors","version":"0.2.0","description":"safetensors files and sharded checkpoints (*.safetensors.index.json), header-only","extensions":["safetensors"],"file_names":["model.safetensors.index.json","*.safetensors.index.json"],"magic":[]}"#;
+    const INFO: &'static str = r#"{"name":"safetensors","version":"0.2.0","preference":40,"description":"safetensors files and sharded checkpoints (*.safetensors.index.json), header-only","extensions":["safetensors"],"file_names":["model.safetensors.index.json","*.safetensors.index.json"],"magic":[]}"#;
 
     fn detect(name: &str, head: &[u8]) -> f32 {
         detect(name, head)

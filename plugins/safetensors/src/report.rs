@@ -34,12 +34,14 @@ pub fn empty() -> ModelReport {
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],
         metadata: vec![],
         findings: vec![],
         covers: vec![],
+        layer_kind: None,
     }
 }
 

@@ -10,8 +10,8 @@ pub use crate::conv::exports::modelpack::plugin::convention::{
 use crate::conv::modelpack::plugin::model_directory::Directory;
 use crate::conv::modelpack::plugin::source::IoError;
 pub use crate::conv::modelpack::plugin::types::{
-    FieldCandidate, FileHint, FileKind, Finding, Location, Origin, PluginInfo, Quantization,
-    Severity, SourceClass,
+    FieldCandidate, FileHint, FileKind, Finding, Lineage, LineageKind, Location, Origin,
+    PluginInfo, Quantization, Severity, SourceClass,
 };
 
 /// Largest file [`Files::read`] returns by default (configs and cards are kilobytes).
@@ -176,6 +176,7 @@ pub fn empty_report() -> ConventionReport {
         quantization: None,
         packed_weights: false,
         model_root: None,
+        lineage: vec![],
         ignored: vec![],
         findings: vec![],
     }
@@ -239,6 +240,7 @@ pub fn convention_info(json: &str) -> PluginInfo {
         extensions: i.extensions,
         file_names: i.file_names,
         magic: vec![],
+        preference: 0,
     }
 }
 

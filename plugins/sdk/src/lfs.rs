@@ -57,6 +57,7 @@ pub fn lfs_pointer_report(src: &dyn Source, format: &str) -> Result<Option<Model
         dtypes: vec![],
         quantization: None,
         candidates: vec![],
+        lineage: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],
@@ -82,6 +83,7 @@ pub fn lfs_pointer_report(src: &dyn Source, format: &str) -> Result<Option<Model
             None,
         )],
         covers: vec![],
+        layer_kind: None,
     }))
 }
 

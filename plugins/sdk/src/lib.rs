@@ -80,8 +80,8 @@ pub mod prelude {
     };
     pub use crate::format::modelpack::plugin::source::IoError;
     pub use crate::format::modelpack::plugin::types::{
-        Error, FieldCandidate, Finding, Location, Magic, Origin, PluginInfo, PluginKind, Precision,
-        Quantization, Severity, SourceClass, TensorRole,
+        Error, FieldCandidate, FileKind, Finding, Lineage, LineageKind, Location, Magic, Origin,
+        PluginInfo, PluginKind, Precision, Quantization, Severity, SourceClass, TensorRole,
     };
     /// The 0.1 name of [`TensorRole`], kept so group code reads the same.
     pub type GroupRole = TensorRole;
@@ -196,6 +196,8 @@ pub(crate) struct InfoJson {
     pub(crate) file_names: Vec<String>,
     #[serde(default)]
     magic: Vec<MagicJson>,
+    #[serde(default)]
+    pub(crate) preference: u8,
 }
 
 #[derive(serde::Deserialize)]
@@ -234,6 +236,7 @@ pub fn format_info(json: &str) -> ft::PluginInfo {
                 bytes: hex_bytes(&m.hex),
             })
             .collect(),
+        preference: i.preference,
     }
 }
 
@@ -248,6 +251,7 @@ pub fn policy_info(json: &str) -> policy::modelpack::plugin::types::PluginInfo {
         extensions: vec![],
         file_names: vec![],
         magic: vec![],
+        preference: 0,
     }
 }
 
@@ -304,6 +308,7 @@ pub fn converter_info(json: &str) -> converter::modelpack::plugin::types::Plugin
         extensions: vec![],
         file_names: vec![],
         magic: vec![],
+        preference: 0,
     }
 }
 

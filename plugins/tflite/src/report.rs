@@ -199,12 +199,14 @@ pub fn build(fb: &mut Fb, model: Model) -> Result<ModelReport, Error> {
         dtypes: vec![],
         quantization: meaning::quantization(&model),
         candidates: meaning::candidates(&support),
+        lineage: vec![],
         groups: vec![],
         inputs,
         outputs,
         metadata,
         findings,
         covers: vec![],
+        layer_kind: None,
     };
     finish_report(&mut r, &[], meaning::precision_of);
     Ok(r)

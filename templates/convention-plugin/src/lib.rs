@@ -114,6 +114,8 @@ mod tests {
     fn run(text: &str) -> ConventionReport {
         let files = MemFiles::new([(FILE, text)]);
         let input = ConventionInput {
+            root_names: vec![],
+            locate: false,
             entries: files.entries(),
             weights: vec![],
             missing: vec![],

@@ -6,6 +6,8 @@ use modelpack_plugin_sdk::convention::*;
 fn reads_the_sample_directory() {
     let files = DirFiles(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/model").into());
     let input = ConventionInput {
+        root_names: vec![],
+        locate: false,
         entries: files.entries(),
         weights: vec![],
         missing: vec![],

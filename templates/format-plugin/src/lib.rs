@@ -151,12 +151,14 @@ pub fn inspect(inputs: &[&dyn Source]) -> Result<ModelReport, Error> {
         dtypes: vec![],
         quantization,
         candidates,
+        lineage: vec![],
         groups: vec![],
         inputs: vec![],
         outputs: vec![],
         metadata,
         findings,
         covers: vec![],
+        layer_kind: None,
     };
     // Fills `weight_parameters` and `dtypes` (each with its precision word) from the roles.
     finish_report(&mut report, &[], precision_of);
@@ -202,7 +204,10 @@ pub struct Plugin;
 impl FormatPlugin for Plugin {
     // Embedded in the component's `modelpack-plugin-info` section: the host routes `.toyw`
     // files and files starting with "TOYW" (hex 544f5957) here without compiling the plugin.
-    const INFO: &'static str = r#"{"name":"toyw","version":"0.1.0","description":"TOYW files (template example), header-only","extensions":["toyw"],"file_names":[],"magic":[{"offset":0,"hex":"544f5957"}]}"#;
+    // `preference` (0-255, default 0) ranks the format when a directory holds the same model
+    // in several formats: the bundled safetensors plugin declares 40, GGUF 30, ONNX 20,
+    // PyTorch 10; a distribution format of your own may declare more.
+    const INFO: &'static str = r#"{"name":"toyw","version":"0.1.0","preference":5,"description":"TOYW files (template example), header-only","extensions":["toyw"],"file_names":[],"magic":[{"offset":0,"hex":"544f5957"}]}"#;
 
     fn detect(name: &str, head: &[u8]) -> f32 {
         detect(name, head)
