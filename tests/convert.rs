@@ -8,12 +8,12 @@ use std::process::Command;
 
 use crate::util::{fixtures, modelpack, plugins_built, test_plugin};
 
-fn reference_script() -> PathBuf {
+pub(crate) fn reference_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/convert_reference.py")
 }
 
 /// Python with numpy and safetensors; a failure under CI, a skip elsewhere.
-fn python_ready() -> bool {
+pub(crate) fn python_ready() -> bool {
     let ok = Command::new("python3")
         .args(["-c", "import numpy, safetensors"])
         .output()
@@ -42,7 +42,7 @@ fn convert(args: &[&str]) -> (i32, serde_json::Value, String) {
 }
 
 /// The reference's comparison of `out` with `input`.
-fn compare(input: &Path, out: &Path) -> serde_json::Value {
+pub(crate) fn compare(input: &Path, out: &Path) -> serde_json::Value {
     let o = Command::new("python3")
         .arg(reference_script())
         .arg("compare")
@@ -89,7 +89,7 @@ fn convert_and_compare(input: &Path, out: &Path, extra: &[&str]) -> serde_json::
     json
 }
 
-fn names(dir: &Path) -> Vec<String> {
+pub(crate) fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -139,7 +139,7 @@ fn every_pytorch_and_numpy_fixture_converts_bit_for_bit() {
 }
 
 /// Writes the test's own checkpoints; the marker file is what their payload would create.
-fn written_checkpoints(dir: &Path, marker: &Path) {
+pub(crate) fn written_checkpoints(dir: &Path, marker: &Path) {
     let o = Command::new("python3")
         .arg(reference_script())
         .arg("write")

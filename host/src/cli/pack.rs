@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use super::{Global, OutputFormat};
+use crate::convert::stage::{converted_copy, report};
 use crate::generate::{GenerateOptions, PlannedLayer, generate};
 use crate::model::LayerFormat;
 use crate::oci::blob::{LinkMode, Placed};
@@ -136,7 +137,18 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
         layer_format: args.layer_format.into(),
         ..args.flags.options()
     };
-    let generated = generate(&args.dir, &opts, &plugins)?;
+    let log = global.logger();
+    let converted = if args.flags.convert_pickles {
+        let c = converted_copy(&plugins, &args.dir, &args.output, &|m: &str| log(m))?;
+        for line in report(&c.summary) {
+            eprintln!("{line}");
+        }
+        Some(c)
+    } else {
+        None
+    };
+    let source = converted.as_ref().map_or(args.dir.as_path(), |c| &c.dir);
+    let generated = generate(source, &opts, &plugins)?;
     for w in &generated.warnings {
         eprintln!("warning: {w}");
     }
@@ -170,7 +182,6 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
         opts.jobs = j;
     }
     let outcome = pack(&files, config, &opts)?;
-    let log = global.logger();
     let count = |p: Placed| {
         outcome
             .layers
@@ -188,14 +199,26 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary(&outcome))?),
         OutputFormat::Text => print_text(&outcome),
     }
+    let mut code = ExitCode::SUCCESS;
     if unreadable > 0 {
         eprintln!(
             "warning: {unreadable} weight file(s) could not be read by their format plugin; \
              they were packed unverified (exit 1)"
         );
-        return Ok(ExitCode::from(1));
+        code = ExitCode::from(1);
     }
-    Ok(ExitCode::SUCCESS)
+    if let Some(c) = &converted
+        && !c.summary.not_converted.is_empty()
+    {
+        for n in &c.summary.not_converted {
+            eprintln!(
+                "warning: {} was packed as it is, not converted: {}",
+                n.path, n.reason
+            );
+        }
+        code = ExitCode::from(1);
+    }
+    Ok(code)
 }
 
 /// Reads a reviewed config and refuses one that is not a valid ModelPack config.
