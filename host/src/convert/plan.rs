@@ -65,7 +65,7 @@ pub fn parse_dtype(name: &str) -> Option<Dtype> {
 /// which a plan of element strides cannot address.
 pub fn element_bytes(dtype: Dtype) -> Option<u64> {
     let bits = dtype.bitsize() as u64;
-    (bits % 8 == 0).then_some(bits / 8)
+    bits.is_multiple_of(8).then_some(bits / 8)
 }
 
 /// One tensor of a checked plan (fields as in the WIT `planned-tensor`; `file` indexes the
