@@ -65,6 +65,8 @@ fn main() {
             watch(&p);
         }
     }
+    // The spec vocabularies crate is compiled into plugins too.
+    watch(&plugins.join("../spec"));
     println!("cargo:rerun-if-env-changed=MODELPACK_SKIP_PLUGIN_BUILD");
     println!("cargo:rerun-if-env-changed=CI");
 

@@ -203,3 +203,46 @@ fn policy_configuration_errors_exit_2() {
         "{stderr}"
     );
 }
+
+#[test]
+fn tar_layers_count_their_files() {
+    // A layout whose layers are tars: the policies see every file of the model, not one
+    // entry per layer (issue 15 point 7: "3 files" for a 12-file tar layout).
+    if !plugins_built() {
+        return;
+    }
+    let model = tiny_model();
+    let files = std::fs::read_dir(&model).unwrap().count();
+    for format in ["tar", "tar+gzip", "tar+zstd"] {
+        let tmp = tempfile::tempdir().unwrap();
+        let layout = tmp.path().join("oci");
+        let (code, _, stderr) = run(&[
+            "pack",
+            model.to_str().unwrap(),
+            "-o",
+            layout.to_str().unwrap(),
+            "--layer-format",
+            format,
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        let (code, r, stderr) =
+            check_json(&[layout.to_str().unwrap(), "--policy", "size-limits"], None);
+        assert_eq!(code, 0, "{stderr}");
+        let findings = &r["policies"][0]["findings"];
+        let totals = findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"] == "size-totals")
+            .unwrap_or_else(|| panic!("{r:#}"));
+        let message = totals["message"].as_str().unwrap();
+        assert!(
+            message.starts_with(&format!("{files} files, ")),
+            "{format}: {message}"
+        );
+        assert!(
+            message.contains("largest file model.safetensors"),
+            "{message}"
+        );
+    }
+}

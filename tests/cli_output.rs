@@ -166,6 +166,60 @@ fn errors_are_json_under_format_json_and_one_line_otherwise() {
 }
 
 #[test]
+fn usage_errors_are_json_under_format_json() {
+    // A misspelt flag is refused by the argument parser, before any command runs: under
+    // `--format json` it is still one JSON document on stdout, with clap's words and exit 2.
+    for args in [
+        vec![
+            "check",
+            "examples/tiny-model",
+            "--polcy",
+            "x",
+            "--format",
+            "json",
+        ],
+        vec![
+            "inspect",
+            "--format=json",
+            "--tensor",
+            "examples/tiny-model",
+        ],
+        vec!["pack", "--format", "json"],
+    ] {
+        let out = modelpack().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        });
+        assert_eq!(v["error"]["exitCode"], 2, "{args:?}");
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(
+            !message.starts_with("error:") && !message.contains('\n'),
+            "{message:?}"
+        );
+        // The text for humans stays on stderr, tip included.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+    let out = modelpack()
+        .args(["check", "x", "--polcy", "y", "--format", "json"])
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["error"]["message"], "unexpected argument '--polcy' found");
+    // Without --format json a usage error prints nothing on stdout.
+    let out = modelpack()
+        .args(["check", "x", "--polcy", "y"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn completions_version_and_examples() {
     for shell in ["bash", "zsh", "fish"] {
         let out = modelpack().args(["completions", shell]).output().unwrap();

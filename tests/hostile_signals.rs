@@ -68,18 +68,7 @@ fn kills() -> usize {
 }
 
 /// Skips (returns None) with a printed reason, or fails under CI.
-fn env(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{name} is not set: CI must provide it (see .ci/run)");
-            }
-            eprintln!("skipping: {name} is not set (start a registry as .ci/run does)");
-            None
-        }
-    }
-}
+use crate::util::env;
 
 /// The `modelpack` binary as a plain `Command` (spawned and killed here), isolated like
 /// `util::modelpack`.

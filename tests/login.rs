@@ -12,18 +12,7 @@ use crate::pack::pack;
 use crate::util::{modelpack, plugins_built};
 
 /// Skips (None) with a reason, or fails under CI.
-fn env(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(v) if !v.is_empty() => Some(v),
-        _ => {
-            if std::env::var("CI").is_ok_and(|v| v == "true") {
-                panic!("{name} is not set: CI must provide it (see .ci/run)");
-            }
-            eprintln!("skipping: {name} is not set (start a registry as .ci/run does)");
-            None
-        }
-    }
-}
+use crate::util::env;
 
 fn auth_env() -> Option<(String, String, String)> {
     Some((

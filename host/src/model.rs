@@ -157,26 +157,7 @@ pub enum Precision {
 }
 
 /// The spec's spelling of every precision, in the spec's order.
-pub const PRECISIONS: [&str; 18] = [
-    "float32",
-    "float64",
-    "float16",
-    "bfloat16",
-    "float8_e4m3",
-    "float8_e5m2",
-    "complex32",
-    "complex64",
-    "complex128",
-    "int8",
-    "int16",
-    "int32",
-    "int64",
-    "uint8",
-    "uint16",
-    "uint32",
-    "uint64",
-    "bool",
-];
+pub use modelpack_spec::precision::PRECISIONS;
 
 impl Precision {
     /// The word as `config.precision` spells it (`float8_e4m3`).

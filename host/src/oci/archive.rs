@@ -189,6 +189,33 @@ pub fn decompressor<'a, R: Read + 'a>(
     })
 }
 
+/// The regular files of a tar layer blob, as `(path, size)` in archive order. A plain tar is
+/// walked header to header with seeks, never reading member data; a compressed one has to be
+/// decompressed as it streams by (bounded memory, one pass).
+pub fn list_members(path: &Path, format: LayerFormat) -> io::Result<Vec<(String, u64)>> {
+    let file = crate::regular::open(path)?;
+    let mut out = Vec::new();
+    if format == LayerFormat::Tar {
+        let mut archive = tar::Archive::new(file);
+        for entry in archive.entries_with_seek()? {
+            push_member(&mut out, entry?)?;
+        }
+    } else {
+        let mut archive = tar::Archive::new(decompressor(format, file)?);
+        for entry in archive.entries()? {
+            push_member(&mut out, entry?)?;
+        }
+    }
+    Ok(out)
+}
+
+fn push_member<R: Read>(out: &mut Vec<(String, u64)>, entry: tar::Entry<'_, R>) -> io::Result<()> {
+    if entry.header().entry_type().is_file() {
+        out.push((entry.path()?.to_string_lossy().into_owned(), entry.size()));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,6 +177,31 @@ pub fn from_layout(
             .map(|(k, _, _)| k.as_str().to_string())
             .unwrap_or_default();
         let mut report = None;
+        if let Some((
+            _,
+            format @ (LayerFormat::Tar | LayerFormat::TarGzip | LayerFormat::TarZstd),
+            _,
+        )) = parsed
+        {
+            // A tar layer holds many files: each is a file of the model for the policies
+            // (counts, per-file byte limits), named by its path in the archive.
+            let (digest, _) =
+                descriptor_digest(layer).with_context(|| format!("layer {path:?}"))?;
+            drop(open_blob_file(layout, &digest)?);
+            let blob = layout.join("blobs").join("sha256").join(digest.hex());
+            let members = crate::oci::archive::list_members(&blob, format)
+                .with_context(|| format!("layer {digest} ({media_type}): not a readable tar"))?;
+            for (member, member_size) in members {
+                files.push(facts_from_report(
+                    &member,
+                    &kind,
+                    &media_type,
+                    None,
+                    member_size,
+                ));
+            }
+            continue;
+        }
         if let Some((_, LayerFormat::Raw, _)) = parsed {
             // Plugins read the blob itself: it must be the regular file of the descriptor's
             // size inside the layout (never a FIFO, a device, or a link out of the layout).

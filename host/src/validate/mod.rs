@@ -3,7 +3,6 @@
 pub mod config;
 pub mod datetime;
 pub mod descriptor;
-pub mod iso639;
 pub mod layout;
 pub mod manifest;
 pub mod rules;

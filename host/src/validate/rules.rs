@@ -2,7 +2,7 @@
 //! grammar, the precision vocabulary, SPDX licence expressions, ISO 639-1 codes and the OCI
 //! digest grammar. Each rule returns a readable reason when it fails.
 
-use super::iso639;
+use modelpack_spec::iso639;
 
 /// The spec's precision vocabulary (18 values), owned by the spec module.
 pub use crate::model::PRECISIONS;
@@ -116,109 +116,7 @@ pub fn digest(s: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// An SPDX licence expression. Identifiers match case-insensitively, as the SPDX spec says
-/// (so Hugging Face's `apache-2.0` is `Apache-2.0`); `LicenseRef-…` is accepted. Returns
-/// warnings for deprecated identifiers (`GPL-2.0` rather than `GPL-2.0-only`).
-pub fn license(expr: &str) -> Result<Vec<String>, String> {
-    let canonical = canonical_license(expr)?;
-    let mode = spdx::ParseMode {
-        allow_deprecated: true,
-        ..spdx::ParseMode::STRICT
-    };
-    let parsed = spdx::Expression::parse_mode(&canonical, mode)
-        .map_err(|e| format!("`{expr}` is not an SPDX licence expression: {}", e.reason))?;
-    let mut warnings = Vec::new();
-    for req in parsed.requirements() {
-        if let spdx::LicenseItem::Spdx { id, .. } = &req.req.license
-            && id.is_deprecated()
-        {
-            warnings.push(format!("`{}` is a deprecated SPDX identifier", id.name));
-        }
-    }
-    Ok(warnings)
-}
-
-/// Rewrites every identifier of an expression to its SPDX spelling, matching
-/// case-insensitively; unknown identifiers are an error naming them.
-pub fn canonical_license(expr: &str) -> Result<String, String> {
-    let spaced = expr.replace('(', " ( ").replace(')', " ) ");
-    let mut out = Vec::new();
-    let mut after_with = false;
-    for tok in spaced.split_whitespace() {
-        let upper = tok.to_ascii_uppercase();
-        if matches!(upper.as_str(), "AND" | "OR" | "WITH") {
-            after_with = upper == "WITH";
-            out.push(upper);
-            continue;
-        }
-        if tok == "(" || tok == ")" {
-            out.push(tok.to_string());
-            continue;
-        }
-        if after_with {
-            after_with = false;
-            let Some(e) = spdx::identifiers::EXCEPTIONS
-                .iter()
-                .find(|e| e.name.eq_ignore_ascii_case(tok))
-            else {
-                return Err(format!("`{tok}` is not an SPDX licence exception id"));
-            };
-            out.push(e.name.to_string());
-            continue;
-        }
-        let lower = tok.to_ascii_lowercase();
-        if lower.starts_with("licenseref-") || lower.starts_with("documentref-") {
-            let ok = tok
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':'));
-            if !ok {
-                return Err(format!(
-                    "`{tok}`: a LicenseRef may hold only letters, digits, `-` and `.`"
-                ));
-            }
-            out.push(tok.to_string());
-            continue;
-        }
-        let (base, plus) = match tok.strip_suffix('+') {
-            Some(b) => (b, "+"),
-            None => (tok, ""),
-        };
-        match spdx::identifiers::LICENSES
-            .iter()
-            .find(|l| l.name.eq_ignore_ascii_case(base))
-        {
-            Some(l) => out.push(format!("{}{plus}", l.name)),
-            None => {
-                return Err(format!(
-                    "`{tok}` is not an SPDX licence id (a licence outside the SPDX list can be \
-                     written `LicenseRef-{}`)",
-                    sanitize_ref(tok)
-                ));
-            }
-        }
-    }
-    if out.is_empty() {
-        return Err("an empty licence expression".to_string());
-    }
-    Ok(out.join(" "))
-}
-
-/// `idstring` characters only (letters, digits, `-`, `.`): what may follow `LicenseRef-`.
-pub fn sanitize_ref(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' => out.push(c),
-            '+' => out.push_str("-plus"),
-            _ => {
-                if !out.ends_with('-') {
-                    out.push('-')
-                }
-            }
-        }
-    }
-    out.trim_matches('-').to_string()
-}
+pub use modelpack_spec::license::{canonical_license, license, sanitize_ref};
 
 #[cfg(test)]
 mod tests {

@@ -8,10 +8,10 @@
 //! natively in the unit tests; this file's `run` is the thin adapter.
 
 pub mod card;
-pub mod iso639;
 pub mod spdx_map;
 
 use modelpack_plugin_sdk::convention::*;
+use modelpack_spec::iso639;
 use serde_json::json;
 
 /// The plugin.

@@ -16,6 +16,8 @@
 //!   SPDX list and becomes `LicenseRef-<id>`: still a valid SPDX expression, and the id is
 //!   kept.
 
+use modelpack_spec::license::{canonical_license, sanitize_ref};
+
 /// How an id was mapped.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mapped {
@@ -57,88 +59,6 @@ pub fn to_spdx(id: &str, license_name: Option<&str>) -> Mapped {
     }
 }
 
-/// Rewrites every identifier of an expression to its SPDX spelling, matching
-/// case-insensitively; unknown identifiers are an error naming them.
-pub fn canonical_license(expr: &str) -> Result<String, String> {
-    let spaced = expr.replace('(', " ( ").replace(')', " ) ");
-    let mut out = Vec::new();
-    let mut after_with = false;
-    for tok in spaced.split_whitespace() {
-        let upper = tok.to_ascii_uppercase();
-        if matches!(upper.as_str(), "AND" | "OR" | "WITH") {
-            after_with = upper == "WITH";
-            out.push(upper);
-            continue;
-        }
-        if tok == "(" || tok == ")" {
-            out.push(tok.to_string());
-            continue;
-        }
-        if after_with {
-            after_with = false;
-            let Some(e) = spdx::identifiers::EXCEPTIONS
-                .iter()
-                .find(|e| e.name.eq_ignore_ascii_case(tok))
-            else {
-                return Err(format!("`{tok}` is not an SPDX licence exception id"));
-            };
-            out.push(e.name.to_string());
-            continue;
-        }
-        let lower = tok.to_ascii_lowercase();
-        if lower.starts_with("licenseref-") || lower.starts_with("documentref-") {
-            let ok = tok
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b':'));
-            if !ok {
-                return Err(format!(
-                    "`{tok}`: a LicenseRef may hold only letters, digits, `-` and `.`"
-                ));
-            }
-            out.push(tok.to_string());
-            continue;
-        }
-        let (base, plus) = match tok.strip_suffix('+') {
-            Some(b) => (b, "+"),
-            None => (tok, ""),
-        };
-        match spdx::identifiers::LICENSES
-            .iter()
-            .find(|l| l.name.eq_ignore_ascii_case(base))
-        {
-            Some(l) => out.push(format!("{}{plus}", l.name)),
-            None => {
-                return Err(format!(
-                    "`{tok}` is not an SPDX licence id (a licence outside the SPDX list can be \
-                     written `LicenseRef-{}`)",
-                    sanitize_ref(tok)
-                ));
-            }
-        }
-    }
-    if out.is_empty() {
-        return Err("an empty licence expression".to_string());
-    }
-    Ok(out.join(" "))
-}
-
-/// `idstring` characters only (letters, digits, `-`, `.`): what may follow `LicenseRef-`.
-pub fn sanitize_ref(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        match c {
-            'a'..='z' | 'A'..='Z' | '0'..='9' | '.' | '-' => out.push(c),
-            '+' => out.push_str("-plus"),
-            _ => {
-                if !out.ends_with('-') {
-                    out.push('-')
-                }
-            }
-        }
-    }
-    out.trim_matches('-').to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,16 +94,5 @@ mod tests {
         for id in ["apache-2.0", "llama3", "openrail++", "other", "gpl-2.0"] {
             assert!(spdx::Expression::parse(&spdx(id)).is_ok(), "{id}");
         }
-    }
-
-    #[test]
-    fn sanitize_refs() {
-        assert_eq!(sanitize_ref("openrail++"), "openrail-plus-plus");
-        assert_eq!(sanitize_ref("my licence/v2"), "my-licence-v2");
-        assert!(
-            canonical_license("nope-1.0")
-                .unwrap_err()
-                .contains("LicenseRef-nope-1.0")
-        );
     }
 }

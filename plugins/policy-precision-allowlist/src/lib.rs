@@ -3,9 +3,8 @@
 //! Settings: `{"allow": ["bfloat16", "float16", …], "deny": [...]}` (ModelPack precision
 //! values; `bf16`-style aliases accepted). Finding ids: `precision-not-allowed` (error, at
 //! `/config/precision`), `precision-missing` (warning), `dtype-not-allowed` (error, at the
-//! weight file). See [`rules`] and [`precision`].
+//! weight file). See [`rules`] and [`modelpack_spec::precision`].
 
-pub mod precision;
 pub mod rules;
 
 use modelpack_plugin_sdk::policy_prelude::*;

@@ -21,7 +21,7 @@ use policy_common::{FileFacts, Finding, PolicyInput, Severity};
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::precision;
+use modelpack_spec::precision;
 
 const FIELD: &str = "/config/precision";
 

@@ -1,11 +1,10 @@
-//! ModelPack precision names (the contract's `precision` enum, 18 words, model-spec
-//! `docs/config.md`) and the informal spellings users write in settings and configs.
-//!
-//! This policy knows no format's dtype spelling: since contract 0.2 every format plugin gives
-//! the precision word of each dtype it reports, and the host passes them as `precisions`.
+//! ModelPack precision words (model-spec `docs/config.md`; the plugin contract's `precision`
+//! enum has exactly these cases) and the informal spellings users write in settings and
+//! `--set precision=…`. No format's dtype spelling lives here: format plugins name the word
+//! of each dtype they report.
 
 /// The precision values ModelPack allows.
-pub const PRECISIONS: &[&str] = &[
+pub const PRECISIONS: [&str; 18] = [
     "float32",
     "float64",
     "float16",
