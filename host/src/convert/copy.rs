@@ -146,3 +146,69 @@ pub fn copy_tensor(t: &Checked, file: &File, out: &mut impl Write) -> std::io::R
         }
     }
 }
+
+/// Whether the tensor's bytes are one run of the source in output order, unswapped.
+pub fn is_plain(t: &Checked) -> bool {
+    !t.byte_swap
+        && t.shape
+            .iter()
+            .zip(&t.strides)
+            .rev()
+            .try_fold(1u64, |expect, (d, s)| {
+                (*s == expect || *d == 1).then(|| expect.saturating_mul(*d))
+            })
+            .is_some()
+}
+
+/// Copies `len` bytes at `offset` of `src` to the current position of `dst` inside the kernel
+/// (`copy_file_range`, as `cp` does: no pass through user space), falling back to reads and
+/// writes where the file systems cannot.
+pub fn copy_range(src: &File, offset: u64, dst: &mut File, len: u64) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let mut off = offset as libc::loff_t;
+    let mut left = len;
+    while left > 0 {
+        let want = left.min(1 << 30) as usize;
+        // SAFETY: both descriptors are open files owned by the callers for the whole call;
+        // `off` is a valid loff_t and the output offset is the file position (null).
+        let n = unsafe {
+            libc::copy_file_range(
+                src.as_raw_fd(),
+                &mut off,
+                dst.as_raw_fd(),
+                std::ptr::null_mut(),
+                want,
+                0,
+            )
+        };
+        if n < 0 {
+            let e = std::io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EINTR) => continue,
+                Some(libc::EXDEV | libc::ENOSYS | libc::EOPNOTSUPP | libc::EINVAL) => {
+                    return copy_through(src, off as u64, dst, left);
+                }
+                _ => return Err(e),
+            }
+        }
+        if n == 0 {
+            return Err(short(off as u64));
+        }
+        left -= n as u64;
+    }
+    Ok(())
+}
+
+fn copy_through(src: &File, mut offset: u64, dst: &mut File, mut left: u64) -> std::io::Result<()> {
+    let mut buf = vec![0u8; CHUNK.min(left as usize)];
+    while left > 0 {
+        let n = (left as usize).min(buf.len());
+        if read_full(src, &mut buf[..n], offset)? < n {
+            return Err(short(offset));
+        }
+        dst.write_all(&buf[..n])?;
+        offset += n as u64;
+        left -= n as u64;
+    }
+    Ok(())
+}

@@ -22,7 +22,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use safetensors::tensor::TensorInfo;
 
-use super::copy::copy_tensor;
+use super::copy::{copy_range, copy_tensor, is_plain};
 use super::plan::Checked;
 
 /// The header bytes (length prefix included) for `tensors` in the crate's order.
@@ -74,7 +74,14 @@ pub fn write_file(
         .with_context(|| format!("writing {}", path.display()))?;
     let mut total = head.len() as u64;
     for t in tensors {
-        copy_tensor(t, &files[t.file], &mut w).with_context(|| {
+        let copied = if is_plain(t) && t.nbytes > 0 {
+            // One run of the input: copied inside the kernel, after what is buffered.
+            w.flush()
+                .and_then(|()| copy_range(&files[t.file], t.offset, w.get_mut(), t.nbytes))
+        } else {
+            copy_tensor(t, &files[t.file], &mut w)
+        };
+        copied.with_context(|| {
             format!(
                 "{}: copying tensor {:?} at offset {}",
                 displays[t.file], t.name, t.offset
