@@ -1,83 +1,83 @@
 #!/usr/bin/env bash
-# `modelpack convert` of a ~1 GiB `pytorch_model.bin` (benches/make_big_pickle.py: torch.save's
-# zip format, F16/F32 llama-style state dict, written without torch) against `cp` of the same
-# file, and against the Python path without torch (tests/reference/convert_reference.py
-# convert: a pickle.Unpickler building NumPy arrays, then safetensors.numpy.save_file).
-# Wall time, CPU time and peak RSS (GNU time -v); the commands run interleaved, RUNS rounds, so
-# background load hits all of them alike; medians; page cache warm. `modelpack convert` ends
-# with an fsync of its output (it renames it into place only once it is on disk), so `cp`
-# followed by `sync` of the copy is listed too. Prints a Markdown table for BENCHMARKS.md.
+# `modelpack convert` of an Ollama store whose model layer is the 1 GiB GGUF of
+# ../shared/bench/make_big_fixtures.py (gguf-1g), against `sha256sum` of that blob: one
+# hashing pass over the data, the least any converter that rewrites or re-hashes must pay.
+# The default convert links the blobs (reflink, else hard link) and reads only the GGUF header;
+# `--copy` copies and hashes every blob. Interleaved rounds, medians, page cache warm.
+# Prints a Markdown table for BENCHMARKS.md.
 #
 # Usage: benches/convert.sh [WORKDIR]   (WORKDIR is kept if given, else a temp dir is removed)
-# Needs: python3 with numpy and safetensors, /usr/bin/time, a release build
-# (`MODELPACK_SKIP_PLUGIN_BUILD=1 cargo build --release` when the plugins are already built).
+# Needs: python3 with gguf and numpy, /usr/bin/time, a build (MODELPACK_BIN, default release).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
 BIN=${MODELPACK_BIN:-target/release/modelpack}
 [[ -x $BIN ]] || { echo "error: $BIN missing: cargo build --release first" >&2; exit 2; }
-BIN=$(realpath "$BIN")
-REF=$(realpath tests/reference/convert_reference.py)
-
 if [[ $# -ge 1 ]]; then
-  WORK=$(realpath -m "$1")
+  WORK=$1
   mkdir -p "$WORK"
 else
   WORK=$(mktemp -d)
   trap 'rm -rf "$WORK"' EXIT
 fi
-IN=$WORK/pytorch_model.bin
-[[ -f $IN ]] || python3 benches/make_big_pickle.py "$IN" --gib "${GIB:-1}" >/dev/null
-BYTES=$(stat -c %s "$IN")
-# The plugins' compiled code is cached as in everyday use (the warm-up run below fills it), so
-# the rows compare copying, not Cranelift compiling the pytorch plugin.
+GGUF=$WORK/fx/llama-1g-q4_k_m.gguf
+[[ -f $GGUF ]] || python3 ../shared/bench/make_big_fixtures.py "$WORK/fx" --only gguf-1g >/dev/null
+
+# An Ollama store: the GGUF as the model layer, a params layer, a config.
+STORE=$WORK/ollama
+rm -rf "$STORE"
+mkdir -p "$STORE/blobs" "$STORE/manifests/registry.ollama.ai/library/big"
+put() {
+  local d
+  d=$(sha256sum "$1" | cut -d' ' -f1)
+  cp --reflink=auto "$1" "$STORE/blobs/sha256-$d"
+  printf '{"mediaType":"%s","digest":"sha256:%s","size":%s}' "$2" "$d" "$(stat -c %s "$1")"
+}
+printf '{"temperature":0.7}' >"$WORK/params"
+printf '{"model_format":"gguf","model_family":"llama","model_type":"1.7B","file_type":"Q4_K_M"}' >"$WORK/config"
+printf '{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":%s,"layers":[%s,%s]}' \
+  "$(put "$WORK/config" application/vnd.docker.container.image.v1+json)" \
+  "$(put "$GGUF" application/vnd.ollama.image.model)" \
+  "$(put "$WORK/params" application/vnd.ollama.image.params)" \
+  >"$STORE/manifests/registry.ollama.ai/library/big/latest"
+BLOB=$(ls -S "$STORE"/blobs/* | head -1)
+BYTES=$(stat -c %s "$BLOB")
+# Warm the compiled-plugin cache and the page cache.
 export MODELPACK_CACHE_DIR=$WORK/cache
+"$BIN" convert ollama:big --ollama-dir "$STORE" --output "$WORK/warm" >/dev/null
+rm -rf "$WORK/warm"
+cat "$BLOB" >/dev/null
 
 NAMES=(
-  "\`cp\` of the .bin"
-  "\`cp\` + \`sync\` of the copy"
-  "\`modelpack convert\` (plan in the sandbox, host copies, fsync)"
-  "Python reference (pickle.Unpickler → NumPy → safetensors.numpy.save_file)"
+  "\`sha256sum\` of the model blob (one hashing pass)"
+  "\`modelpack convert ollama:big\` (default: reflink, else hard link)"
+  "\`modelpack convert ollama:big --copy\` (copy and hash every blob)"
 )
 run_cmd() {
   case $1 in
-    0) cp "$IN" "$WORK/copy.bin" ;;
-    1) cp "$IN" "$WORK/copy.bin" && sync "$WORK/copy.bin" ;;
-    2) "$BIN" convert "$IN" -o "$WORK/out" ;;
-    3) python3 "$REF" convert "$IN" "$WORK/ref.safetensors" ;;
+    0) sha256sum "$BLOB" >/dev/null ;;
+    1) "$BIN" convert ollama:big --ollama-dir "$STORE" --output "$WORK/out" >/dev/null ;;
+    2) "$BIN" convert ollama:big --ollama-dir "$STORE" --output "$WORK/out" --copy >/dev/null ;;
   esac
 }
-export -f run_cmd
-
-# Warm the page cache so every command reads from memory; check the output once.
-cat "$IN" >/dev/null
-rm -rf "$WORK/out"
-"$BIN" convert "$IN" -o "$WORK/out" >/dev/null
-CHECK=$(python3 "$REF" compare "$IN" "$WORK/out")
-
-declare -A WALL CPU RSS
-for _ in $(seq "$RUNS"); do
+declare -A WALL
+for ((r = 0; r < RUNS; r++)); do
   for i in "${!NAMES[@]}"; do
-    rm -rf "$WORK/out" "$WORK/copy.bin" "$WORK/ref.safetensors"
-    sync
-    /usr/bin/time -v -o "$WORK/time.txt" bash -c "$(declare -p BIN IN WORK REF); run_cmd $i" >/dev/null 2>&1
-    WALL[$i]+="$(awk -F': ' '/Elapsed/ {n = split($2, p, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + p[k]; print s}' "$WORK/time.txt") "
-    CPU[$i]+="$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {print u + s}' "$WORK/time.txt") "
-    RSS[$i]+="$(awk -F': ' '/Maximum resident/ {print $2}' "$WORK/time.txt") "
+    rm -rf "$WORK/out"
+    s=$(date +%s.%N)
+    run_cmd "$i"
+    e=$(date +%s.%N)
+    WALL[$i]+="$(echo "$e - $s" | bc) "
   done
 done
-rm -rf "$WORK/out" "$WORK/copy.bin" "$WORK/ref.safetensors" "$WORK/time.txt" "$WORK/cache"
-
-median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
-maxof() { tr ' ' '\n' <<<"$1" | grep . | sort -n | tail -1; }
-base=$(median "${WALL[0]}")
-echo "Input: pytorch_model.bin, $BYTES bytes; $(nproc) cores; file system $(stat -f -c %T "$WORK"); medians of $RUNS interleaved rounds; reference check: $CHECK"
+rm -rf "$WORK/out"
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+base=$(echo "${WALL[0]}" | median)
+echo "Model blob: $BYTES bytes; $(nproc) cores; medians of $RUNS interleaved rounds; binary $BIN."
 echo
-echo "| command | wall (s) | wall ratio to cp | CPU (s) | peak RSS (MiB) |"
-echo "|---|---|---|---|---|"
+echo "| command | wall (s) | ratio to one hashing pass |"
+echo "|---|---|---|"
 for i in "${!NAMES[@]}"; do
-  w=$(median "${WALL[$i]}")
-  printf '| %s | %.2f | %.2f | %.2f | %.1f |\n' "${NAMES[$i]}" "$w" \
-    "$(awk -v a="$w" -v b="$base" 'BEGIN {print a / b}')" "$(median "${CPU[$i]}")" \
-    "$(awk -v k="$(maxof "${RSS[$i]}")" 'BEGIN {print k / 1024}')"
+  m=$(echo "${WALL[$i]}" | median)
+  printf '| %s | %.3f | %.2f |\n' "${NAMES[$i]}" "$m" "$(echo "$m / $base" | bc -l)"
 done

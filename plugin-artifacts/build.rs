@@ -32,6 +32,11 @@ const BUNDLED: &[&str] = &[
     "policy-size-limits",
     "policy-required-metadata",
     "policy-precision-allowlist",
+    "policy-signature-required",
+    "converter-cnai",
+    "converter-ollama",
+    "converter-docker",
+    "converter-kitops",
 ];
 /// Plugins built for tests only.
 const TEST_ONLY: &[&str] = &[
@@ -40,6 +45,7 @@ const TEST_ONLY: &[&str] = &[
     "evil-convention",
     "future-wit",
     "old-wit",
+    "evil-converter",
 ];
 
 fn main() {

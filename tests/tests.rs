@@ -3,6 +3,9 @@
 
 mod util;
 
+/// Issue 13: convert KitOps, Ollama, Docker model and legacy vnd.cnai artifacts into ModelPack.
+mod artifacts;
+
 /// Policies and `modelpack check`.
 mod check;
 /// Issue 15: single-file pack, --set suggestions, open precision list, plain progress lines.
@@ -58,6 +61,10 @@ mod pack_convert;
 mod plugin_crates;
 /// Plugin discovery, listing, WIT version refusal and the compiled-code cache.
 mod plugins;
+/// Policies published with `plugins push`, run from `--policy oci://`, tampering refused.
+mod policy_oci;
+/// Referrers: carried by push and pull (tag-schema fallback and the API), pull --verify.
+mod referrers;
 /// push and pull against real registries (with and without auth), corruption caught.
 mod registry;
 /// Misbehaving plugins are contained; good files in the same run still work.
@@ -66,6 +73,8 @@ mod sandbox;
 mod sbom;
 /// sign and verify, both ways with the OpenSSF model-signing package; tampering refused.
 mod sign;
+/// check --public-key and the signature-required policy: signed, unsigned, tampered.
+mod signature_policy;
 /// Plugin templates build out of tree and run.
 mod templates;
 /// Resumed pulls, upload fallbacks, 5xx bursts and mounts through a fault-injecting proxy.

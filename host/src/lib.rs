@@ -7,6 +7,7 @@ pub mod cli;
 pub mod convert;
 pub mod generate;
 pub mod inspect;
+pub mod migrate;
 pub mod model;
 pub mod oci;
 pub mod plugin;

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use super::{CheckArgs, CheckFormat, Global};
 use crate::plugin::{Kind, PluginSet};
 use crate::policy::output::{self, CheckReport, FailOn};
-use crate::policy::{CheckInput, input, run_policy, settings};
+use crate::policy::{CheckInput, input, run_policy, settings, signatures};
 
 /// The policy config looked for in the current directory when no policy is named.
 const DEFAULT_CONFIGS: [&str; 4] = [
@@ -17,6 +17,9 @@ const DEFAULT_CONFIGS: [&str; 4] = [
     "modelpack-policy.toml",
     "modelpack-policy.json",
 ];
+
+/// The prefix of a policy published in a registry.
+const OCI_SCHEME: &str = "oci://";
 
 /// The built-in policies that mean something without settings, run when nothing is named.
 const DEFAULT_POLICIES: [&str; 2] = ["no-unsafe-code", "required-metadata"];
@@ -31,8 +34,41 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<ExitCode> {
             );
         }
     }
-    let policy_files: Vec<PathBuf> = args
-        .policies
+    // Policies from a registry: fetched, verified and cached first, then run like files.
+    let policy_key = args
+        .policy_key
+        .as_deref()
+        .map(crate::sign::read_public)
+        .transpose()?;
+    if policy_key.is_some() && !args.policies.iter().any(|p| p.starts_with(OCI_SCHEME)) {
+        bail!(
+            "--policy-key applies to policies from a registry (--policy oci://REGISTRY/REPO:TAG)"
+        );
+    }
+    let mut fetched = Vec::new();
+    let mut policies = Vec::new();
+    for p in &args.policies {
+        match p.strip_prefix(OCI_SCHEME) {
+            Some(r) => {
+                let reference = super::reference::registry_reference(r)?;
+                let opts = crate::registry::RegistryOptions::default();
+                let f = crate::registry::plugin_artifact::fetch(
+                    &reference,
+                    policy_key.as_ref(),
+                    &opts,
+                )?;
+                global.logger()(&format!(
+                    "{p}: manifest {}, component {}",
+                    f.manifest,
+                    f.path.display()
+                ));
+                policies.push(f.path.display().to_string());
+                fetched.push(f);
+            }
+            None => policies.push(p.clone()),
+        }
+    }
+    let policy_files: Vec<PathBuf> = policies
         .iter()
         .filter(|p| is_wasm_path(p))
         .map(PathBuf::from)
@@ -56,7 +92,7 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<ExitCode> {
     };
     let plugins = global.plugins_with(&policy_files)?;
     let mut names: Vec<String> = Vec::new();
-    for p in &args.policies {
+    for p in &policies {
         let name = if is_wasm_path(p) {
             let path = PathBuf::from(p);
             let entry = plugins
@@ -110,8 +146,19 @@ pub fn run(global: &Global, args: &CheckArgs) -> Result<ExitCode> {
             entries.push(entry);
         }
     }
+    let keys = args
+        .public_keys
+        .iter()
+        .map(|k| crate::sign::read_public(k))
+        .collect::<Result<Vec<_>, _>>()?;
     let log = global.logger();
-    let input = load_input(&args.path, &plugins, &|m: &str| log(m))?;
+    let mut input = load_input(&args.path, &plugins, &|m: &str| log(m))?;
+    let (path, tag) = input::split_layout_ref(&args.path);
+    if path.join("oci-layout").is_file() {
+        signatures::for_layout(&mut input, &path, tag.as_deref(), &keys);
+    } else if path.is_dir() {
+        signatures::for_directory(&mut input, &path, &keys);
+    }
     let mut results: Vec<_> = crate::policy::host_result(&input).into_iter().collect();
     results.extend(entries.iter().map(|e| {
         run_policy(

@@ -38,6 +38,16 @@ pub struct ConvertArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+    /// Ollama's model store, for `ollama:NAME` sources (default `$OLLAMA_MODELS` or
+    /// `~/.ollama/models`); with it, a bare NAME is an Ollama model too.
+    #[arg(long, value_name = "DIR")]
+    pub ollama_dir: Option<PathBuf>,
+    /// Artifact sources: copy every blob (hashing it) instead of reflinking or hard-linking.
+    #[arg(long)]
+    pub copy: bool,
+    /// Artifact sources: show where each config value came from.
+    #[arg(long)]
+    pub explain: bool,
 }
 
 /// Parses `5GB` (decimal units, as Hugging Face spells shard sizes) or `2GiB` (binary).
@@ -122,6 +132,9 @@ fn render(s: &Summary) -> String {
 
 /// Converts the paths and prints what was written.
 pub fn run(global: &Global, args: &ConvertArgs) -> Result<ExitCode> {
+    if let Some(code) = super::convert_artifact::run_if_artifact(global, args)? {
+        return Ok(code);
+    }
     if args.to != "safetensors" {
         bail!("--to {}: only safetensors is written", args.to);
     }

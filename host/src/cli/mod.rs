@@ -2,6 +2,7 @@
 
 mod check;
 mod convert;
+mod convert_artifact;
 mod generate;
 mod inspect;
 mod login;
@@ -10,6 +11,7 @@ mod plugins;
 pub mod pull;
 pub mod push;
 mod reference;
+mod referrers;
 pub mod sbom;
 pub mod sign;
 pub mod unpack;
@@ -97,6 +99,8 @@ pub enum Command {
     Push(push::PushArgs),
     /// Pull an artifact from a registry into an OCI image layout (and optionally unpack it).
     Pull(pull::PullArgs),
+    /// List what refers to an artifact (signatures, SBOMs) in a registry or a layout.
+    Referrers(referrers::ReferrersArgs),
     /// Sign a model directory with an ECDSA P-256 key (OpenSSF model-signing format).
     Sign(sign::SignArgs),
     /// Verify a model directory against its signature and a public key.
@@ -146,10 +150,14 @@ configuration error (unknown policy, a broken policy config or settings)."
 pub struct CheckArgs {
     /// A model directory, an OCI layout (`LAYOUT[:TAG]`) or a ModelPack config file.
     pub path: String,
-    /// A policy by name (built-in or installed) or a policy plugin file; repeatable.
+    /// A policy by name (built-in or installed), a policy plugin file, or one published in a
+    /// registry (`oci://REGISTRY/REPO:TAG` or `@sha256:…`, see `plugins push`); repeatable.
     /// Without it, the policies named in --policy-config run.
-    #[arg(long = "policy", value_name = "NAME|FILE.wasm")]
+    #[arg(long = "policy", value_name = "NAME|FILE.wasm|oci://REF")]
     pub policies: Vec<String>,
+    /// Run `oci://` policies only when signed by this ECDSA P-256 public key (PEM).
+    #[arg(long, value_name = "PUBLIC.pem")]
+    pub policy_key: Option<PathBuf>,
     /// Policy settings file (YAML, TOML or JSON): `policies: {name: settings}`.
     #[arg(long, value_name = "FILE")]
     pub policy_config: Option<PathBuf>,
@@ -159,6 +167,11 @@ pub struct CheckArgs {
     /// Lowest finding severity that fails the run.
     #[arg(long, default_value = "error", value_parser = ["error", "warning"])]
     pub fail_on: String,
+    /// Verify the model's signature (a directory's model.sig, a layout's signature referrers)
+    /// with this ECDSA P-256 public key (PEM); repeatable. Policies see the signatures that
+    /// verified (signature-required needs one).
+    #[arg(long = "public-key", value_name = "PUBLIC.pem")]
+    pub public_keys: Vec<PathBuf>,
 }
 
 /// Output format.
@@ -299,6 +312,15 @@ pub enum PluginsCommand {
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         format: OutputFormat,
     },
+    /// Publish a plugin component to a registry as an OCI artifact (run it with
+    /// `--policy oci://REGISTRY/REPO:TAG`).
+    #[command(
+        after_help = "The artifact: artifactType application/vnd.modelpack.plugin.v1+wasm, the \
+empty config, one application/wasm layer holding the component. With --key it is signed (a \
+sigstore bundle referrer, as `modelpack sign` signs layouts) and `--policy-key` checks it.\n\n\
+Example:\n  modelpack plugins push my-policy.wasm localhost:5000/policies/my-policy:1.0 --key signer.pem"
+    )]
+    Push(plugins::PushArgs),
 }
 
 impl Global {
@@ -356,11 +378,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Generate(args) => generate::run(&cli.global, args),
         Command::Plugins(PluginsCommand::List { format }) => plugins::list(&cli.global, *format),
+        Command::Plugins(PluginsCommand::Push(args)) => plugins::push(args),
         Command::Pack(args) => pack::run(&cli.global, args),
         Command::Validate(args) => validate::run(&cli.global, args),
         Command::Unpack(args) => unpack::run(&cli.global, args),
         Command::Push(args) => push::run(&cli.global, args),
         Command::Pull(args) => pull::run(&cli.global, args),
+        Command::Referrers(args) => referrers::run(&cli.global, args),
         Command::Sign(args) => sign::run(&cli.global, args),
         Command::Verify(args) => verify::run(&cli.global, args),
         Command::Sbom(args) => sbom::run(&cli.global, args),
@@ -384,6 +408,7 @@ impl Cli {
             Command::Check(a) => a.format != CheckFormat::Text,
             Command::Generate(a) => a.format == json || a.plan || a.explain,
             Command::Plugins(PluginsCommand::List { format }) => *format == json,
+            Command::Plugins(PluginsCommand::Push(a)) => a.format == json,
             Command::Pack(a) => a.format == json,
             Command::Validate(a) => a.format == json,
             Command::Unpack(a) => a.format == json,
@@ -391,6 +416,7 @@ impl Cli {
             Command::Pull(a) => a.format == json,
             Command::Login(a) => a.format == json,
             Command::Logout(a) => a.format == json,
+            Command::Referrers(a) => a.format == json,
             Command::Sign(a) => a.format == json,
             Command::Verify(a) => a.format == json,
             // Its output is a document of its own format; errors stay text.

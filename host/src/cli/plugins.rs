@@ -2,9 +2,14 @@
 
 use std::process::ExitCode;
 
+use std::path::PathBuf;
+
 use anyhow::Result;
+use clap::Args;
 
 use super::{Global, OutputFormat};
+use crate::registry::RegistryOptions;
+use crate::registry::plugin_artifact;
 
 /// Lists the plugins of this run.
 pub fn list(global: &Global, format: OutputFormat) -> Result<ExitCode> {
@@ -74,6 +79,58 @@ pub fn list(global: &Global, format: OutputFormat) -> Result<ExitCode> {
                 }
                 line.push_str(&r[5]);
                 println!("{line}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `plugins push` arguments.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The plugin component.
+    #[arg(value_name = "FILE.wasm")]
+    pub file: PathBuf,
+    /// Where to publish it: REGISTRY/REPO:TAG.
+    #[arg(value_name = "REGISTRY/REPO:TAG")]
+    pub target: String,
+    /// Sign it with this ECDSA P-256 private key (PEM).
+    #[arg(long, value_name = "PRIVATE.pem")]
+    pub key: Option<PathBuf>,
+    /// Talk plain HTTP to a non-loopback registry.
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// Publishes a plugin.
+pub fn push(args: &PushArgs) -> Result<ExitCode> {
+    let key = args
+        .key
+        .as_deref()
+        .map(crate::sign::read_private)
+        .transpose()?;
+    let target = super::reference::registry_reference(&args.target)?;
+    let opts = RegistryOptions {
+        plain_http: args.plain_http,
+        progress: true,
+        ..RegistryOptions::default()
+    };
+    let p = plugin_artifact::push(&args.file, &target, key.as_ref(), &opts)?;
+    match args.format {
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&p)?),
+        OutputFormat::Text => {
+            let at = target.rsplit_once(':').map_or(target.as_str(), |(r, _)| r);
+            println!(
+                "published {} to {}: run it with --policy oci://{at}@{}",
+                args.file.display(),
+                args.target,
+                p.manifest
+            );
+            if let Some(s) = &p.signature {
+                println!("  signed (referrer {s})");
             }
         }
     }

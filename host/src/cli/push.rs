@@ -2,12 +2,13 @@
 
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
 use super::{Global, OutputFormat};
 use crate::oci::layout::split_reference;
+use crate::registry::referrers::{Carried, push_from_layout};
 use crate::registry::{RegistryOptions, push};
 use crate::units::human_bytes;
 
@@ -18,6 +19,9 @@ use crate::units::human_bytes;
 Docker credential helper or `auths` entry in ~/.docker/config.json (see `modelpack login`), else \
 anonymous. Plain HTTP is used only for \
 loopback registries (localhost, 127.0.0.0/8, ::1) or with --plain-http.\n\n\
+Referrers: the signatures and SBOMs the layout holds for the manifest (`modelpack sign`, \
+`modelpack sbom --attach`) are pushed after it, through the OCI 1.1 referrers API or, for \
+registries without it, the `sha256-<hex>` tag holding an index; --no-referrers leaves them out.\n\n\
 Example:\n  modelpack push ./oci:latest localhost:5000/models/my-model:1.0"
 )]
 pub struct PushArgs {
@@ -40,6 +44,10 @@ pub struct PushArgs {
     /// registry refuses one mode, the other is tried.
     #[arg(long, value_name = "BYTES", value_parser = parse_chunk)]
     pub chunk_size: Option<u64>,
+    /// Push only the manifest and its blobs, not its referrers (signatures, SBOMs) in the
+    /// layout.
+    #[arg(long)]
+    pub no_referrers: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -57,17 +65,37 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<ExitCode> {
     };
     let target = super::reference::registry_reference(&args.target)?;
     let out = push(&layout, tag.as_deref(), &target, &opts)?;
+    let carried = if args.no_referrers {
+        Carried::default()
+    } else {
+        push_from_layout(&layout, tag.as_deref(), &target, &opts)
+            .context("the manifest was pushed, but not its referrers")?
+    };
     match args.format {
-        OutputFormat::Text => println!(
-            "pushed {} to {}: {} blobs uploaded ({}), {} mounted from other repositories, {} \
+        OutputFormat::Text => {
+            println!(
+                "pushed {} to {}: {} blobs uploaded ({}), {} mounted from other repositories, {} \
              already there",
-            out.manifest,
-            args.target,
-            out.uploaded,
-            human_bytes(out.bytes),
-            out.mounted,
-            out.skipped
-        ),
+                out.manifest,
+                args.target,
+                out.uploaded,
+                human_bytes(out.bytes),
+                out.mounted,
+                out.skipped
+            );
+            if let Some(via) = carried.via {
+                println!(
+                    "  with {} referrer{} ({})",
+                    carried.referrers.len(),
+                    if carried.referrers.len() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    },
+                    via.as_str()
+                );
+            }
+        }
         OutputFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&json!({
@@ -77,6 +105,8 @@ pub fn run(global: &Global, args: &PushArgs) -> Result<ExitCode> {
                 "skipped": out.skipped,
                 "mounted": out.mounted,
                 "bytesUploaded": out.bytes,
+                "referrers": carried.referrers,
+                "referrersVia": carried.via,
             }))?
         ),
     }

@@ -23,7 +23,9 @@ pub enum SbomFormat {
 #[derive(Debug, Args)]
 #[command(
     after_help = "The same model always gives the same bytes: no timestamp unless --created or \
-SOURCE_DATE_EPOCH gives one. Exit codes: 0 written; 1 written, but weights are missing (Git LFS \
+SOURCE_DATE_EPOCH gives one. With --attach LAYOUT[:TAG] the SBOM is stored in the layout as an \
+OCI 1.1 referrer of the manifest (artifactType application/vnd.cyclonedx+json or \
+application/spdx+json) and a summary goes to stderr. Exit codes: 0 written; 1 written, but weights are missing (Git LFS \
 pointers, absent shards: listed with the digests their pointers give); 2 usage or I/O error."
 )]
 pub struct SbomArgs {
@@ -39,6 +41,11 @@ pub struct SbomArgs {
     /// The creation time to record (YYYY-MM-DDTHH:MM:SSZ); default SOURCE_DATE_EPOCH, else none.
     #[arg(long, value_name = "RFC3339")]
     pub created: Option<String>,
+    /// Store the SBOM in this layout as a referrer of the tagged manifest (which PATH must be
+    /// the model directory of: every file's digest is matched against its layer) instead of
+    /// printing it; `push` carries it along, `check` reports it as attached.
+    #[arg(long, value_name = "LAYOUT[:TAG]")]
+    pub attach: Option<String>,
 }
 
 /// Writes the SBOM.
@@ -60,6 +67,27 @@ pub fn run(global: &Global, args: &SbomArgs) -> Result<ExitCode> {
         eprintln!("warning: {w}");
     }
     let bytes = sbom::render(format, &facts, &created);
+    let code = if facts.files.iter().any(|f| f.missing.is_some()) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    };
+    if let Some(target) = &args.attach {
+        let (layout, tag) = crate::oci::layout::split_reference(target);
+        if !crate::oci::layout::is_layout(&layout) {
+            anyhow::bail!("--attach {target}: not an OCI image layout");
+        }
+        let a = sbom::attach::attach(&layout, tag.as_deref(), &facts, format, &bytes)?;
+        if let Some(out) = &args.output {
+            crate::sign::write_atomic(out, &bytes)
+                .with_context(|| format!("--output {}", out.display()))?;
+        }
+        eprintln!(
+            "attached the {} SBOM to {} of {target} as referrer {}",
+            a.artifact_type, a.manifest, a.referrer
+        );
+        return Ok(code);
+    }
     match &args.output {
         Some(out) => crate::sign::write_atomic(out, &bytes)
             .with_context(|| format!("--output {}", out.display()))?,
@@ -73,9 +101,5 @@ pub fn run(global: &Global, args: &SbomArgs) -> Result<ExitCode> {
             }
         }
     }
-    Ok(if facts.files.iter().any(|f| f.missing.is_some()) {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(code)
 }

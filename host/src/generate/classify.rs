@@ -290,6 +290,14 @@ pub fn exact(name: &str) -> Option<Classified> {
     if CODE_NAMES.contains(&name.as_str()) {
         return Some(Classified::new(Code, false, "build or dependency file"));
     }
+    // `modelpack sign DIR` / model-signing's default signature: metadata, never code.
+    if name == crate::sign::DEFAULT_SIGNATURE {
+        return Some(Classified::new(
+            Doc,
+            false,
+            "model signature (OpenSSF model-signing)",
+        ));
+    }
     let stem = name.split('.').next().unwrap_or(&name);
     if DOC_PREFIXES.iter().any(|p| {
         stem == *p || stem.starts_with(&format!("{p}-")) || stem.starts_with(&format!("{p}_"))
@@ -319,6 +327,7 @@ mod tests {
         assert_eq!(k("cl100k_base.tiktoken"), (WeightConfig, false));
         assert_eq!(k("README.md"), (Doc, false));
         assert_eq!(k("LICENSE"), (Doc, false));
+        assert_eq!(k("model.sig"), (Doc, false));
         assert_eq!(k("LICENSE-MIT.txt"), (Doc, false));
         assert_eq!(k("USE_POLICY.md"), (Doc, false));
         assert_eq!(k("figures/arch.png"), (Doc, false));

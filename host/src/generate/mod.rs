@@ -15,7 +15,7 @@
 pub mod classify;
 pub mod conventions;
 mod describe;
-mod facts;
+pub mod facts;
 pub mod fields;
 pub mod hfcache;
 pub mod plan;

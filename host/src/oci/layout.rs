@@ -293,6 +293,22 @@ impl Layout {
         if tag.is_none() && entries.len() == 1 {
             return Ok(entries[0].clone());
         }
+        // The only tagged manifest, beside untagged referrers (signatures, SBOMs: listed
+        // with their artifactType) of it.
+        let mut tagged = entries.iter().filter(|e| e.tag.is_some());
+        let others_are_artifacts = || {
+            entries.iter().filter(|e| e.tag.is_none()).all(|e| {
+                self.index["manifests"][e.index]
+                    .get("artifactType")
+                    .is_some_and(Value::is_string)
+            })
+        };
+        if tag.is_none()
+            && let (Some(only), None) = (tagged.next(), tagged.next())
+            && others_are_artifacts()
+        {
+            return Ok(only.clone());
+        }
         bail!(
             "{}: no manifest tagged {wanted:?} (tags: {})",
             self.root.display(),

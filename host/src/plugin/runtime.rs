@@ -705,6 +705,7 @@ impl Loaded {
         media_type: &str,
         artifact_type: &str,
         config_media_type: &str,
+        layer_media_types: &[String],
     ) -> Result<f32, CallFailure> {
         let Pre::Converter(pre) = &self.pre else {
             return Ok(0.0);
@@ -716,6 +717,7 @@ impl Loaded {
                 media_type,
                 artifact_type,
                 config_media_type,
+                layer_media_types,
             )
         })?;
         Ok(if called.value.is_finite() {

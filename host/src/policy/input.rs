@@ -150,6 +150,22 @@ pub fn from_layout(
             .find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == t)
             .with_context(|| format!("{}: no manifest tagged {t:?}", layout.display()))?,
         None if manifests.len() == 1 => &manifests[0],
+        // The only tagged manifest beside untagged referrers (signatures, SBOMs) of it.
+        None if manifests
+            .iter()
+            .filter(|m| m["annotations"]["org.opencontainers.image.ref.name"].is_string())
+            .count()
+            == 1
+            && manifests.iter().all(|m| {
+                m["annotations"]["org.opencontainers.image.ref.name"].is_string()
+                    || m["artifactType"].is_string()
+            }) =>
+        {
+            manifests
+                .iter()
+                .find(|m| m["annotations"]["org.opencontainers.image.ref.name"].is_string())
+                .expect("counted")
+        }
         None => bail!(
             "{}: the layout holds {} manifests; name one as LAYOUT:TAG",
             layout.display(),

@@ -7,6 +7,7 @@
 pub mod input;
 pub mod output;
 pub mod settings;
+pub mod signatures;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -66,7 +67,8 @@ pub struct Totals {
 /// A signature verified before the policies run.
 #[derive(Debug, Clone, Serialize)]
 pub struct Signature {
-    /// `sha256:<hex>` of the signer's public key.
+    /// The signer's key id: model-signing's, the hex SHA-256 of the public key's
+    /// SubjectPublicKeyInfo PEM (LF line endings); see [`signatures`].
     pub key_id: String,
     /// `files` or `manifest`.
     pub kind: String,
@@ -92,7 +94,7 @@ pub struct CheckInput {
     pub problems: Vec<PolicyFinding>,
     /// Totals over the model, the same numbers `generate` writes.
     pub totals: Totals,
-    /// Verified signatures (filled by `verify`-aware callers; empty otherwise).
+    /// Signatures that verified with the keys `check --public-key` named ([`signatures`]).
     pub signatures: Vec<Signature>,
     /// Whether an SBOM is attached to the artifact.
     pub sbom_attached: bool,

@@ -19,6 +19,8 @@ pub mod cache;
 pub mod credhelper;
 pub mod dockerconfig;
 pub mod login;
+pub mod plugin_artifact;
+pub mod referrers;
 pub mod session;
 mod transfer;
 

@@ -6,6 +6,7 @@
 //! (SPDX requires `created`: without either it takes the model's `createdAt`, else the Unix
 //! epoch).
 
+pub mod attach;
 pub mod cyclonedx;
 pub mod facts;
 pub mod spdx;

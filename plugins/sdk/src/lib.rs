@@ -144,8 +144,14 @@ pub trait FormatPlugin {
 pub trait ConverterPlugin {
     /// The plugin description as JSON: `{"name", "version", "description"}`.
     const INFO: &'static str;
-    /// Confidence in `[0, 1]` from the manifest media type, artifact type and config type.
-    fn detect(media_type: &str, artifact_type: &str, config_media_type: &str) -> f32;
+    /// Confidence in `[0, 1]` from the manifest media type, artifact type, config type and
+    /// the layers' media types.
+    fn detect(
+        media_type: &str,
+        artifact_type: &str,
+        config_media_type: &str,
+        layer_media_types: &[String],
+    ) -> f32;
     /// Plans the conversion; `Err` is one line naming the field and value at fault.
     fn plan(
         artifact: converter::exports::modelpack::plugin::artifact_converter::ForeignArtifact,
@@ -311,8 +317,19 @@ impl<T: ConverterPlugin> converter::exports::modelpack::plugin::artifact_convert
     fn describe() -> converter::modelpack::plugin::types::PluginInfo {
         converter_info(T::INFO)
     }
-    fn detect(media_type: String, artifact_type: String, config_media_type: String) -> f32 {
-        T::detect(&media_type, &artifact_type, &config_media_type).clamp(0.0, 1.0)
+    fn detect(
+        media_type: String,
+        artifact_type: String,
+        config_media_type: String,
+        layer_media_types: Vec<String>,
+    ) -> f32 {
+        T::detect(
+            &media_type,
+            &artifact_type,
+            &config_media_type,
+            &layer_media_types,
+        )
+        .clamp(0.0, 1.0)
     }
     fn plan(
         artifact: converter::exports::modelpack::plugin::artifact_converter::ForeignArtifact,
