@@ -1,5 +1,6 @@
-//! `modelpack convert` against a reference reader that never imports torch
-//! (tests/reference/convert_reference.py): every PyTorch and NumPy fixture and checkpoints of
+//! `modelpack convert` against reference readers that never import torch
+//! (tests/reference/convert_reference.py; GGUF through the `gguf` package in
+//! tests/reference/gguf_reference.py): every PyTorch and NumPy fixture and checkpoints of
 //! each kind written in the test convert bit for bit, load with the Python `safetensors`
 //! library, never run their payload; broken and hostile inputs and plans leave nothing.
 
@@ -8,12 +9,12 @@ use std::process::Command;
 
 use crate::util::{fixtures, modelpack, plugins_built, test_plugin};
 
-fn reference_script() -> PathBuf {
+pub(crate) fn reference_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/convert_reference.py")
 }
 
 /// Python with numpy and safetensors; a failure under CI, a skip elsewhere.
-fn python_ready() -> bool {
+pub(crate) fn python_ready() -> bool {
     let ok = Command::new("python3")
         .args(["-c", "import numpy, safetensors"])
         .output()
@@ -42,7 +43,7 @@ fn convert(args: &[&str]) -> (i32, serde_json::Value, String) {
 }
 
 /// The reference's comparison of `out` with `input`.
-fn compare(input: &Path, out: &Path) -> serde_json::Value {
+pub(crate) fn compare(input: &Path, out: &Path) -> serde_json::Value {
     let o = Command::new("python3")
         .arg(reference_script())
         .arg("compare")
@@ -89,7 +90,7 @@ fn convert_and_compare(input: &Path, out: &Path, extra: &[&str]) -> serde_json::
     json
 }
 
-fn names(dir: &Path) -> Vec<String> {
+pub(crate) fn names(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -139,7 +140,7 @@ fn every_pytorch_and_numpy_fixture_converts_bit_for_bit() {
 }
 
 /// Writes the test's own checkpoints; the marker file is what their payload would create.
-fn written_checkpoints(dir: &Path, marker: &Path) {
+pub(crate) fn written_checkpoints(dir: &Path, marker: &Path) {
     let o = Command::new("python3")
         .arg(reference_script())
         .arg("write")
@@ -390,4 +391,71 @@ fn hostile_copy_plans_are_refused_before_any_byte_moves() {
     assert_eq!(json["tensors"], 1);
     let bytes = std::fs::read(out.join("model.safetensors")).unwrap();
     assert!(bytes.ends_with(b"PLAN"), "the planned bytes were copied");
+}
+
+/// Python's `gguf` package (llama.cpp's reader and writer); a failure under CI.
+fn gguf_ready() -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import gguf, numpy, safetensors"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("python3 with gguf is required under CI (see .ci/run)");
+        }
+        eprintln!("skipping: python3 with gguf is not installed");
+    }
+    ok
+}
+
+fn gguf_reference(args: &[&Path]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/reference/gguf_reference.py");
+    let o = Command::new("python3")
+        .arg(script)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+#[test]
+fn gguf_f32_f16_bf16_convert_bit_for_bit_against_the_gguf_package() {
+    if !plugins_built() || !gguf_ready() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let written = tmp.path().join("written");
+    gguf_reference(&[Path::new("write"), &written]);
+    for (input, tensors, skipped) in [
+        (fixtures().join("gguf/llama-2-tiny-random.gguf"), 12, 0),
+        (written.join("mixed.gguf"), 4, 1),
+    ] {
+        let out = tmp.path().join(format!("out-{tensors}"));
+        let (code, json, stderr) =
+            convert(&[input.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{}: {stderr}", input.display());
+        assert_eq!(json["tensors"], tensors, "{json}");
+        let cmp = gguf_reference(&[Path::new("compare"), &input, &out]);
+        assert_eq!(cmp["compared"], tensors, "{}: {cmp}", input.display());
+        assert_eq!(cmp["reference"], tensors, "{cmp}");
+        assert_eq!(cmp["skipped"], skipped, "{cmp}");
+        assert_eq!(cmp["unmatched"], serde_json::json!([]), "{cmp}");
+        assert_eq!(cmp["mismatched"], serde_json::json!([]), "{cmp}");
+    }
+    // The Q8_0 tensor has no safetensors dtype: reported, not written.
+    let out = tmp.path().join("again");
+    let (_, json, _) = convert(&[
+        written.join("mixed.gguf").to_str().unwrap(),
+        "--output",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(json["skipped"][0]["name"], "q8.matrix", "{json}");
+    assert!(
+        json["skipped"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("Q8_0"),
+        "{json}"
+    );
 }

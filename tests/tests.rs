@@ -57,6 +57,8 @@ mod login;
 mod malicious;
 /// pack and unpack round trips, reproducibility, atomicity, appending to a layout.
 mod pack;
+/// pack/generate --convert-pickles: artifacts with safetensors conversions and no pickle.
+mod pack_convert;
 /// The plugin crates' own native tests, run from here so one `cargo test` covers them.
 mod plugin_crates;
 /// Plugin discovery, listing, WIT version refusal and the compiled-code cache.

@@ -3,6 +3,9 @@
 
     convert_reference.py write DIR MARKER   write torch.save-format checkpoints (numpy only)
     convert_reference.py compare INPUT OUT  compare OUT/*.safetensors with INPUT, bit for bit
+    convert_reference.py convert INPUT OUT  the Python path without torch: read INPUT as `compare`
+                                            does, write OUT with safetensors.numpy.save_file
+                                            (benches/convert.sh times it)
 
 `compare` reads INPUT with a pickle.Unpickler whose find_class builds NumPy arrays from the
 checkpoint's storages (zip records or legacy records) and hands every other class back as an
@@ -353,5 +356,9 @@ if __name__ == "__main__":
         write(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "compare":
         compare(sys.argv[2], sys.argv[3])
+    elif sys.argv[1] == "convert":
+        from safetensors.numpy import save_file
+        tensors = {k: np.ascontiguousarray(v) for k, v in reference(sys.argv[2]).items()}
+        save_file(tensors, sys.argv[3], metadata={"format": "pt"})
     else:
         sys.exit(__doc__)

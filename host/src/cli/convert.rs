@@ -145,6 +145,7 @@ pub fn run(global: &Global, args: &ConvertArgs) -> Result<ExitCode> {
     let options = Options {
         include_all: args.include_all,
         max_shard_size: args.max_shard_size,
+        link_others: false,
     };
     let summary = convert::convert(&plugins, &args.paths, &args.output, &options, &verbose)?;
     match args.format {

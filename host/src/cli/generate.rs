@@ -8,6 +8,7 @@ use anyhow::{Context, Result, anyhow};
 use serde::Serialize;
 
 use super::{GenerateArgs, Global};
+use crate::convert::stage::{converted_copy, report};
 use crate::generate::{
     self, FieldExplain, FileClass, GenerateOptions, MissingFile, PlannedLayer, render_config,
 };
@@ -41,7 +42,31 @@ pub fn run(global: &Global, args: &GenerateArgs) -> Result<ExitCode> {
         ..args.flags.options()
     };
     let plugins = global.plugins()?;
-    let g = generate::generate(&args.dir, &opts, &plugins)?;
+    // The diffIds are those of the converted bytes, so the conversion is done in full (in a
+    // temporary directory beside --output, or in the system's temporary directory).
+    let converted = if args.flags.convert_pickles {
+        let src = std::path::absolute(&args.dir)?;
+        let anchor = output
+            .clone()
+            .filter(|o| !o.starts_with(&src))
+            .unwrap_or_else(|| std::env::temp_dir().join("modelpack-generate"));
+        let log = global.logger();
+        let c = converted_copy(&plugins, &args.dir, &anchor, &|m: &str| log(m))?;
+        for line in report(&c.summary) {
+            eprintln!("{line}");
+        }
+        for n in &c.summary.not_converted {
+            eprintln!(
+                "warning: {} would be packed as it is, not converted: {}",
+                n.path, n.reason
+            );
+        }
+        Some(c)
+    } else {
+        None
+    };
+    let source = converted.as_ref().map_or(args.dir.as_path(), |c| &c.dir);
+    let g = generate::generate(source, &opts, &plugins)?;
     for w in &g.warnings {
         eprintln!("warning: {w}");
     }
@@ -64,11 +89,16 @@ pub fn run(global: &Global, args: &GenerateArgs) -> Result<ExitCode> {
     } else if output.is_none() {
         print!("{text}");
     }
-    Ok(if g.missing.is_empty() && g.unreadable.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    let unconverted = converted
+        .as_ref()
+        .is_some_and(|c| !c.summary.not_converted.is_empty());
+    Ok(
+        if g.missing.is_empty() && g.unreadable.is_empty() && !unconverted {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 /// An absolute path for a file that may not exist yet (its directory must).

@@ -229,6 +229,11 @@ pub struct GenerateFlags {
     /// Refuse a config.precision outside the spec's list (default: keep it, with a warning).
     #[arg(long)]
     pub strict: bool,
+    /// Describe and pack the model with its weights converted to safetensors first (as
+    /// `modelpack convert` does, in a temporary directory beside the output; the model
+    /// directory is only read), so the artifact holds no pickle.
+    #[arg(long)]
+    pub convert_pickles: bool,
 }
 
 impl GenerateFlags {

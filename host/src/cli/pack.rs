@@ -8,6 +8,7 @@ use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
 use super::{Global, OutputFormat};
+use crate::convert::stage::{Converted, converted_copy, report};
 use crate::generate::{GenerateOptions, generate};
 use crate::model::LayerFormat;
 use crate::oci::blob::{LinkMode, Placed};
@@ -150,7 +151,24 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
         digests: false,
         ..args.flags.options()
     };
-    let generated = generate(&args.dir, &opts, &plugins)?;
+    let log = global.logger();
+    let converted = if args.flags.convert_pickles {
+        // The converted copy is staged beside the output (same file system, so the blobs
+        // can be linked from it); a push has no output, so it stages in the temp directory.
+        let anchor = match &args.output {
+            Some(o) => o.clone(),
+            None => std::env::temp_dir().join("modelpack-pack-push"),
+        };
+        let c = converted_copy(&plugins, &args.dir, &anchor, &|m: &str| log(m))?;
+        for line in report(&c.summary) {
+            eprintln!("{line}");
+        }
+        Some(c)
+    } else {
+        None
+    };
+    let source = converted.as_ref().map_or(args.dir.as_path(), |c| &c.dir);
+    let generated = generate(source, &opts, &plugins)?;
     for w in &generated.warnings {
         eprintln!("warning: {w}");
     }
@@ -195,7 +213,7 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
             &opts,
         )?;
         print_pushed(args.format, target, &pushed)?;
-        return Ok(unreadable_exit(unreadable));
+        return Ok(exit_code(unreadable, converted.as_ref()));
     }
     let Some(output) = &args.output else {
         bail!("--output LAYOUT or --push REGISTRY/REPO:TAG is needed");
@@ -209,7 +227,6 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
         opts.jobs = j;
     }
     let outcome = pack_checked(&files, config.clone(), &opts, &check)?;
-    let log = global.logger();
     let count = |p: Placed| {
         outcome
             .layers
@@ -227,19 +244,28 @@ pub fn run(global: &Global, args: &PackArgs) -> Result<ExitCode> {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary(&outcome))?),
         OutputFormat::Text => print_text(&outcome),
     }
-    Ok(unreadable_exit(unreadable))
+    Ok(exit_code(unreadable, converted.as_ref()))
 }
 
-/// Exit 1, with a warning, when weights were packed that their format plugin could not read.
-fn unreadable_exit(unreadable: usize) -> ExitCode {
+/// Exit 1, with a warning, when weights were packed that their format plugin could not read,
+/// or (`--convert-pickles`) that were packed as they are instead of converted.
+fn exit_code(unreadable: usize, converted: Option<&Converted>) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
     if unreadable > 0 {
         eprintln!(
             "warning: {unreadable} weight file(s) could not be read by their format plugin; \
              they were packed unverified (exit 1)"
         );
-        return ExitCode::from(1);
+        code = ExitCode::from(1);
     }
-    ExitCode::SUCCESS
+    for n in converted.map_or(&[][..], |c| &c.summary.not_converted) {
+        eprintln!(
+            "warning: {} was packed as it is, not converted: {}",
+            n.path, n.reason
+        );
+        code = ExitCode::from(1);
+    }
+    code
 }
 
 /// The summary of `pack --push`: as `pack`'s, with the target instead of the layout.

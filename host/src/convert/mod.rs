@@ -10,6 +10,7 @@
 pub mod copy;
 pub mod plan;
 pub mod safetensors;
+pub mod stage;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
@@ -33,6 +34,9 @@ pub struct Options {
     pub include_all: bool,
     /// Largest data size of one output file before sharding.
     pub max_shard_size: u64,
+    /// Hard-link the other files of a converted directory instead of copying them (where the
+    /// file system allows): for a staged copy that is only read and then removed.
+    pub link_others: bool,
 }
 
 /// One file written.
@@ -390,7 +394,10 @@ pub fn convert(
             std::fs::create_dir_all(parent)
                 .with_context(|| format!("creating {}", parent.display()))?;
         }
-        std::fs::copy(src, &dst).with_context(|| format!("copying {}", src.display()))?;
+        let linked = options.link_others && std::fs::hard_link(src, &dst).is_ok();
+        if !linked {
+            std::fs::copy(src, &dst).with_context(|| format!("copying {}", src.display()))?;
+        }
         summary.copied.push(rel.display().to_string());
     }
     summary.tensors = tensors.len();

@@ -5,6 +5,7 @@
 //! Overlapping *source* ranges are allowed (views of one storage, tied weights): the host
 //! copies each tensor into its own output range, so the output never aliases.
 
+use safetensors::Dtype;
 use thiserror::Error;
 
 use crate::plugin::runtime::wc;
@@ -20,6 +21,10 @@ pub const MAX_NAME: usize = 4096;
 pub enum PlanError {
     #[error("tensor {name:?}: dtype {dtype:?} is not a safetensors dtype")]
     Dtype { name: String, dtype: String },
+    #[error(
+        "tensor {name:?}: dtype {dtype} packs elements into parts of a byte; copy plans move whole elements"
+    )]
+    SubByte { name: String, dtype: Dtype },
     #[error("tensor {name:?}: shape {shape:?} is too large (byte size overflows)")]
     Overflow { name: String, shape: Vec<u64> },
     #[error("tensor {name:?}: {strides} strides for a shape of {dims} dimensions")]
@@ -50,24 +55,17 @@ pub enum PlanError {
     TooMany(usize),
 }
 
-/// Element size of a safetensors dtype.
-pub fn dtype_size(dtype: &str) -> Option<u64> {
-    Some(match dtype {
-        "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" => 1,
-        "I16" | "U16" | "F16" | "BF16" => 2,
-        "I32" | "U32" | "F32" => 4,
-        "F64" | "I64" | "U64" => 8,
-        _ => return None,
-    })
+/// The safetensors dtype a plan spells `name`, as the `safetensors` crate parses it (its
+/// `Dtype` also gives the element size and the order its files sort tensors by).
+pub fn parse_dtype(name: &str) -> Option<Dtype> {
+    serde_json::from_value(serde_json::Value::String(name.to_string())).ok()
 }
 
-/// Position of a dtype in the safetensors crate's `Dtype` order (its files sort by it).
-pub fn dtype_rank(dtype: &str) -> usize {
-    const ORDER: &[&str] = &[
-        "BOOL", "U8", "I8", "F8_E5M2", "F8_E4M3", "I16", "U16", "F16", "BF16", "I32", "U32", "F32",
-        "F64", "I64", "U64",
-    ];
-    ORDER.iter().position(|d| *d == dtype).unwrap_or(0)
+/// Bytes per element; `None` for dtypes whose elements are smaller than a byte (`F4`, `F6_*`),
+/// which a plan of element strides cannot address.
+pub fn element_bytes(dtype: Dtype) -> Option<u64> {
+    let bits = dtype.bitsize() as u64;
+    bits.is_multiple_of(8).then_some(bits / 8)
 }
 
 /// One tensor of a checked plan (fields as in the WIT `planned-tensor`; `file` indexes the
@@ -76,7 +74,7 @@ pub fn dtype_rank(dtype: &str) -> usize {
 #[allow(missing_docs)]
 pub struct Checked {
     pub name: String,
-    pub dtype: String,
+    pub dtype: Dtype,
     pub shape: Vec<u64>,
     /// Index into the converted files.
     pub file: usize,
@@ -115,9 +113,13 @@ pub fn check(
         if !seen.insert(name.clone()) {
             return Err(PlanError::Duplicate(name));
         }
-        let elsize = dtype_size(&t.dtype).ok_or_else(|| PlanError::Dtype {
+        let dtype = parse_dtype(&t.dtype).ok_or_else(|| PlanError::Dtype {
             name: name.clone(),
             dtype: t.dtype.clone(),
+        })?;
+        let elsize = element_bytes(dtype).ok_or_else(|| PlanError::SubByte {
+            name: name.clone(),
+            dtype,
         })?;
         let overflow = || PlanError::Overflow {
             name: name.clone(),
@@ -167,7 +169,7 @@ pub fn check(
         }
         out.push(Checked {
             name,
-            dtype: t.dtype.clone(),
+            dtype,
             shape: t.shape.clone(),
             file: input.index,
             offset: s.offset,
@@ -178,4 +180,59 @@ pub fn check(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::runtime::ft::TensorRole;
+
+    fn planned(dtype: &str, shape: Vec<u64>) -> wc::PlannedTensor {
+        let strides = vec![1; shape.len()];
+        wc::PlannedTensor {
+            name: "t".into(),
+            dtype: dtype.into(),
+            shape,
+            source: wc::TensorSource {
+                input: 0,
+                offset: 0,
+                strides,
+                byte_swap: false,
+            },
+            role: TensorRole::Weights,
+        }
+    }
+
+    fn one(dtype: &str, shape: Vec<u64>) -> Result<Vec<Checked>, PlanError> {
+        let input = InputFile {
+            display: "in",
+            size: 64,
+            index: 0,
+        };
+        check(&[planned(dtype, shape)], &[input])
+    }
+
+    #[test]
+    fn dtypes_are_the_safetensors_crates() {
+        let c = one("C64", vec![2]).unwrap();
+        assert_eq!((c[0].dtype, c[0].elsize, c[0].nbytes), (Dtype::C64, 8, 16));
+        let c = one("F8_E8M0", vec![3]).unwrap();
+        assert_eq!((c[0].elsize, c[0].nbytes), (1, 3));
+        assert_eq!(
+            one("F4", vec![2]).unwrap_err().to_string(),
+            "tensor \"t\": dtype F4 packs elements into parts of a byte; copy plans move whole elements"
+        );
+        assert_eq!(
+            one("f32", vec![1]).unwrap_err(),
+            PlanError::Dtype {
+                name: "t".into(),
+                dtype: "f32".into()
+            }
+        );
+        // 9 F64 elements end at byte 72 of a 64-byte input.
+        assert!(matches!(
+            one("F64", vec![9]).unwrap_err(),
+            PlanError::OutOfBounds { end: 72, .. }
+        ));
+    }
 }
