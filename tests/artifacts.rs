@@ -845,4 +845,59 @@ fn a_converted_artifact_pushed_is_pulled_byte_identical_by_skopeo() {
             "from-registry.unpacked",
         ],
     );
+
+    // Registry to registry: --push without --output keeps no layout; the conversion is staged
+    // in the temporary directory and gone after the push, and the pushed manifest is the one
+    // the same conversion into a layout wrote.
+    let tmp = t.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let converted = format!("{registry}/{repo}-converted:v1");
+    let out = crate::util::modelpack()
+        .env("TMPDIR", &tmp)
+        .args(["convert", &kit, "--push", &converted, "--format", "json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let p: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(p["output"], format!("registry:{converted}"));
+    assert_eq!(p["pushed"]["manifest"], m_digest(&from_reg));
+    assert_eq!(p["pushed"]["target"], converted.as_str());
+    assert_eq!(
+        std::fs::read_dir(&tmp).unwrap().count(),
+        0,
+        "staging left behind"
+    );
+    let back2 = t.path().join("back2");
+    let copied = std::process::Command::new("skopeo")
+        .args([
+            "copy",
+            "--quiet",
+            "--src-tls-verify=false",
+            &format!("docker://{converted}"),
+            &format!("oci:{}:v1", back2.display()),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        copied.status.success(),
+        "skopeo: {}",
+        String::from_utf8_lossy(&copied.stderr)
+    );
+    assert_eq!(digest_of(&back2), m_digest(&from_reg));
+    // --push is for artifact sources; a weight conversion names its directory.
+    let (code, o, e) = outcome(&run(&["convert", "x.bin", "--push", &converted]));
+    assert_eq!(code, 2, "{o}{e}");
+    assert!(e.contains("--push takes an artifact source"), "{e}");
+}
+
+/// The manifest digest a layout's (only) index entry names.
+fn m_digest(dir: &Path) -> String {
+    let i: Value = serde_json::from_slice(&std::fs::read(dir.join("index.json")).unwrap()).unwrap();
+    i["manifests"][0]["digest"].as_str().unwrap().to_string()
 }

@@ -26,9 +26,18 @@ pub struct ConvertArgs {
     /// Target format.
     #[arg(long, default_value = "safetensors", value_parser = ["safetensors"])]
     pub to: String,
-    /// The new output directory (must not exist).
-    #[arg(long, short)]
-    pub output: PathBuf,
+    /// The new output directory (must not exist); for an artifact source, the new OCI layout
+    /// (`LAYOUT[:TAG]`).
+    #[arg(long, short, required_unless_present = "push")]
+    pub output: Option<PathBuf>,
+    /// Artifact sources: push the converted artifact to this registry reference
+    /// (`REGISTRY/REPO:TAG`). Without --output no layout is kept: the conversion is staged in
+    /// the temporary directory and removed after the push.
+    #[arg(long, value_name = "REGISTRY/REPO:TAG")]
+    pub push: Option<String>,
+    /// With --push: talk plain HTTP to a non-loopback registry.
+    #[arg(long, requires = "push")]
+    pub plain_http: bool,
     /// Every tensor (optimizer state, other training state), not only the model's state dict.
     #[arg(long)]
     pub include_all: bool,
@@ -138,6 +147,15 @@ pub fn run(global: &Global, args: &ConvertArgs) -> Result<ExitCode> {
     if args.to != "safetensors" {
         bail!("--to {}: only safetensors is written", args.to);
     }
+    if args.push.is_some() {
+        bail!(
+            "--push takes an artifact source (an OCI layout, ollama:NAME or a registry reference); \
+             weights are converted into a directory (--output DIR)"
+        );
+    }
+    let Some(output) = &args.output else {
+        bail!("--output DIR is needed");
+    };
     crate::inspect::check_paths(&args.paths)?;
     let plugins = global.plugins()?;
     let log = global.logger();
@@ -147,7 +165,7 @@ pub fn run(global: &Global, args: &ConvertArgs) -> Result<ExitCode> {
         max_shard_size: args.max_shard_size,
         link_others: false,
     };
-    let summary = convert::convert(&plugins, &args.paths, &args.output, &options, &verbose)?;
+    let summary = convert::convert(&plugins, &args.paths, output, &options, &verbose)?;
     match args.format {
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&summary)?),
         OutputFormat::Text => print!("{}", render(&summary)),

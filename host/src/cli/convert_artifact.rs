@@ -38,13 +38,12 @@ pub fn run_if_artifact(global: &Global, args: &ConvertArgs) -> Result<Option<Exi
         (1, 1) => specs.remove(0),
         _ => bail!("convert takes one artifact source at a time (an OCI layout or ollama:NAME)"),
     };
-    let out = args.output.to_string_lossy();
-    let (output, tag) = layout::split_reference(&out);
+    let target = Target::new(args)?;
     let req = Request {
         source: spec,
         write: WriteOptions {
-            output,
-            tag: tag.unwrap_or_else(|| DEFAULT_TAG.to_string()),
+            output: target.layout.clone(),
+            tag: target.tag.clone(),
             copy: args.copy,
         },
     };
@@ -52,11 +51,101 @@ pub fn run_if_artifact(global: &Global, args: &ConvertArgs) -> Result<Option<Exi
     let log = global.logger();
     let verbose = move |m: &str| log(m);
     let outcome = migrate::convert(&plugins, &req, &verbose)?;
-    match args.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
-        OutputFormat::Text => print!("{}", render(&outcome, args.explain)),
+    finish(global, args, &target, outcome).map(Some)
+}
+
+/// Where the converted artifact goes: the layout named by --output, or (--push alone) a
+/// staging layout removed once the push is done.
+struct Target {
+    layout: std::path::PathBuf,
+    tag: String,
+    _staging: Option<crate::oci::staging::Staging>,
+}
+
+impl Target {
+    fn new(args: &ConvertArgs) -> Result<Target> {
+        // Check the reference before any work, so a typo costs nothing.
+        if let Some(p) = &args.push {
+            super::reference::registry_reference(p)?;
+        }
+        match &args.output {
+            Some(o) => {
+                let out = o.to_string_lossy();
+                let (layout, tag) = layout::split_reference(&out);
+                crate::oci::staging::require_absent_or_empty(&layout)?;
+                Ok(Target {
+                    layout,
+                    tag: tag.unwrap_or_else(|| DEFAULT_TAG.to_string()),
+                    _staging: None,
+                })
+            }
+            None => {
+                let staging = crate::oci::staging::beside(
+                    &std::env::temp_dir().join("modelpack-convert"),
+                    "convert",
+                )?;
+                Ok(Target {
+                    layout: staging.path().join("layout"),
+                    tag: DEFAULT_TAG.to_string(),
+                    _staging: Some(staging),
+                })
+            }
+        }
     }
-    Ok(Some(ExitCode::SUCCESS))
+}
+
+/// Pushes the converted layout when asked, then prints the report.
+fn finish(
+    global: &Global,
+    args: &ConvertArgs,
+    target: &Target,
+    mut outcome: Outcome,
+) -> Result<ExitCode> {
+    let mut pushed = None;
+    if let Some(reference) = &args.push {
+        let opts = crate::registry::RegistryOptions {
+            plain_http: args.plain_http,
+            progress: true,
+            verbose: global.verbose,
+            ..Default::default()
+        };
+        let to = super::reference::registry_reference(reference)?;
+        let out = crate::registry::push(&target.layout, Some(&target.tag), &to, &opts)?;
+        if args.output.is_none() {
+            outcome.output = format!("registry:{reference}");
+        }
+        pushed = Some((reference.clone(), out));
+    }
+    match args.format {
+        OutputFormat::Json => {
+            let mut v = serde_json::to_value(&outcome)?;
+            if let Some((reference, out)) = &pushed {
+                v["pushed"] = serde_json::json!({
+                    "target": reference,
+                    "manifest": out.manifest,
+                    "uploaded": out.uploaded,
+                    "bytesUploaded": out.bytes,
+                    "mounted": out.mounted,
+                    "skipped": out.skipped,
+                });
+            }
+            println!("{}", serde_json::to_string_pretty(&v)?)
+        }
+        OutputFormat::Text => {
+            print!("{}", render(&outcome, args.explain));
+            if let Some((reference, out)) = &pushed {
+                println!(
+                    "pushed {} to {reference}: {} blobs uploaded ({}), {} mounted, {} already there",
+                    out.manifest,
+                    out.uploaded,
+                    human_bytes(out.bytes),
+                    out.mounted,
+                    out.skipped
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// A registry reference as a source: `docker://…`, or `HOST[:PORT]/REPO[:TAG|@DIGEST]` that is
@@ -78,10 +167,8 @@ fn registry_source(arg: &str) -> Option<String> {
 /// artifacts a converter asks for are looked up in that pull only.
 fn from_registry(global: &Global, args: &ConvertArgs, reference: &str) -> Result<ExitCode> {
     let reference = super::reference::registry_reference(reference)?;
-    let out = args.output.to_string_lossy();
-    let (output, tag) = layout::split_reference(&out);
-    crate::oci::staging::require_absent_or_empty(&output)?;
-    let tmp = crate::oci::staging::beside(&output, "pull")?;
+    let target = Target::new(args)?;
+    let tmp = crate::oci::staging::beside(&target.layout, "pull")?;
     let fresh = tmp.path().join("layout");
     let opts = crate::registry::RegistryOptions {
         progress: true,
@@ -95,8 +182,8 @@ fn from_registry(global: &Global, args: &ConvertArgs, reference: &str) -> Result
             tag: Some(pulled.tag.clone()),
         },
         write: WriteOptions {
-            output,
-            tag: tag.unwrap_or_else(|| DEFAULT_TAG.to_string()),
+            output: target.layout.clone(),
+            tag: target.tag.clone(),
             copy: args.copy,
         },
     };
@@ -106,11 +193,7 @@ fn from_registry(global: &Global, args: &ConvertArgs, reference: &str) -> Result
     let mut outcome = migrate::convert(&plugins, &req, &verbose)?;
     drop(tmp);
     outcome.source = format!("registry:{reference}");
-    match args.format {
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&outcome)?),
-        OutputFormat::Text => print!("{}", render(&outcome, args.explain)),
-    }
-    Ok(ExitCode::SUCCESS)
+    finish(global, args, &target, outcome)
 }
 
 fn render(o: &Outcome, explain: bool) -> String {
