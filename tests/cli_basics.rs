@@ -110,6 +110,16 @@ fn plain_progress_lines_when_stderr_is_not_a_terminal() {
         .collect();
     assert!(!lines.is_empty(), "{stderr}");
     assert!(lines.last().unwrap().contains("(100%)"), "{stderr}");
+    // Several workers report; the lines still never go backwards.
+    let percents: Vec<u32> = lines
+        .iter()
+        .map(|l| {
+            let open = l.rfind('(').unwrap();
+            let close = l.rfind("%)").unwrap();
+            l[open + 1..close].parse().unwrap()
+        })
+        .collect();
+    assert!(percents.windows(2).all(|w| w[0] <= w[1]), "{stderr}");
     assert!(
         lines
             .iter()

@@ -4,7 +4,6 @@
 //! flooding the log; a short run prints nothing.
 
 use std::io::IsTerminal;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,26 +15,28 @@ use crate::units::human_bytes;
 struct Plain {
     verb: String,
     total: u64,
-    done: AtomicU64,
     start: Instant,
-    last: Mutex<Instant>,
+    /// Bytes done and when the last line was printed, under one lock: workers on several
+    /// threads report, and a count read outside the lock could print after a larger one.
+    state: Mutex<(u64, Instant)>,
     every: Duration,
 }
 
 impl Plain {
     fn add(&self, n: u64) {
-        let done = self.done.fetch_add(n, Ordering::Relaxed) + n;
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.0 += n;
+        let done = state.0;
         let now = Instant::now();
-        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
-        if now.duration_since(*last) < self.every {
+        if now.duration_since(state.1) < self.every {
             return;
         }
-        *last = now;
-        drop(last);
+        state.1 = now;
         let secs = now.duration_since(self.start).as_secs_f64().max(0.001);
         let pct = (done.min(self.total) * 100)
             .checked_div(self.total)
             .unwrap_or(100);
+        // Printed under the lock so lines come out in the order of their counts.
         eprintln!(
             "modelpack: {} {} of {} ({pct}%), {}/s",
             self.verb,
@@ -43,6 +44,7 @@ impl Plain {
             human_bytes(self.total),
             human_bytes((done as f64 / secs) as u64)
         );
+        drop(state);
     }
 }
 
@@ -83,9 +85,8 @@ impl Progress {
                 plain: Some(Arc::new(Plain {
                     verb: verb.to_string(),
                     total: total_bytes,
-                    done: AtomicU64::new(0),
                     start: now,
-                    last: Mutex::new(now),
+                    state: Mutex::new((0, now)),
                     every: plain_interval(),
                 })),
             };
