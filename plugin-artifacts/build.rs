@@ -44,6 +44,7 @@ const TEST_ONLY: &[&str] = &[
     "evil",
     "evil-policy",
     "evil-convention",
+    "blank-hf",
     "evil-locate",
     "future-wit",
     "old-wit",

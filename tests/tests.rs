@@ -27,6 +27,8 @@ mod contract;
 /// Convention plugins: contained when they misbehave, confined to the listing, vendor and
 /// template plugins feed `generate --explain`.
 mod conventions;
+/// Convention file names come from the convention plugins' hints; none is left in the host.
+mod conventions_hints;
 /// convert: pickles, NumPy and GGUF to safetensors, bit for bit, nothing executed.
 mod convert;
 /// Every shared fixture against the reference libraries' answers.

@@ -1,24 +1,37 @@
 //! Which layer kind a file goes to, and whether that was confirmed or guessed.
 //!
+//! The host knows no weight format and no model-directory convention: `tokenizer.json`,
+//! `adapter_config.json`, `training_args.bin` or `USE_POLICY.md` mean something only to the
+//! convention plugin that owns them, which says so with a file-kind hint. What is here is
+//! generic: extensions of documentation, code, data and configuration formats, the README /
+//! LICENSE / NOTICE family of names, build files, data folders and a size fallback.
+//!
 //! Order (first match wins):
 //! 1. a file a weight report names as part of itself (index shards, ONNX external data,
 //!    split GGUF parts) is a **weight**, confirmed;
 //! 2. a file a format plugin read is a **weight**, confirmed; except a file its plugin says
 //!    configures weights held in the files it covers (WIT `model-report.layer-kind`: a
 //!    safetensors index, an OpenVINO `.xml` topology beside its `.bin`), which is
-//!    **weight.config**, and a claimed file in which the plugin found no tensors but whose
-//!    name an exact rule below knows (`training_args.bin` → weight.config);
+//!    **weight.config**, and a claimed file in which the plugin found no tensors whose name
+//!    an exact rule below knows (a `README.bin` is a doc);
 //! 3. a file a plugin claimed but could not read goes by a confirmed name rule below if one
 //!    knows it (`data/shards.tar` is a dataset), else it is a **weight**, guessed (and a
 //!    warning says it could not be read);
-//! 4. name rules on the base name, case-insensitive ([`by_name`]): exact names and
-//!    single-meaning extensions are confirmed; a file under a data-like folder (`data/`,
+//! 4. name rules on the base name, case-insensitive ([`by_name`]): exact names ([`exact`])
+//!    and single-meaning extensions are confirmed; a file under a data-like folder (`data/`,
 //!    `datasets/`, `train/`…) is a **dataset**, confirmed for data formats (parquet, arrow,
-//!    jsonl, csv…); other config-like or data-like extensions are guesses;
+//!    jsonl, csv…); a JSON file with `config` in its name is **weight.config**, confirmed;
+//!    other config-like or data-like extensions are guesses;
 //! 5. anything else: **weight** when at least 10 MiB, otherwise **code** (modctl's fallback),
-//!    guessed. The host knows no weight format: weight files no format plugin reads are
-//!    weights when a convention plugin's hint says so (`tf_model.h5` in a Hugging Face repo)
-//!    or by size.
+//!    guessed.
+//!
+//! Then the convention plugins' hints (`generate::apply_hints`): a hint replaces what rules 4
+//! and 5 decided (but not an [`exact`] rule), and a hint that a file is *not* a weight also
+//! replaces rule 2 for a file in which its format plugin found no tensors and rule 3's
+//! unreadable guess (`training_args.bin`: a pickle the PyTorch plugin claims, a Trainer's
+//! arguments to `convention-hf`). A hinted file is confirmed. So a directory with a
+//! `tokenizer.json` gets it as confirmed weight.config from `convention-hf`, and without that
+//! plugin as a guessed one (`.json` is a configuration format).
 //!
 //! A guess becomes `org.cncf.model.file.mediatype.untested: "true"` on the layer.
 
@@ -45,41 +58,6 @@ impl Classified {
     }
 }
 
-/// Exact file names of weight configuration.
-const CONFIG_NAMES: &[&str] = &[
-    "config.json",
-    "generation_config.json",
-    "tokenizer.json",
-    "tokenizer_config.json",
-    "special_tokens_map.json",
-    "added_tokens.json",
-    "vocab.json",
-    "vocab.txt",
-    "merges.txt",
-    "tokenizer.model",
-    "spiece.model",
-    "sentencepiece.model",
-    "sentencepiece.bpe.model",
-    "chat_template.jinja",
-    "chat_template.json",
-    "preprocessor_config.json",
-    "processor_config.json",
-    "video_preprocessor_config.json",
-    "feature_extractor_config.json",
-    "modules.json",
-    "config_sentence_transformers.json",
-    "sentence_bert_config.json",
-    "model_index.json",
-    "scheduler_config.json",
-    "adapter_config.json",
-    "quantize_config.json",
-    "quant_config.json",
-    "quantization_config.json",
-    "params.json",
-    "training_args.bin",
-    "trainer_state.json",
-];
-
 /// Prefixes of documentation file names (README.md, LICENSE-MIT, NOTICE.txt…).
 const DOC_PREFIXES: &[&str] = &[
     "readme",
@@ -93,9 +71,6 @@ const DOC_PREFIXES: &[&str] = &[
     "changes",
     "history",
     "citation",
-    "use_policy",
-    "model_card",
-    "modelcard",
 ];
 
 /// Exact names of code and build files.
@@ -204,9 +179,6 @@ pub fn by_name(rel: &str, size: u64) -> Classified {
     if let Some(c) = exact(name) {
         return c;
     }
-    if name.ends_with(".tiktoken") || (ext == "jinja" && name.contains("template")) {
-        return Classified::new(WeightConfig, false, "tokenizer or chat template");
-    }
     if DOC_EXTS.contains(&ext) {
         return Classified::new(Doc, false, format!("documentation (.{ext})"));
     }
@@ -226,9 +198,7 @@ pub fn by_name(rel: &str, size: u64) -> Classified {
     if LOOSE_DATA_EXTS.contains(&ext) {
         return Classified::new(Dataset, true, format!("data format (.{ext})"));
     }
-    if (ext == "json" && (name.contains("config") || name.contains("tokenizer")))
-        || name.ends_with(".index.json")
-    {
+    if ext == "json" && name.contains("config") {
         return Classified::new(WeightConfig, false, "configuration file name");
     }
     if CONFIG_EXTS.contains(&ext) {
@@ -244,17 +214,11 @@ pub fn by_name(rel: &str, size: u64) -> Classified {
     }
 }
 
-/// Exact-name rules: the ones that also win over a plugin that found no tensors.
+/// Exact-name rules: the ones that also win over a plugin that found no tensors, and over a
+/// convention plugin's hint.
 pub fn exact(name: &str) -> Option<Classified> {
     use LayerKind::*;
     let name = name.to_ascii_lowercase();
-    if CONFIG_NAMES.contains(&name.as_str()) {
-        return Some(Classified::new(
-            WeightConfig,
-            false,
-            "known configuration file",
-        ));
-    }
     if name.starts_with("requirements") && name.ends_with(".txt") || name.starts_with("dockerfile")
     {
         return Some(Classified::new(Code, false, "build or dependency file"));
@@ -293,10 +257,6 @@ mod tests {
     fn exact_names_confirmed() {
         assert_eq!(k("config.json"), (WeightConfig, false));
         assert_eq!(k("1_Pooling/config.json"), (WeightConfig, false));
-        assert_eq!(k("Tokenizer.JSON"), (WeightConfig, false));
-        assert_eq!(k("tokenizer.model"), (WeightConfig, false));
-        assert_eq!(k("chat_template.jinja"), (WeightConfig, false));
-        assert_eq!(k("cl100k_base.tiktoken"), (WeightConfig, false));
         assert_eq!(k("README.md"), (Doc, false));
         assert_eq!(k("LICENSE"), (Doc, false));
         assert_eq!(k("model.sig"), (Doc, false));
@@ -306,8 +266,27 @@ mod tests {
         assert_eq!(k("requirements-dev.txt"), (Code, false));
         assert_eq!(k("Dockerfile.gpu"), (Code, false));
         assert_eq!(k("modeling_molmo.py"), (Code, false));
-        assert_eq!(k("model.safetensors.index.json"), (WeightConfig, false));
         assert_eq!(k("preprocessor_config.json"), (WeightConfig, false));
+        assert_eq!(k("quantize_config.json"), (WeightConfig, false));
+    }
+
+    #[test]
+    fn convention_names_are_not_known_here() {
+        // Their convention plugins confirm them with hints; the host only guesses.
+        assert_eq!(k("tokenizer.json"), (WeightConfig, true));
+        assert_eq!(k("Tokenizer.JSON"), (WeightConfig, true));
+        assert_eq!(k("modules.json"), (WeightConfig, true));
+        assert_eq!(k("model.safetensors.index.json"), (WeightConfig, true));
+        assert_eq!(k("params.json"), (WeightConfig, true));
+        assert_eq!(k("merges.txt"), (Doc, true));
+        assert_eq!(k("tokenizer.model"), (Code, true));
+        assert_eq!(k("chat_template.jinja"), (Code, true));
+        assert_eq!(k("cl100k_base.tiktoken"), (Code, true));
+        assert_eq!(k("training_args.bin"), (Code, true));
+        assert_eq!(k("USE_POLICY"), (Code, true));
+        assert_eq!(k("MODEL_CARD"), (Code, true));
+        assert!(exact("tokenizer.json").is_none());
+        assert!(exact("training_args.bin").is_none());
     }
 
     #[test]

@@ -237,15 +237,16 @@ pub fn run(
     located: ConventionFacts,
 ) -> ConventionFacts {
     let mut out = located;
-    let roots: Vec<&str> = entries
+    // A convention applies when a file of its names is anywhere in the listing: its files
+    // sit in subfolders too (a diffusers pipeline's `tokenizer/merges.txt`), and it hints them.
+    let names: std::collections::BTreeSet<&str> = entries
         .iter()
-        .filter(|e| !e.rel.contains('/'))
-        .map(|e| e.rel.as_str())
+        .map(|e| e.rel.rsplit('/').next().unwrap_or(&e.rel))
         .collect();
     let conv: Vec<_> = conventions(plugins)
         .into_iter()
         .filter(|e| !is_locator(&e.info))
-        .filter(|e| e.info.file_names.is_empty() || roots.iter().any(|n| e.info.claims(n, &[])))
+        .filter(|e| e.info.file_names.is_empty() || names.iter().any(|n| e.info.claims(n, &[])))
         .collect();
     if conv.is_empty() {
         return out;

@@ -17,6 +17,7 @@ pub mod conventions;
 mod describe;
 pub mod facts;
 pub mod fields;
+mod hints;
 pub mod plan;
 pub mod walk;
 pub mod weights;
@@ -250,8 +251,8 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
     let mut read: Vec<(String, &FileReport)> = Vec::new();
     // Weights a plugin claimed but could not read: policies are told (see policy::input).
     let mut failed: Vec<&FileReport> = Vec::new();
-    // Files only a name heuristic classified: a convention plugin's hint may say better.
-    let mut by_name_only = std::collections::BTreeSet::new();
+    // Files a convention plugin's hint may classify better (see hints).
+    let mut hintable = std::collections::BTreeMap::new();
     for (e, r) in walked.entries.iter().zip(&reports) {
         let plugin = r.plugin.clone().unwrap_or_default();
         let name = e.rel.rsplit('/').next().unwrap_or(&e.rel);
@@ -289,7 +290,8 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                     let exact = classify::exact(name).filter(|_| no_tensors);
                     if exact.is_none() {
                         // Weights and indexes feed the weight facts; a claimed file that an
-                        // exact name rule takes (training_args.bin) does not.
+                        // exact name rule takes (a README.bin) does not, nor one a convention
+                        // hint takes (training_args.bin: see hints).
                         read.push((e.rel.clone(), r));
                     }
                     // The plugin says the file configures weights held elsewhere (an index
@@ -303,6 +305,14 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                     } else if let Some(exact) = exact {
                         exact
                     } else {
+                        if no_tensors {
+                            hintable.insert(
+                                e.rel.clone(),
+                                hints::Hintable::NoTensors {
+                                    plugin: plugin.clone(),
+                                },
+                            );
+                        }
                         classify::Classified {
                             kind: LayerKind::Weight,
                             untested: false,
@@ -331,7 +341,15 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                     // it is a weight nobody could confirm, and a warning says why.
                     let by_name = classify::by_name(&e.rel, e.size);
                     if by_name.untested {
-                        unreadable.push(r.error.clone().unwrap_or_default());
+                        let error = r.error.clone().unwrap_or_default();
+                        hintable.insert(
+                            e.rel.clone(),
+                            hints::Hintable::Unreadable {
+                                plugin: plugin.clone(),
+                                error: error.clone(),
+                            },
+                        );
+                        unreadable.push(error);
                         failed.push(r);
                         classify::Classified {
                             kind: LayerKind::Weight,
@@ -344,7 +362,7 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
                 }
                 Status::Unrecognised => {
                     if classify::exact(name).is_none() {
-                        by_name_only.insert(e.rel.clone());
+                        hintable.insert(e.rel.clone(), hints::Hintable::Name);
                     }
                     classify::by_name(&e.rel, e.size)
                 }
@@ -368,7 +386,11 @@ pub fn generate(dir: &Path, opts: &GenerateOptions, plugins: &PluginSet) -> Resu
 
     let conv = conventions::run(plugins, &confine, &walked.entries, &read, &missing, located);
     let lineage = conv.lineage.clone();
-    apply_hints(&conv, &by_name_only, &mut files, &mut classes);
+    hints::apply(&conv, &hintable, &mut files, &mut classes).forget(
+        &mut read,
+        &mut unreadable,
+        &mut failed,
+    );
     unreadable.extend(conv.failures.iter().cloned());
     let mut ctx = facts::Context {
         root: &walked.root,
@@ -561,41 +583,6 @@ fn licence_conflicts(explain: &[FieldExplain]) -> Vec<String> {
             )
         })
         .collect()
-}
-
-/// Convention plugins' layer hints, for files only a name heuristic classified.
-fn apply_hints(
-    conv: &conventions::ConventionFacts,
-    by_name_only: &std::collections::BTreeSet<String>,
-    files: &mut Vec<PlannedFile>,
-    classes: &mut [FileClass],
-) {
-    for (path, hint) in &conv.hints {
-        if !by_name_only.contains(path) {
-            continue;
-        }
-        match hint.kind {
-            Some(kind) => {
-                for f in files.iter_mut().filter(|f| &f.path == path) {
-                    f.kind = kind;
-                    f.untested = false;
-                }
-                for c in classes.iter_mut().filter(|c| &c.path == path) {
-                    c.kind = kind.as_str().to_string();
-                    c.untested = false;
-                    c.rule = hint.reason.clone();
-                }
-            }
-            None => {
-                files.retain(|f| &f.path != path);
-                for c in classes.iter_mut().filter(|c| &c.path == path) {
-                    c.kind = "ignored".into();
-                    c.untested = false;
-                    c.rule = hint.reason.clone();
-                }
-            }
-        }
-    }
 }
 
 /// `--config-override`, `--created`, `--name`, `--set`, `SOURCE_DATE_EPOCH`.

@@ -5,6 +5,8 @@
 //! `created_at`/`release_date`, and the first `# heading` as title (and, as a heuristic, name);
 //! `base_model` and `datasets` as lineage (for SBOMs), with their hub URLs.
 //!
+//! Model cards by other names (`MODEL_CARD`, `modelcard.md`) anywhere are hinted as docs.
+//!
 //! The parsing is plain Rust in [`card`]; [`answer`] turns a card into candidates and runs
 //! natively in the unit tests; this file's `run` is the thin adapter.
 
@@ -19,10 +21,11 @@ use serde_json::json;
 pub struct Card;
 
 impl ConventionPlugin for Card {
-    const INFO: &'static str = r#"{"name":"convention-card","version":"0.1.0","description":"model cards: README.md front matter (license, language, pipeline_tag, name, dates) and title","file_names":["readme.md"]}"#;
+    const INFO: &'static str = r#"{"name":"convention-card","version":"0.1.0","description":"model cards: README.md front matter (license, language, pipeline_tag, name, dates) and title; MODEL_CARD files as docs","file_names":["readme.md","model_card","model_card.*","model_card-*","model_card_*","modelcard","modelcard.*","modelcard-*","modelcard_*"]}"#;
 
     fn run(files: &dyn Files, input: &ConventionInput) -> Result<ConventionReport, String> {
         let mut out = empty_report();
+        hints(input, &mut out);
         let Some(rel) = root_files(input).find(|n| n.eq_ignore_ascii_case("readme.md")) else {
             return Ok(out);
         };
@@ -43,6 +46,30 @@ impl ConventionPlugin for Card {
 }
 
 modelpack_plugin_sdk::export_convention_plugin!(Card);
+
+/// Model cards under another name than README (`MODEL_CARD.md`, `modelcard-v2.txt`), at any
+/// depth; the host alone would take one without a documentation extension for code.
+pub const CARD_NAMES: &[&str] = &[
+    "model_card",
+    "model_card.*",
+    "model_card-*",
+    "model_card_*",
+    "modelcard",
+    "modelcard.*",
+    "modelcard-*",
+    "modelcard_*",
+];
+
+/// A doc hint for every model card named by [`CARD_NAMES`].
+pub fn hints(input: &ConventionInput, out: &mut ConventionReport) {
+    for path in files_named(input, CARD_NAMES) {
+        out.hints.push(FileHint {
+            path: path.to_string(),
+            kind: FileKind::Doc,
+            reason: "model card".into(),
+        });
+    }
+}
 
 fn note(out: &mut ConventionReport, rel: &str, text: String) {
     out.findings
@@ -250,6 +277,32 @@ mod tests {
         r.candidates
             .iter()
             .find(|c| c.field == field && c.source == source)
+    }
+
+    #[test]
+    fn model_cards_by_other_names_are_docs_without_a_readme() {
+        let files = MemFiles::new([
+            ("MODEL_CARD", "x"),
+            ("docs/modelcard.md", "x"),
+            ("Model_Card-v2", "x"),
+            ("model_cards.md", "x"),
+        ]);
+        let input = ConventionInput {
+            root_names: vec![],
+            locate: false,
+            entries: files.entries(),
+            weights: vec![],
+            missing: vec![],
+        };
+        let r = Card::run(&files, &input).unwrap();
+        let hints: Vec<&str> = r
+            .hints
+            .iter()
+            .inspect(|h| assert!(matches!(h.kind, FileKind::Doc)))
+            .map(|h| h.path.as_str())
+            .collect();
+        assert_eq!(hints, ["MODEL_CARD", "Model_Card-v2", "docs/modelcard.md"]);
+        assert!(r.candidates.is_empty());
     }
 
     #[test]

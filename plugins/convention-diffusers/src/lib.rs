@@ -22,6 +22,13 @@ impl ConventionPlugin for Diffusers {
 
     fn run(files: &dyn Files, input: &ConventionInput) -> Result<ConventionReport, String> {
         let mut out = empty_report();
+        for path in files_named(input, &[INDEX]) {
+            out.hints.push(FileHint {
+                path: path.to_string(),
+                kind: FileKind::WeightConfig,
+                reason: "diffusers pipeline index".into(),
+            });
+        }
         if !root_files(input).any(|n| n == INDEX) {
             return Ok(out);
         }
@@ -150,11 +157,6 @@ pub fn answer(v: &Value, input: &ConventionInput, out: &mut ConventionReport) {
             Some(format!("what a {class} takes and makes")),
         ));
     }
-    out.hints.push(FileHint {
-        path: INDEX.into(),
-        kind: FileKind::WeightConfig,
-        reason: "diffusers pipeline index".into(),
-    });
 }
 
 #[cfg(test)]
@@ -218,7 +220,7 @@ mod tests {
         let hints: Vec<&str> = r.hints.iter().map(|h| h.path.as_str()).collect();
         assert_eq!(
             hints,
-            ["scheduler/scheduler_config.json", "unet/config.json", INDEX]
+            [INDEX, "scheduler/scheduler_config.json", "unet/config.json"]
         );
     }
 }

@@ -11,9 +11,13 @@
 //!   heuristic, and `paramSize` **estimated** from the index's `total_size` or the pointers'
 //!   sizes divided by the dtype's bytes (only for plain float dtypes and no quantisation).
 //!
+//! - Tokenizer, processor, generation, quantisation, Trainer and shard-index files, and
+//!   TensorFlow/Keras/Flax weights, anywhere in the tree: layer-kind hints ([`files`]).
+//!
 //! The parsing is plain Rust in [`config`]; [`answer`] runs natively in the unit tests.
 
 pub mod config;
+pub mod files;
 
 use std::collections::BTreeSet;
 
@@ -27,7 +31,7 @@ pub struct Hf;
 const MAX_JSON: u64 = 64 << 20;
 
 impl ConventionPlugin for Hf {
-    const INFO: &'static str = r#"{"name":"convention-hf","version":"0.1.0","description":"Hugging Face transformers: config.json (family, architecture, quantization, dtype) and *.index.json (totals, shards)","file_names":["config.json","*.index.json"]}"#;
+    const INFO: &'static str = r#"{"name":"convention-hf","version":"0.1.0","description":"Hugging Face transformers: config.json (family, architecture, quantization, dtype), *.index.json (totals, shards), tokenizer, processor, quantisation and Trainer files","file_names":["config.json","generation_config.json","preprocessor_config.json","processor_config.json","video_preprocessor_config.json","feature_extractor_config.json","tokenizer.json","tokenizer_config.json","special_tokens_map.json","added_tokens.json","vocab.json","vocab.txt","merges.txt","tokenizer.model","spiece.model","sentencepiece*.model","*.tiktoken","chat_template.json","*template*.jinja","quantize_config.json","quant_config.json","quantization_config.json","*.index.json","params.json","training_args.bin","trainer_state.json"]}"#;
 
     fn run(files: &dyn Files, input: &ConventionInput) -> Result<ConventionReport, String> {
         let mut out = empty_report();
@@ -103,6 +107,7 @@ fn other_framework_weights(path: &str) -> bool {
 /// Everything the Hugging Face files of a directory say.
 pub fn answer(files: &dyn Files, input: &ConventionInput, out: &mut ConventionReport) {
     let cf = SourceClass::ConventionFiles;
+    files::hints(input, out);
     for e in &input.entries {
         if matches!(e.kind, EntryKind::File | EntryKind::Symlink)
             && other_framework_weights(&e.path)
@@ -491,6 +496,62 @@ mod tests {
         );
         assert!(r.findings[0].message.ends_with("; ignored"));
         assert!(r.candidates.is_empty());
+    }
+
+    #[test]
+    fn every_hinted_name_makes_the_plugin_run() {
+        let info: serde_json::Value = serde_json::from_str(Hf::INFO).unwrap();
+        let claims: Vec<&str> = info["file_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap())
+            .collect();
+        for (glob, _) in files::NAMES {
+            assert!(claims.contains(glob), "{glob} not in file_names");
+        }
+    }
+
+    #[test]
+    fn convention_files_anywhere_are_hinted() {
+        let r = run(
+            &[
+                ("tokenizer.json", "{}"),
+                ("model.safetensors", "x"),
+                ("Tokenizer.Model", "x"),
+                ("cl100k_base.tiktoken", "x"),
+                ("tool_use_template.jinja", "x"),
+                ("training_args.bin", "x"),
+                ("original/params.json", "{}"),
+                ("tokenizer/merges.txt", "x"),
+                ("pytorch_model.bin.index.json", "{}"),
+                ("1_Pooling/config.json", "{}"),
+                ("notes.txt", "x"),
+            ],
+            vec![],
+        );
+        let hints: Vec<(&str, &str)> = r
+            .hints
+            .iter()
+            .inspect(|h| assert!(matches!(h.kind, FileKind::WeightConfig)))
+            .map(|h| (h.path.as_str(), h.reason.as_str()))
+            .collect();
+        assert_eq!(
+            hints,
+            [
+                ("tokenizer.json", "tokenizer file"),
+                ("tokenizer/merges.txt", "tokenizer file"),
+                ("Tokenizer.Model", "SentencePiece tokenizer model"),
+                ("cl100k_base.tiktoken", "tiktoken vocabulary"),
+                ("tool_use_template.jinja", "chat template"),
+                ("pytorch_model.bin.index.json", "checkpoint shard index"),
+                (
+                    "original/params.json",
+                    "Meta Llama / Mistral reference checkpoint parameters"
+                ),
+                ("training_args.bin", "Hugging Face Trainer arguments"),
+            ]
+        );
     }
 
     #[test]

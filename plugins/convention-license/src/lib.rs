@@ -1,7 +1,8 @@
 //! Convention plugin `convention-license`: licence files at the model root (`LICENSE`,
 //! `LICENCE`, `COPYING`, any suffix) whose text is a well-known licence ([`texts`]) give
 //! `descriptor.licenses` as a heuristic (a model card's `license:` or a weight header
-//! outranks it).
+//! outranks it). Acceptable use policies (`USE_POLICY`, any suffix, any depth) are hinted as
+//! docs.
 
 pub mod texts;
 
@@ -11,14 +12,25 @@ use serde_json::json;
 /// The plugin.
 pub struct License;
 
+/// An acceptable use policy that comes with a licence (Llama's `USE_POLICY.md`), at any depth:
+/// a doc, also without a documentation extension.
+pub const USE_POLICY: &[&str] = &["use_policy", "use_policy.*", "use_policy-*", "use_policy_*"];
+
 /// Licence texts are read up to this many bytes (the rules match their first paragraphs).
 const MAX_LICENSE: usize = 256 << 10;
 
 impl ConventionPlugin for License {
-    const INFO: &'static str = r#"{"name":"convention-license","version":"0.1.0","description":"licence texts (LICENSE, LICENCE, COPYING) recognised as SPDX ids","file_names":["license*","licence*","copying*"]}"#;
+    const INFO: &'static str = r#"{"name":"convention-license","version":"0.1.0","description":"licence texts (LICENSE, LICENCE, COPYING) recognised as SPDX ids; acceptable use policies (USE_POLICY) as docs","file_names":["license*","licence*","copying*","use_policy","use_policy.*","use_policy-*","use_policy_*"]}"#;
 
     fn run(files: &dyn Files, input: &ConventionInput) -> Result<ConventionReport, String> {
         let mut out = empty_report();
+        for path in files_named(input, USE_POLICY) {
+            out.hints.push(FileHint {
+                path: path.to_string(),
+                kind: FileKind::Doc,
+                reason: "acceptable use policy".into(),
+            });
+        }
         let mut found: Vec<&str> = Vec::new();
         let mut from = Vec::new();
         let mut why = Vec::new();
@@ -91,6 +103,26 @@ mod tests {
             Some(
                 "licence text recognised: the MIT permission sentence; \"Apache License, Version 2.0\""
             )
+        );
+    }
+
+    #[test]
+    fn use_policies_anywhere_are_docs() {
+        let r = run(&[
+            ("USE_POLICY", "x"),
+            ("docs/use_policy.txt", "x"),
+            ("use_policy_v2.md", "x"),
+            ("use_policyx", "x"),
+        ]);
+        let hints: Vec<&str> = r
+            .hints
+            .iter()
+            .inspect(|h| assert!(matches!(h.kind, FileKind::Doc)))
+            .map(|h| h.path.as_str())
+            .collect();
+        assert_eq!(
+            hints,
+            ["USE_POLICY", "docs/use_policy.txt", "use_policy_v2.md"]
         );
     }
 

@@ -20,6 +20,13 @@ impl ConventionPlugin for Peft {
 
     fn run(files: &dyn Files, input: &ConventionInput) -> Result<ConventionReport, String> {
         let mut out = empty_report();
+        for path in files_named(input, &[CONFIG]) {
+            out.hints.push(FileHint {
+                path: path.to_string(),
+                kind: FileKind::WeightConfig,
+                reason: "PEFT adapter config".into(),
+            });
+        }
         if !root_files(input).any(|n| n == CONFIG) {
             return Ok(out);
         }
@@ -136,11 +143,6 @@ pub fn answer(v: &Value, input: &ConventionInput, out: &mut ConventionReport) {
             )),
         }
     }
-    out.hints.push(FileHint {
-        path: CONFIG.into(),
-        kind: FileKind::WeightConfig,
-        reason: "PEFT adapter config".into(),
-    });
     for e in root_files(input) {
         if e.starts_with("adapter_model.") {
             out.hints.push(FileHint {

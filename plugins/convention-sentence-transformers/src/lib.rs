@@ -16,11 +16,25 @@ pub struct SentenceTransformers;
 /// The module list.
 pub const MODULES: &str = "modules.json";
 
+/// The convention's own files, hinted wherever they are (with or without a module list).
+pub const CONFIGS: &[&str] = &[
+    MODULES,
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+];
+
 impl ConventionPlugin for SentenceTransformers {
-    const INFO: &'static str = r#"{"name":"convention-sentence-transformers","version":"0.1.0","description":"sentence-transformers: modules.json (module pipeline, pooling, embedding width)","file_names":["modules.json"]}"#;
+    const INFO: &'static str = r#"{"name":"convention-sentence-transformers","version":"0.1.0","description":"sentence-transformers: modules.json (module pipeline, pooling, embedding width)","file_names":["modules.json","sentence_bert_config.json","config_sentence_transformers.json"]}"#;
 
     fn run(files: &dyn Files, input: &ConventionInput) -> Result<ConventionReport, String> {
         let mut out = empty_report();
+        for path in files_named(input, CONFIGS) {
+            out.hints.push(FileHint {
+                path: path.to_string(),
+                kind: FileKind::WeightConfig,
+                reason: "sentence-transformers config".into(),
+            });
+        }
         if !root_files(input).any(|n| n == MODULES) {
             return Ok(out);
         }
@@ -130,19 +144,6 @@ pub fn answer(
             Some(note.clone()),
         ));
     }
-    for f in [
-        MODULES,
-        "sentence_bert_config.json",
-        "config_sentence_transformers.json",
-    ] {
-        if listed(f) {
-            out.hints.push(FileHint {
-                path: f.into(),
-                kind: FileKind::WeightConfig,
-                reason: "sentence-transformers config".into(),
-            });
-        }
-    }
 }
 
 #[cfg(test)]
@@ -188,9 +189,9 @@ mod tests {
         assert_eq!(
             hints,
             [
-                "1_Pooling/config.json",
                 MODULES,
-                "sentence_bert_config.json"
+                "sentence_bert_config.json",
+                "1_Pooling/config.json"
             ]
         );
     }

@@ -161,7 +161,8 @@ impl Files for DirFiles {
 /// A plugin that knows one model-directory convention.
 pub trait ConventionPlugin {
     /// The plugin description as JSON: `{"name", "version", "description", "file_names"}`;
-    /// `file_names` are the root file names or `*`-globs that make the convention apply.
+    /// `file_names` are file names or `*`-globs (lowercase) that make the convention apply:
+    /// the host calls `run` when a file of the listing, at any depth, matches one.
     const INFO: &'static str;
     /// Reads the convention's files and answers.
     fn run(files: &dyn Files, input: &ConventionInput) -> Result<ConventionReport, String>;
@@ -227,6 +228,38 @@ pub fn root_files(input: &ConventionInput) -> impl Iterator<Item = &str> {
         .iter()
         .filter(|e| !e.path.contains('/') && !matches!(e.kind, EntryKind::Dir))
         .map(|e| e.path.as_str())
+}
+
+/// Files of the listing, at any depth, whose base name matches one of `globs`
+/// (case-insensitive; `*` matches any run of characters): where a convention's files are,
+/// for its file-kind hints. The host calls `run` when such a file is anywhere in the listing.
+pub fn files_named<'a>(
+    input: &'a ConventionInput,
+    globs: &'a [&'a str],
+) -> impl Iterator<Item = &'a str> + 'a {
+    input
+        .entries
+        .iter()
+        .filter(|e| !matches!(e.kind, EntryKind::Dir))
+        .map(|e| e.path.as_str())
+        .filter(move |p| {
+            let name = p.rsplit('/').next().unwrap_or(p).to_ascii_lowercase();
+            globs.iter().any(|g| glob_match(g, &name))
+        })
+}
+
+/// `*`-glob match of a lowercase pattern against a name, as the host matches `file-names`.
+pub fn glob_match(glob: &str, name: &str) -> bool {
+    fn go(g: &[u8], n: &[u8]) -> bool {
+        match g.split_first() {
+            None => n.is_empty(),
+            Some((b'*', rest)) => (0..=n.len()).any(|i| go(rest, &n[i..])),
+            Some((c, rest)) => n
+                .split_first()
+                .is_some_and(|(d, nr)| c == d && go(rest, nr)),
+        }
+    }
+    go(glob.as_bytes(), name.as_bytes())
 }
 
 /// The convention plugin description returned by `describe`.
