@@ -44,7 +44,16 @@ pub fn list(global: &Global, format: OutputFormat) -> Result<ExitCode> {
                 .map(|e| {
                     let mut claims: Vec<String> =
                         e.info.extensions.iter().map(|x| format!(".{x}")).collect();
-                    claims.extend(e.info.file_names.iter().cloned());
+                    // A convention claims every file name it hints (convention-hf: 26); the
+                    // table shows the first few, `--format json` all of them.
+                    const SHOWN: usize = 4;
+                    let names = &e.info.file_names;
+                    if names.len() > SHOWN + 1 {
+                        claims.extend(names[..SHOWN].iter().cloned());
+                        claims.push(format!("+{} names", names.len() - SHOWN));
+                    } else {
+                        claims.extend(names.iter().cloned());
+                    }
                     if !e.info.magic.is_empty() {
                         claims.push(format!("+{} magic", e.info.magic.len()));
                     }

@@ -27,7 +27,8 @@ pub const FILE: &str = "toyc.json";
 pub struct Toyc;
 
 impl ConventionPlugin for Toyc {
-    // `file_names`: the host calls `run` only when the model root holds one of these.
+    // `file_names`: the host calls `run` only when a file of one of these names is in the
+    // directory (at any depth); claim every name you hint.
     const INFO: &'static str = r#"{"name":"toyc","version":"0.1.0","description":"template convention: toyc.json (vendor, family, languages, data files)","file_names":["toyc.json"]}"#;
 
     fn run(files: &dyn Files, input: &ConventionInput) -> Result<ConventionReport, String> {
