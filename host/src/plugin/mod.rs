@@ -85,7 +85,7 @@ impl PluginSet {
         };
         for (stem, bytes) in plugin_artifacts::BUNDLED {
             let info = info::read_info(bytes, &format!("built-in plugin {stem}"))?;
-            set.add(info, Origin::Builtin, Wasm::Builtin(*bytes));
+            set.add(info, Origin::Builtin, Wasm::Builtin(bytes));
         }
         for dir in plugin_dirs() {
             let Ok(read) = std::fs::read_dir(&dir) else {
