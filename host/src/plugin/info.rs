@@ -109,7 +109,7 @@ pub fn read_info(wasm: &[u8], origin: &str) -> Result<PluginInfo> {
     let mut section: Option<Vec<u8>> = None;
     let mut exports: Vec<String> = Vec::new();
     let mut encoding = None;
-    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+    for payload in sections(wasm) {
         let payload = payload.with_context(|| format!("{origin}: not a valid WebAssembly file"))?;
         match payload {
             wasmparser::Payload::Version { encoding: e, .. } => {
@@ -173,6 +173,57 @@ pub fn read_info(wasm: &[u8], origin: &str) -> Result<PluginInfo> {
         );
     }
     Ok(info)
+}
+
+/// Every payload of a component and its nested modules and components, as
+/// `Parser::parse_all` yields them, except that code sections are skipped whole instead of
+/// walked function by function: a plugin is mostly code, and every run reads the description
+/// of every plugin it knows (30 built in), so walking the code would touch megabytes of the
+/// binary for a few hundred bytes of JSON and export names.
+fn sections(mut data: &[u8]) -> impl Iterator<Item = Result<wasmparser::Payload<'_>>> {
+    use wasmparser::{Chunk, Parser, Payload};
+    let mut stack: Vec<Parser> = Vec::new();
+    let mut cur = Parser::new(0);
+    let mut done = false;
+    std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let payload = match cur.parse(data, true) {
+            Err(e) => {
+                done = true;
+                return Some(Err(e.into()));
+            }
+            // `eof` is true: the whole input is there.
+            Ok(Chunk::NeedMoreData(_)) => unreachable!("parse with eof never needs more data"),
+            Ok(Chunk::Parsed { payload, consumed }) => {
+                data = &data[consumed..];
+                payload
+            }
+        };
+        match &payload {
+            Payload::ModuleSection { parser, .. } | Payload::ComponentSection { parser, .. } => {
+                stack.push(cur.clone());
+                cur = parser.clone();
+            }
+            Payload::CodeSectionStart { size, .. } => {
+                let Some(rest) = data.get(*size as usize..) else {
+                    done = true;
+                    return Some(Err(anyhow::anyhow!(
+                        "code section of {size} bytes extends past the end of the file"
+                    )));
+                };
+                cur.skip_section();
+                data = rest;
+            }
+            Payload::End(_) => match stack.pop() {
+                Some(p) => cur = p,
+                None => done = true,
+            },
+            _ => {}
+        }
+        Some(Ok(payload))
+    })
 }
 
 /// Semver compatibility as wasmtime's linker applies it: same major, and for 0.x same minor.

@@ -45,8 +45,25 @@ pub struct Entry {
     pub info: PluginInfo,
     /// Where it came from.
     pub origin: Origin,
-    bytes: Arc<[u8]>,
+    bytes: Wasm,
     loaded: OnceLock<Result<Arc<Loaded>, String>>,
+}
+
+/// A plugin's component bytes: a built-in one's stay where they are in the binary (copying
+/// all thirty on every run cost more than a whole `generate` of a small model used to).
+enum Wasm {
+    Builtin(&'static [u8]),
+    File(Arc<[u8]>),
+}
+
+impl std::ops::Deref for Wasm {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Wasm::Builtin(b) => b,
+            Wasm::File(b) => b,
+        }
+    }
 }
 
 /// All plugins of a run, plus the sandbox they run in.
@@ -68,7 +85,7 @@ impl PluginSet {
         };
         for (stem, bytes) in plugin_artifacts::BUNDLED {
             let info = info::read_info(bytes, &format!("built-in plugin {stem}"))?;
-            set.add(info, Origin::Builtin, Arc::from(*bytes));
+            set.add(info, Origin::Builtin, Wasm::Builtin(bytes));
         }
         for dir in plugin_dirs() {
             let Ok(read) = std::fs::read_dir(&dir) else {
@@ -82,19 +99,19 @@ impl PluginSet {
             files.sort();
             for path in files {
                 match read_plugin_file(&path) {
-                    Ok((info, bytes)) => set.add(info, Origin::File(path), bytes),
+                    Ok((info, bytes)) => set.add(info, Origin::File(path), Wasm::File(bytes)),
                     Err(e) => set.warnings.push(format!("{e:#}")),
                 }
             }
         }
         for path in explicit {
             let (info, bytes) = read_plugin_file(path)?;
-            set.add(info, Origin::File(path.clone()), bytes);
+            set.add(info, Origin::File(path.clone()), Wasm::File(bytes));
         }
         Ok(set)
     }
 
-    fn add(&mut self, info: PluginInfo, origin: Origin, bytes: Arc<[u8]>) {
+    fn add(&mut self, info: PluginInfo, origin: Origin, bytes: Wasm) {
         let entry = Entry {
             info,
             origin,
