@@ -4,9 +4,11 @@
 # file, and against the Python path without torch (tests/reference/convert_reference.py
 # convert: a pickle.Unpickler building NumPy arrays, then safetensors.numpy.save_file).
 # Wall time, CPU time and peak RSS (GNU time -v); the commands run interleaved, RUNS rounds, so
-# background load hits all of them alike; medians; page cache warm. `modelpack convert` ends
-# with an fsync of its output (it renames it into place only once it is on disk), so `cp`
-# followed by `sync` of the copy is listed too. Prints a Markdown table for BENCHMARKS.md.
+# background load hits all of them alike; medians; page cache warm. Every timed command starts
+# after a `sync` outside its timing, so no command pays for the dirty pages of the one before.
+# `modelpack convert` leaves its output in the page cache as `cp` does (atomic: renamed into
+# place at the end); `convert --sync` fsyncs it first and compares with `cp` followed by `sync`
+# of the copy. Prints the load average and a Markdown table for BENCHMARKS.md.
 #
 # Usage: benches/convert_pickles.sh [WORKDIR]   (WORKDIR is kept if given, else a temp dir is removed)
 # Needs: python3 with numpy and safetensors, /usr/bin/time, a release build
@@ -36,7 +38,8 @@ export MODELPACK_CACHE_DIR=$WORK/cache
 NAMES=(
   "\`cp\` of the .bin"
   "\`cp\` + \`sync\` of the copy"
-  "\`modelpack convert\` (plan in the sandbox, host copies, fsync)"
+  "\`modelpack convert\` (plan in the sandbox, host copies)"
+  "\`modelpack convert --sync\` (the same, fsynced before the rename)"
   "Python reference (pickle.Unpickler → NumPy → safetensors.numpy.save_file)"
 )
 run_cmd() {
@@ -44,7 +47,8 @@ run_cmd() {
     0) cp "$IN" "$WORK/copy.bin" ;;
     1) cp "$IN" "$WORK/copy.bin" && sync "$WORK/copy.bin" ;;
     2) "$BIN" convert "$IN" -o "$WORK/out" ;;
-    3) python3 "$REF" convert "$IN" "$WORK/ref.safetensors" ;;
+    3) "$BIN" convert --sync "$IN" -o "$WORK/out" ;;
+    4) python3 "$REF" convert "$IN" "$WORK/ref.safetensors" ;;
   esac
 }
 export -f run_cmd
@@ -56,6 +60,7 @@ rm -rf "$WORK/out"
 CHECK=$(python3 "$REF" compare "$IN" "$WORK/out")
 
 declare -A WALL CPU RSS
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 for _ in $(seq "$RUNS"); do
   for i in "${!NAMES[@]}"; do
     rm -rf "$WORK/out" "$WORK/copy.bin" "$WORK/ref.safetensors"
@@ -71,7 +76,7 @@ rm -rf "$WORK/out" "$WORK/copy.bin" "$WORK/ref.safetensors" "$WORK/time.txt" "$W
 median() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 maxof() { tr ' ' '\n' <<<"$1" | grep . | sort -n | tail -1; }
 base=$(median "${WALL[0]}")
-echo "Input: pytorch_model.bin, $BYTES bytes; $(nproc) cores; file system $(stat -f -c %T "$WORK"); medians of $RUNS interleaved rounds; reference check: $CHECK"
+echo "Input: pytorch_model.bin, $BYTES bytes; $(nproc) cores; file system $(stat -f -c %T "$WORK"); medians of $RUNS interleaved rounds; load average $LOAD_BEFORE before, $(cut -d' ' -f1-3 /proc/loadavg) after; reference check: $CHECK"
 echo
 echo "| command | wall (s) | wall ratio to cp | CPU (s) | peak RSS (MiB) |"
 echo "|---|---|---|---|---|"
@@ -81,3 +86,7 @@ for i in "${!NAMES[@]}"; do
     "$(awk -v a="$w" -v b="$base" 'BEGIN {print a / b}')" "$(median "${CPU[$i]}")" \
     "$(awk -v k="$(maxof "${RSS[$i]}")" 'BEGIN {print k / 1024}')"
 done
+echo
+printf 'convert / cp: %.2fx; convert --sync / (cp + sync): %.2fx\n' \
+  "$(awk -v a="$(median "${WALL[2]}")" -v b="$base" 'BEGIN {print a / b}')" \
+  "$(awk -v a="$(median "${WALL[3]}")" -v b="$(median "${WALL[1]}")" 'BEGIN {print a / b}')"

@@ -31,6 +31,8 @@ mod conventions;
 mod conventions_hints;
 /// convert: pickles, NumPy and GGUF to safetensors, bit for bit, nothing executed.
 mod convert;
+/// Issue 12: convert is atomic without fsync (kills at any moment), --sync writes the same bytes.
+mod convert_atomic;
 /// Every shared fixture against the reference libraries' answers.
 mod fixtures;
 /// TFLite and OpenVINO IR fixtures against the official readers; generate on each.

@@ -44,6 +44,11 @@ pub struct ConvertArgs {
     /// Largest data size of one output file before it is split into shards (5GB, 500MB, 2GiB).
     #[arg(long, default_value = "5GB", value_parser = parse_size)]
     pub max_shard_size: u64,
+    /// Weight files: fsync the output before renaming it into place, so it survives a power
+    /// loss; slower. Without it the output is just as atomic but, as after `cp`, may still be
+    /// in the page cache when convert returns.
+    #[arg(long)]
+    pub sync: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -164,6 +169,7 @@ pub fn run(global: &Global, args: &ConvertArgs) -> Result<ExitCode> {
         include_all: args.include_all,
         max_shard_size: args.max_shard_size,
         link_others: false,
+        sync: args.sync,
     };
     let summary = convert::convert(&plugins, &args.paths, output, &options, &verbose)?;
     match args.format {

@@ -6,6 +6,15 @@
 //! input. The host checks the whole plan against the input files' sizes ([`plan`]), then
 //! streams the bytes itself ([`copy`]) into safetensors files ([`safetensors`]) in a staging
 //! directory beside the output, renamed into place only when everything was written.
+//!
+//! Atomic, not durable, by default: an interrupted or failed run leaves no output (the rename
+//! is the last step), but the bytes may still be in the page cache when `convert` returns, as
+//! after `cp`. Waiting for the disk (fsync) is `--sync` ([`Options::sync`]): on the 1 GiB
+//! benchmark (BENCHMARKS.md) it is what separated convert from `cp`, and `pack
+//! --convert-pickles`, which reads the staged conversion back at once and then removes it, never
+//! needs it. With it, every file written and the staging directory are fsynced before the
+//! rename, and the output's parent after it, so a power loss leaves the old state or the
+//! complete output.
 
 pub mod copy;
 pub mod plan;
@@ -37,6 +46,8 @@ pub struct Options {
     /// Hard-link the other files of a converted directory instead of copying them (where the
     /// file system allows): for a staged copy that is only read and then removed.
     pub link_others: bool,
+    /// Wait until the output is on disk (fsync every file and directory) before returning.
+    pub sync: bool,
 }
 
 /// One file written.
@@ -369,6 +380,7 @@ pub fn convert(
             &metadata,
             &files,
             &displays,
+            options.sync,
         )?;
         summary.files.push(WrittenFile {
             name: name.clone(),
@@ -379,7 +391,9 @@ pub fn convert(
     }
     if shards.len() > 1 {
         let text = safetensors::index_json(&shards);
-        std::fs::write(stage.path().join("model.safetensors.index.json"), &text)
+        let path = stage.path().join("model.safetensors.index.json");
+        std::fs::write(&path, &text)
+            .and_then(|()| fsync_if(options.sync, &path))
             .context("writing model.safetensors.index.json")?;
         summary.files.push(WrittenFile {
             name: "model.safetensors.index.json".into(),
@@ -396,7 +410,9 @@ pub fn convert(
         }
         let linked = options.link_others && std::fs::hard_link(src, &dst).is_ok();
         if !linked {
-            std::fs::copy(src, &dst).with_context(|| format!("copying {}", src.display()))?;
+            std::fs::copy(src, &dst)
+                .and_then(|_| fsync_if(options.sync, &dst))
+                .with_context(|| format!("copying {}", src.display()))?;
         }
         summary.copied.push(rel.display().to_string());
     }
@@ -405,8 +421,35 @@ pub fn convert(
         .iter()
         .map(|t| t.shape.iter().product::<u64>())
         .sum();
+    if options.sync {
+        // Subdirectories of copied files first, then the staging directory itself.
+        let mut dirs: Vec<PathBuf> = to_copy
+            .iter()
+            .filter_map(|(_, rel)| rel.parent().map(|p| stage.path().join(p)))
+            .collect();
+        dirs.sort();
+        dirs.dedup();
+        for d in dirs.iter().rev().chain([&stage.path().to_path_buf()]) {
+            fsync_if(true, d).with_context(|| format!("writing {}", d.display()))?;
+        }
+    }
     stage
         .commit(output)
         .with_context(|| format!("renaming the converted files to {}", output.display()))?;
+    if options.sync {
+        let parent = match output.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        fsync_if(true, parent).with_context(|| format!("writing {}", parent.display()))?;
+    }
     Ok(summary)
+}
+
+/// fsyncs a written file or directory when `sync` is asked for.
+fn fsync_if(sync: bool, path: &Path) -> std::io::Result<()> {
+    if sync {
+        File::open(path)?.sync_all()?;
+    }
+    Ok(())
 }

@@ -59,13 +59,15 @@ pub fn header(tensors: &mut [&Checked], metadata: &BTreeMap<String, String>) -> 
     out
 }
 
-/// Writes one safetensors file holding `tensors`, reading from `files`.
+/// Writes one safetensors file holding `tensors`, reading from `files`; with `sync`, waits
+/// until its bytes are on disk (fsync).
 pub fn write_file(
     path: &Path,
     mut tensors: Vec<&Checked>,
     metadata: &BTreeMap<String, String>,
     files: &[File],
     displays: &[String],
+    sync: bool,
 ) -> Result<u64> {
     let head = header(&mut tensors, metadata);
     let f = File::create(path).with_context(|| format!("creating {}", path.display()))?;
@@ -93,8 +95,10 @@ pub fn write_file(
         .into_inner()
         .map_err(|e| e.into_error())
         .with_context(|| format!("writing {}", path.display()))?;
-    f.sync_all()
-        .with_context(|| format!("writing {}", path.display()))?;
+    if sync {
+        f.sync_all()
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
     Ok(total)
 }
 

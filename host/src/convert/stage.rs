@@ -53,6 +53,8 @@ pub fn converted_copy(
         include_all: false,
         max_shard_size: 5_000_000_000,
         link_others: true,
+        // Read back at once and removed: durability would only cost time.
+        sync: false,
     };
     let summary = convert(
         plugins,
