@@ -666,7 +666,20 @@ fn bad_sources_give_one_line_and_leave_nothing() {
         "--copy",
     ]);
     assert_refused(code, &v, &err, "does not hold the blob its digest names");
-    only(t.path(), &["models", "kit", "loop", "kits3"]);
+
+    // A ModelPack layout is not foreign: it is named as such, not blamed on the converters.
+    let mp = t.path().join("mp");
+    let tiny = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/tiny-model");
+    let (code, _, err) = outcome(&run(&[
+        "pack",
+        &tiny.display().to_string(),
+        "-o",
+        &mp.display().to_string(),
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let (code, v, err) = convert(&[&mp.display().to_string(), "--output", &out_s]);
+    assert_refused(code, &v, &err, "already a ModelPack artifact");
+    only(t.path(), &["models", "kit", "loop", "kits3", "mp"]);
 }
 
 #[test]

@@ -3,11 +3,10 @@
 //! the template builds out of tree and feeds `generate --explain`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde_json::{Value, json};
 
-use crate::util::{modelpack, plugins_built, test_plugin};
+use crate::util::{build_template, copy_tree, modelpack, plugins_built, test_plugin};
 
 /// A safetensors file with one F32 tensor of `n` elements.
 fn safetensors(n: u64) -> Vec<u8> {
@@ -241,55 +240,13 @@ fn vendor_convention_plugin_from_the_plugin_path_is_used_and_listed() {
     assert!(evil_from.ends_with("evil-convention.wasm"), "{evil_from}");
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if src.is_dir() {
-            if e.file_name() != "target" {
-                copy_tree(&src, &dst);
-            }
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
-
 #[test]
 fn convention_template_builds_out_of_tree_and_feeds_generate() {
     if !plugins_built() {
         return;
     }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let crate_dir = work.path().join("my-convention");
-    copy_tree(&repo.join("templates/convention-plugin"), &crate_dir);
-    let manifest = crate_dir.join("Cargo.toml");
-    let sdk = repo.join("plugins/sdk");
-    let text = std::fs::read_to_string(&manifest).unwrap().replace(
-        "path = \"../../plugins/sdk\"",
-        &format!("path = {:?}", sdk.display().to_string()),
-    );
-    assert!(text.contains(&sdk.display().to_string()));
-    std::fs::write(&manifest, text).unwrap();
-    let target = repo.join("plugins/target/template-test");
-    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(&crate_dir)
-        .args(["build", "--target", "wasm32-wasip2", "--release"])
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "template build failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let wasm = target.join("wasm32-wasip2/release/toyc.wasm");
+    let (crate_dir, wasm) = build_template("convention-plugin", "toyc", work.path());
 
     let model = work.path().join("toy-model");
     copy_tree(&crate_dir.join("tests/data/model"), &model);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::referrers::keypair;
+use crate::util::keypair;
 use crate::util::{modelpack, plugins_built, test_plugin};
 
 fn unique(name: &str) -> String {

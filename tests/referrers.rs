@@ -5,7 +5,6 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Mutex;
 
 use serde_json::{Value, json};
@@ -13,40 +12,9 @@ use sha2::Digest as _;
 
 use crate::hostile_registries::{Fake, Reply};
 use crate::pack::{pack, validate};
-use crate::util::{modelpack, plugins_built};
+use crate::util::{keypair, modelpack, plugins_built};
 
 const BUNDLE_TYPE: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
-
-/// A P-256 key pair made by openssl: (private PEM, public PEM).
-pub fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let private = dir.join(format!("{name}.pem"));
-    let public = dir.join(format!("{name}.pub.pem"));
-    let ok = Command::new("openssl")
-        .args([
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-        ])
-        .arg(&private)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "openssl ecparam failed");
-    let ok = Command::new("openssl")
-        .args(["ec", "-pubout", "-in"])
-        .arg(&private)
-        .arg("-out")
-        .arg(&public)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "openssl ec -pubout failed");
-    (private, public)
-}
 
 /// Runs modelpack without registry credentials or docker config; (code, stdout, stderr).
 fn run(args: &[&str]) -> (i32, String, String) {

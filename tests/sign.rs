@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::util::{fixtures, modelpack};
+use crate::util::{fixtures, keypair, modelpack};
 
 /// Skips (returns true) with a printed reason, or fails under CI.
 fn missing_tools() -> bool {
@@ -33,37 +33,6 @@ fn missing_tools() -> bool {
     }
     eprintln!("skipping: {why}");
     true
-}
-
-/// A P-256 key pair made by openssl: (private SEC1 PEM, public SPKI PEM).
-fn keypair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-    let private = dir.join(format!("{name}.pem"));
-    let public = dir.join(format!("{name}.pub.pem"));
-    let ok = Command::new("openssl")
-        .args([
-            "ecparam",
-            "-name",
-            "prime256v1",
-            "-genkey",
-            "-noout",
-            "-out",
-        ])
-        .arg(&private)
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "openssl ecparam failed");
-    let ok = Command::new("openssl")
-        .args(["ec", "-pubout", "-in"])
-        .arg(&private)
-        .arg("-out")
-        .arg(&public)
-        .stderr(std::process::Stdio::null())
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "openssl ec -pubout failed");
-    (private, public)
 }
 
 /// A small model: real weights from the fixtures, a nested directory, an empty file, names

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::pack::pack;
-use crate::referrers::keypair;
+use crate::util::keypair;
 use crate::util::{modelpack, plugins_built};
 
 pub fn have_openssl() -> bool {

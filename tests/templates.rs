@@ -1,66 +1,16 @@
 //! The policy template builds out of tree, as a vendor would build it, and runs in `check`.
 
 use std::path::Path;
-use std::process::Command;
 
-use crate::util::{modelpack, plugins_built};
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let (src, dst) = (e.path(), to.join(e.file_name()));
-        if src.is_dir() {
-            if e.file_name() != "target" {
-                copy_tree(&src, &dst);
-            }
-        } else {
-            std::fs::copy(&src, &dst).unwrap();
-        }
-    }
-}
+use crate::util::{build_template, modelpack, plugins_built};
 
 #[test]
 fn policy_template_builds_out_of_tree_and_runs_with_policy_file() {
     if !plugins_built() {
         return;
     }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let crate_dir = work.path().join("my-policy");
-    copy_tree(&repo.join("templates/policy-plugin"), &crate_dir);
-    // A vendor points the SDK dependency at their copy of modelpack's plugins/sdk.
-    let manifest = crate_dir.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).unwrap();
-    let sdk = repo.join("plugins/sdk");
-    let text = text.replace(
-        "path = \"../../plugins/sdk\"",
-        &format!("path = {:?}", sdk.display().to_string()),
-    );
-    assert!(
-        text.contains(&sdk.display().to_string()),
-        "template no longer depends on the SDK by path"
-    );
-    std::fs::write(&manifest, text).unwrap();
-    // Reuse the plugins' compiled dependencies (wit-bindgen and friends) to keep this fast.
-    let target = repo.join("plugins/target/template-test");
-    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(&crate_dir)
-        .args(["build", "--target", "wasm32-wasip2", "--release"])
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "template build failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let wasm = target.join("wasm32-wasip2/release/max_tensor_count.wasm");
-    assert!(wasm.exists(), "{} missing", wasm.display());
+    let (_, wasm) = build_template("policy-plugin", "max_tensor_count", work.path());
 
     let cfg = work.path().join("config.json");
     std::fs::write(&cfg, r#"{"descriptor":{"name":"m"},"config":{"format":"safetensors"},"modelfs":{"type":"layers","diffIds":["sha256:2222222222222222222222222222222222222222222222222222222222222222"]}}"#).unwrap();
@@ -138,40 +88,8 @@ fn format_template_builds_out_of_tree_and_generate_takes_its_meaning() {
     if !plugins_built() {
         return;
     }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("..")
-        .canonicalize()
-        .unwrap();
     let work = tempfile::tempdir().unwrap();
-    let crate_dir = work.path().join("my-format");
-    copy_tree(&repo.join("templates/format-plugin"), &crate_dir);
-    let manifest = crate_dir.join("Cargo.toml");
-    let sdk = repo.join("plugins/sdk");
-    let text = std::fs::read_to_string(&manifest).unwrap().replace(
-        "path = \"../../plugins/sdk\"",
-        &format!("path = {:?}", sdk.display().to_string()),
-    );
-    assert!(
-        text.contains(&sdk.display().to_string()),
-        "template no longer depends on the SDK by path"
-    );
-    std::fs::write(&manifest, text).unwrap();
-    let target = repo.join("plugins/target/template-test");
-    let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .current_dir(&crate_dir)
-        .args(["build", "--target", "wasm32-wasip2", "--release"])
-        .env("CARGO_TARGET_DIR", &target)
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "template build failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let wasm = target.join("wasm32-wasip2/release/toyw.wasm");
-    assert!(wasm.exists(), "{} missing", wasm.display());
+    let (_, wasm) = build_template("format-plugin", "toyw", work.path());
 
     // The host knows nothing about TOYW: everything below comes from the plugin.
     let model = work.path().join("toy-model-dir");

@@ -78,3 +78,95 @@ pub fn env(name: &str) -> Option<String> {
         }
     }
 }
+
+/// Copies `templates/<template>` out of the tree into `work/<template>` as a vendor would,
+/// points its SDK dependency at this checkout's `plugins/sdk`, builds it for wasm32-wasip2 and
+/// returns `(crate dir, path of <artifact>.wasm)`. The plugins' compiled dependencies are
+/// reused (plugins/target/template-test) to keep this fast.
+pub fn build_template(
+    template: &str,
+    artifact: &str,
+    work: &std::path::Path,
+) -> (PathBuf, PathBuf) {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .unwrap();
+    let crate_dir = work.join(template);
+    copy_tree(&repo.join("templates").join(template), &crate_dir);
+    let manifest = crate_dir.join("Cargo.toml");
+    let sdk = repo.join("plugins/sdk");
+    let text = std::fs::read_to_string(&manifest).unwrap().replace(
+        "path = \"../../plugins/sdk\"",
+        &format!("path = {:?}", sdk.display().to_string()),
+    );
+    assert!(
+        text.contains(&sdk.display().to_string()),
+        "{template} no longer depends on the SDK by path"
+    );
+    std::fs::write(&manifest, text).unwrap();
+    let target = repo.join("plugins/target/template-test");
+    let out =
+        std::process::Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .current_dir(&crate_dir)
+            .args(["build", "--target", "wasm32-wasip2", "--release"])
+            .env("CARGO_TARGET_DIR", &target)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .unwrap();
+    assert!(
+        out.status.success(),
+        "{template} build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let wasm = target.join(format!("wasm32-wasip2/release/{artifact}.wasm"));
+    assert!(wasm.exists(), "{} missing", wasm.display());
+    (crate_dir, wasm)
+}
+
+/// Copies a directory tree, leaving out `target` folders.
+pub fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap().flatten() {
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if src.is_dir() {
+            if e.file_name() != "target" {
+                copy_tree(&src, &dst);
+            }
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+/// A P-256 key pair made by openssl: (private SEC1 PEM, public SPKI PEM).
+pub fn keypair(dir: &std::path::Path, name: &str) -> (PathBuf, PathBuf) {
+    let private = dir.join(format!("{name}.pem"));
+    let public = dir.join(format!("{name}.pub.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "ecparam",
+            "-name",
+            "prime256v1",
+            "-genkey",
+            "-noout",
+            "-out",
+        ])
+        .arg(&private)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "openssl ecparam failed");
+    let ok = std::process::Command::new("openssl")
+        .args(["ec", "-pubout", "-in"])
+        .arg(&private)
+        .arg("-out")
+        .arg(&public)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "openssl ec -pubout failed");
+    (private, public)
+}

@@ -80,9 +80,10 @@ pub const VERSION: &str = concat!(
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Report what weight files hold (tensors, dtypes, parameters, metadata), header-only;
-    /// for an OCI layout (LAYOUT[:TAG]), the manifest, config, tags and layers too.
+    /// for an OCI layout (LAYOUT[:TAG]) or a registry artifact (REGISTRY/REPO:TAG, read with Range
+    /// requests), the manifest, config, tags and layers too.
     Inspect(InspectArgs),
-    /// Run policy plugins over a model directory, an OCI layout or a config file.
+    /// Run policy plugins over a model directory, an OCI layout, a registry artifact or a config file.
     Check(CheckArgs),
     /// Write a ModelPack config (and layer plan) for a model directory from what its files say.
     Generate(GenerateArgs),
@@ -148,7 +149,8 @@ Exit codes: 0 pass; 1 a policy failed or could not run, or weights are missing; 
 configuration error (unknown policy, a broken policy config or settings)."
 )]
 pub struct CheckArgs {
-    /// A model directory, an OCI layout (`LAYOUT[:TAG]`) or a ModelPack config file.
+    /// A model directory, an OCI layout (`LAYOUT[:TAG]`), a registry reference
+    /// (`REGISTRY/REPO:TAG`, read with Range requests, nothing pulled) or a ModelPack config file.
     pub path: String,
     /// A policy by name (built-in or installed), a policy plugin file, or one published in a
     /// registry (`oci://REGISTRY/REPO:TAG` or `@sha256:…`, see `plugins push`); repeatable.
@@ -190,7 +192,8 @@ pub enum OutputFormat {
 modelpack inspect ./oci:latest --format json"
 )]
 pub struct InspectArgs {
-    /// Files, directories, or OCI image layouts (LAYOUT or LAYOUT:TAG).
+    /// Files, directories, OCI image layouts (LAYOUT or LAYOUT:TAG) or registry references
+    /// (REGISTRY/REPO:TAG or @sha256:…).
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
     /// Output format.

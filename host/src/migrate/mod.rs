@@ -139,6 +139,17 @@ fn choose(plugins: &PluginSet, a: &Artifact, log: &dyn Fn(&str)) -> Result<(Stri
     }
     match best {
         Some((_, name, l)) => Ok((name, l)),
+        // The ModelPack types are the host's own vocabulary: say so rather than blame the
+        // converters for not knowing the target format.
+        None if a.artifact_type == crate::model::ARTIFACT_TYPE
+            || a.config_media_type == crate::model::CONFIG_MEDIA_TYPE =>
+        {
+            bail!(
+                "{}: already a ModelPack artifact (config {:?}): nothing to convert; `modelpack pull` fetches it and `modelpack validate` checks it",
+                a.reference,
+                a.config_media_type
+            )
+        }
         None => bail!(
             "{}: no converter plugin recognises this artifact (manifest {:?}, config {:?}); converters: {}",
             a.reference,

@@ -518,17 +518,7 @@ async fn update_fallback(
     let list = index["manifests"]
         .as_array_mut()
         .expect("checked to be an array");
-    let before = list.len();
-    for r in referrers {
-        let d = r.digest.to_string();
-        if !list
-            .iter()
-            .any(|e| e.get("digest").and_then(Value::as_str) == Some(&d))
-        {
-            list.push(r.descriptor());
-        }
-    }
-    if list.len() == before {
+    if !add_descriptors(list, referrers) {
         return Ok(());
     }
     put_manifest(
@@ -646,17 +636,7 @@ pub fn add_untagged(layout_dir: &Path, referrers: &[Referrer]) -> Result<()> {
                 layout_dir.display()
             )
         })?;
-    let before = list.len();
-    for r in referrers {
-        let d = r.digest.to_string();
-        if !list
-            .iter()
-            .any(|e| e.get("digest").and_then(Value::as_str) == Some(&d))
-        {
-            list.push(r.descriptor());
-        }
-    }
-    if list.len() == before {
+    if !add_descriptors(list, referrers) {
         return Ok(());
     }
     let path = layout_dir.join(INDEX_FILE);
@@ -693,4 +673,20 @@ pub fn list_remote(
         let (list, via) = list(&session, &subject, artifact_type, timeout).await?;
         Ok((subject, list, via))
     })
+}
+
+/// Adds the descriptors of `referrers` an index's `manifests` list lacks (by digest); whether
+/// any was added (an unchanged index is not rewritten).
+fn add_descriptors(list: &mut Vec<Value>, referrers: &[Referrer]) -> bool {
+    let before = list.len();
+    for r in referrers {
+        let d = r.digest.to_string();
+        if !list
+            .iter()
+            .any(|e| e.get("digest").and_then(Value::as_str) == Some(&d))
+        {
+            list.push(r.descriptor());
+        }
+    }
+    list.len() != before
 }
