@@ -70,6 +70,8 @@ NAMES=(
 declare -A WALL CPU RSS
 measure() { # measure INDEX COMMAND...
   local i=$1; shift
+  # Untimed: the previous command's dirty pages must not be written back during this one.
+  sync
   /usr/bin/time -v -o "$WORK/time.txt" "$@" >/dev/null 2>"$WORK/err.txt" \
     || { cat "$WORK/err.txt" >&2; exit 1; }
   WALL[$i]+="$(awk -F': ' '/Elapsed/ {n = split($2, p, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + p[k]; print s}' "$WORK/time.txt") "

@@ -267,10 +267,13 @@ fn pack_push_survives_size_limits_and_5xx_and_never_tags_a_failure() {
 
     // A registry that takes no PATCH at all (answers 201 without a digest): the upload is
     // refused with one line, and the tag never appears.
+    // (A copy of the model: the files pushed above are known to the registry by now, and
+    // would be mounted instead of uploaded.)
     proxy.faults().patch_201 = true;
+    let copy = model_dir(&dir.path().join("copy"), 3 << 20);
     let repo = unique_repo("refused");
     let target = format!("{}/{repo}:v1", proxy.addr);
-    let (code, stdout, stderr) = run(&["pack", m, "--push", &target]);
+    let (code, stdout, stderr) = run(&["pack", copy.to_str().unwrap(), "--push", &target]);
     assert_eq!(code, 2, "{stdout}{stderr}");
     assert!(stderr.contains("refused the upload"), "{stderr}");
     assert_eq!(

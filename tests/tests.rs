@@ -63,6 +63,8 @@ mod malicious;
 mod pack;
 /// pack/generate --convert-pickles: artifacts with safetensors conversions and no pickle.
 mod pack_convert;
+/// Issue 14: a second pack --push of the same files sends no blob bytes; changed files are.
+mod pack_push_again;
 /// The plugin crates' own native tests, run from here so one `cargo test` covers them.
 mod plugin_crates;
 /// Plugin discovery, listing, WIT version refusal and the compiled-code cache.

@@ -285,6 +285,7 @@ fn print_pushed(
                 "layers": p.layers.iter().map(layer_json).collect::<Vec<_>>(),
                 "uploaded": o.uploaded,
                 "skipped": o.skipped,
+                "mounted": o.mounted,
                 "bytesUploaded": o.bytes,
             });
             println!("{}", serde_json::to_string_pretty(&v)?);
@@ -297,9 +298,12 @@ fn print_pushed(
             );
             println!("  config   {} ({} bytes)", a.config.digest, a.config.size);
             println!(
-                "  {} layers, {} uploaded",
+                "  {} layers, {} uploaded; blobs: {} uploaded, {} mounted from other repositories, {} already there",
                 p.layers.len(),
-                human_bytes(o.bytes)
+                human_bytes(o.bytes),
+                o.uploaded,
+                o.mounted,
+                o.skipped
             );
         }
     }

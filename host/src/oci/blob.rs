@@ -235,12 +235,18 @@ pub fn hash_file(path: &Path, size: u64, bar: &ItemBar) -> Result<Digest> {
     Ok(hasher.finish().0)
 }
 
+/// Buffer of a copy that hashes on the way: small enough to stay in the core's L2 cache
+/// between the `read`, the hash and the `write`. Measured on the 1 GiB 4-shard model (2
+/// workers, ext4, page cache warm): 64-128 KiB cost 1.2-1.45 CPU s, 1 MiB 2.4-3.1 CPU s, most
+/// of the difference system time of the `write`s.
+pub const COPY_BUF_LEN: usize = 128 << 10;
+
 /// Copies `src` (exactly `size` bytes) to a new file `dst`, hashing on the way.
 fn copy_hashing(src: &Path, dst: &Path, size: u64, bar: &ItemBar) -> Result<Digest> {
     let mut reader = ExactReader::open(src, size)?;
     let mut out = File::create(dst).with_context(|| format!("creating {}", dst.display()))?;
     let mut hasher = Hasher::new();
-    let mut buf = vec![0u8; BUF_LEN];
+    let mut buf = vec![0u8; COPY_BUF_LEN];
     loop {
         let n = reader.read(&mut buf)?;
         if n == 0 {

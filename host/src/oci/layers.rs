@@ -282,7 +282,8 @@ pub fn write_layer<W: Write>(
             };
             let mut reader = super::archive::ExactReader::open(&f.abs, f.size)?;
             let mut w = HashWriter::new(out);
-            let mut buf = vec![0u8; BUF_LEN];
+            // Small enough to stay in L2 between the read, the hash and the copy out.
+            let mut buf = vec![0u8; super::blob::COPY_BUF_LEN];
             loop {
                 let n = std::io::Read::read(&mut reader, &mut buf)?;
                 if n == 0 {

@@ -18,6 +18,7 @@ pub mod auth;
 pub mod cache;
 pub mod credhelper;
 pub mod dockerconfig;
+pub mod file_digests;
 pub mod login;
 pub mod packpush;
 pub mod plugin_artifact;

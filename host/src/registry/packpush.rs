@@ -11,6 +11,13 @@
 //! the digest the reading thread computed, so the registry checks the bytes it got against
 //! it: nothing wrong is ever committed.
 //!
+//! A file pushed before is not read again when the registry already has its blob: the
+//! digest remembered for the file ([`super::file_digests`]: same inode, size, mtime and ctime)
+//! is looked up first, and a HEAD in the target repository, then a cross-repository mount from
+//! where the blob was last pushed ([`super::cache`]), end the layer without a byte read or
+//! sent. The config goes the same way. A second `pack --push` of a model to another repository
+//! so transfers no blob bytes.
+//!
 //! Config and manifest are the bytes `pack` would store ([`crate::oci::pack::assemble`]), so
 //! the manifest digest is the one `pack` + `push` gives. The manifest (and so the tag) is
 //! pushed last, once every blob is committed: an interrupted or failed `pack --push` leaves
@@ -29,6 +36,7 @@ use reqwest::{Method, StatusCode, Url, header};
 use serde_json::Value;
 use tokio::sync::mpsc;
 
+use super::file_digests::{self, FileDigests, Stamp};
 use super::session::{Activity, Session, idle, status_error};
 use super::transfer::{DEFAULT_CHUNK, MIN_CHUNK, location, with_digest};
 use super::{PARALLEL, PushOutcome, RegistryOptions, auth, cache, invalid, retry};
@@ -83,9 +91,20 @@ pub fn pack_push(
         .await?;
         let total: u64 = plans.iter().map(LayerPlan::content_size).sum();
         let progress = Progress::stderr(opts.progress, "pushing", total);
-        let built: Result<Vec<BuiltLayer>> = stream::iter(plans.iter())
+        let known = FileDigests::load();
+        let client = session.client().await?;
+        let reuse = Reuse {
+            session: &session,
+            client: &client,
+            reference: &reference,
+            registry: reference.resolve_registry().to_string(),
+            repo: reference.repository().to_string(),
+            timeout,
+            verbose: opts.verbose,
+        };
+        let layers: Result<Vec<LayerPushed>> = stream::iter(plans.iter())
             .map(|plan| {
-                let (session, progress) = (&session, &progress);
+                let (session, progress, known, reuse) = (&session, &progress, &known, &reuse);
                 async move {
                     let bar = Arc::new(progress.item(&plan.filepath(), plan.content_size()));
                     let up = LayerUpload {
@@ -96,7 +115,7 @@ pub fn pack_push(
                         timeout,
                         verbose: opts.verbose,
                     };
-                    up.run(opts.chunk_size).await
+                    up.push(opts.chunk_size, known, reuse).await
                 }
             })
             // In order: the manifest lists the layers as planned.
@@ -104,26 +123,27 @@ pub fn pack_push(
             .try_collect()
             .await;
         progress.finish();
-        let built = built?;
+        let layers = layers?;
+        // The digests hold whatever happens next (a refused check, a failed manifest push).
+        let hashed: Vec<(Stamp, Stamp, Digest)> = layers
+            .iter()
+            .filter_map(|l| l.stamps.map(|(a, b)| (a, b, l.built.descriptor.digest)))
+            .collect();
+        file_digests::remember(&hashed);
+        let built: Vec<BuiltLayer> = layers.iter().map(|l| l.built.clone()).collect();
         check(&built)?;
         let assembled = assemble(config, &built)?;
-        let client = session.client().await?;
         let config_digest = assembled.config.digest;
-        let cd = config_digest.to_string();
-        let have_config = retry(&format!("checking blob {cd}"), || {
-            idle(
-                timeout,
-                Activity::new(),
-                client.blob_exists(&reference, &cd),
-            )
-        })
-        .await?;
-        if !have_config {
-            retry("uploading the config", || {
-                put_small(&session, &assembled.config_bytes, &config_digest, timeout)
-            })
-            .await?;
-        }
+        let config_sent = match reuse.find(&config_digest).await? {
+            Some(how) => how,
+            None => {
+                retry("uploading the config", || {
+                    put_small(&session, &assembled.config_bytes, &config_digest, timeout)
+                })
+                .await?;
+                Reused::Uploaded
+            }
+        };
         let content_type = header::HeaderValue::from_static(crate::model::MANIFEST_MEDIA_TYPE);
         // The tag appears only here, once every blob it names is committed.
         retry("pushing the manifest", || {
@@ -138,30 +158,110 @@ pub fn pack_push(
             )
         })
         .await?;
-        let registry = reference.resolve_registry().to_string();
-        let repo = reference.repository().to_string();
         let mut digests: Vec<Digest> = built.iter().map(|l| l.descriptor.digest).collect();
         digests.push(config_digest);
-        cache::remember(&registry, &repo, &digests);
-        let bytes: u64 = built.iter().map(|l| l.descriptor.size).sum::<u64>()
-            + if have_config {
-                0
-            } else {
-                assembled.config.size
-            };
-        let outcome = PushOutcome {
+        cache::remember(&reuse.registry, &reuse.repo, &digests);
+        let mut outcome = PushOutcome {
             manifest: assembled.manifest.digest,
-            uploaded: built.len() as u64 + u64::from(!have_config),
-            skipped: u64::from(have_config),
+            uploaded: 0,
+            skipped: 0,
             mounted: 0,
-            bytes,
+            bytes: 0,
         };
+        let sent = layers
+            .iter()
+            .map(|l| (l.how, l.built.descriptor.size))
+            .chain([(config_sent, assembled.config.size)]);
+        for (how, size) in sent {
+            match how {
+                Reused::Uploaded => {
+                    outcome.uploaded += 1;
+                    outcome.bytes += size;
+                }
+                Reused::Skipped => outcome.skipped += 1,
+                Reused::Mounted => outcome.mounted += 1,
+            }
+        }
         Ok(Pushed {
             outcome,
             assembled,
             layers: built,
         })
     })
+}
+
+/// How a blob got into the target repository.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reused {
+    /// Its bytes were sent.
+    Uploaded,
+    /// The repository had it already (HEAD).
+    Skipped,
+    /// Mounted from another repository of the registry.
+    Mounted,
+}
+
+/// One layer pushed.
+struct LayerPushed {
+    built: BuiltLayer,
+    how: Reused,
+    /// The file's stamps before and after it was read in full (single-file raw layers).
+    stamps: Option<(Stamp, Stamp)>,
+}
+
+/// Asks the registry for blobs it may already have.
+struct Reuse<'a> {
+    session: &'a Session,
+    client: &'a oci_client::Client,
+    reference: &'a oci_client::Reference,
+    registry: String,
+    repo: String,
+    timeout: Duration,
+    verbose: bool,
+}
+
+impl Reuse<'_> {
+    /// A HEAD in the target repository, then a mount from (at most two) repositories the
+    /// blob was last seen in; `None` when it has to be uploaded.
+    async fn find(&self, d: &Digest) -> Result<Option<Reused>> {
+        let ds = d.to_string();
+        let exists = retry(&format!("checking blob {d}"), || {
+            idle(
+                self.timeout,
+                Activity::new(),
+                self.client.blob_exists(self.reference, &ds),
+            )
+        })
+        .await?;
+        if exists {
+            if self.verbose {
+                eprintln!("blob {d}: already in the repository, not read or sent");
+            }
+            return Ok(Some(Reused::Skipped));
+        }
+        for from in cache::locations(&self.registry, d)
+            .into_iter()
+            .filter(|r| *r != self.repo)
+            .take(2)
+        {
+            // A hint only: a failed mount costs nothing but this request.
+            let mounted = retry(&format!("mounting blob {d}"), || {
+                idle(
+                    self.timeout,
+                    Activity::new(),
+                    super::transfer::mount(self.session, d, &from),
+                )
+            })
+            .await;
+            if let Ok(true) = mounted {
+                if self.verbose {
+                    eprintln!("blob {d}: mounted from {from}, not read or sent");
+                }
+                return Ok(Some(Reused::Mounted));
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// A small blob from memory: `POST` an upload, `PUT ?digest=` with the bytes.
@@ -241,6 +341,51 @@ struct LayerUpload<'a> {
 }
 
 impl LayerUpload<'_> {
+    /// Pushes the layer: without reading it when its file's digest is known and the registry
+    /// has that blob (see the module doc), else by uploading it.
+    async fn push(
+        &self,
+        chunk: Option<u64>,
+        known: &FileDigests,
+        reuse: &Reuse<'_>,
+    ) -> Result<LayerPushed> {
+        let file = match self.plan.files.as_slice() {
+            [f] if self.plan.format == LayerFormat::Raw => Some(f),
+            _ => None,
+        };
+        let before = file
+            .and_then(|f| Stamp::of(&f.abs))
+            .filter(|s| file.is_some_and(|f| s.size() == f.size));
+        if let Some(d) = before.and_then(|s| known.lookup(&s))
+            && let Some(how) = reuse.find(&d).await?
+        {
+            self.bar.inc(self.plan.content_size());
+            let built = BuiltLayer {
+                descriptor: crate::oci::Descriptor {
+                    media_type: self.plan.media_type(),
+                    artifact_type: None,
+                    digest: d,
+                    size: self.plan.content_size(),
+                    annotations: self.plan.annotations(&self.settings),
+                },
+                diff_id: d,
+                placed: None,
+            };
+            return Ok(LayerPushed {
+                built,
+                how,
+                stamps: None,
+            });
+        }
+        let built = self.run(chunk).await?;
+        let after = file.and_then(|f| Stamp::of(&f.abs));
+        Ok(LayerPushed {
+            built,
+            how: Reused::Uploaded,
+            stamps: before.zip(after),
+        })
+    }
+
     async fn run(&self, chunk: Option<u64>) -> Result<BuiltLayer> {
         let what = format!("uploading layer {}", self.plan.filepath());
         let mut mode = chunk.map_or(Mode::Streamed, Mode::Chunked);

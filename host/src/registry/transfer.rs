@@ -30,6 +30,8 @@ use crate::oci::progress::ItemBar;
 pub const DEFAULT_CHUNK: u64 = 8 << 20;
 /// Smallest chunk tried when a registry keeps answering 413 to chunks.
 pub(super) const MIN_CHUNK: u64 = 256 << 10;
+/// Bytes buffered before a downloaded blob is written to its file.
+const WRITE_BUF: usize = 256 << 10;
 /// Bytes read at a time when re-hashing a kept prefix.
 const HASH_READ: usize = 4 << 20;
 
@@ -173,20 +175,28 @@ async fn fetch(
             have
         };
         let mut fetched = 0u64;
+        // The body arrives in pieces of a few KiB: buffered, the file gets one write (one
+        // trip to tokio's blocking pool) per WRITE_BUF instead of one per piece.
+        let mut f = tokio::io::BufWriter::with_capacity(WRITE_BUF, f);
         let mut s = resp.bytes_stream();
         while let Some(chunk) = s.next().await {
             // A connection cut mid-body is worth another attempt (which resumes); reqwest
             // calls it a decode error, which `transient` does not retry.
-            let chunk = chunk.map_err(|e| {
-                if e.is_timeout() {
-                    e.into()
-                } else {
-                    OciDistributionError::IoError(std::io::Error::new(
-                        std::io::ErrorKind::UnexpectedEof,
-                        format!("blob {d}: the download broke off: {e}"),
-                    ))
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    // What arrived is kept for the resume.
+                    f.flush().await?;
+                    return Err(if e.is_timeout() {
+                        e.into()
+                    } else {
+                        OciDistributionError::IoError(std::io::Error::new(
+                            std::io::ErrorKind::UnexpectedEof,
+                            format!("blob {d}: the download broke off: {e}"),
+                        ))
+                    });
                 }
-            })?;
+            };
             activity.touch();
             h.update(&chunk);
             fetched += chunk.len() as u64;
@@ -293,32 +303,8 @@ impl BlobUpload<'_> {
         }
     }
 
-    /// `POST …/blobs/uploads/?mount=&from=`: true when the registry mounted it (201).
     async fn mount(&self, from: &str) -> Result<bool, OciDistributionError> {
-        let mut url = self.session.repo_url("blobs/uploads/").map_err(generic)?;
-        url.query_pairs_mut()
-            .append_pair("mount", &self.digest.to_string())
-            .append_pair("from", from);
-        let resp = self
-            .session
-            .mount_request(url.clone(), from)
-            .await?
-            .header(header::CONTENT_LENGTH, 0)
-            .send()
-            .await?;
-        match resp.status().as_u16() {
-            201 => Ok(true),
-            // The registry opened an upload instead (it does not have the blob there, or we
-            // may not read `from`): cancel it.
-            202 => {
-                if let Some(loc) = location(&resp, &url) {
-                    self.cancel(loc).await;
-                }
-                Ok(false)
-            }
-            c if c >= 500 => Err(status_error(&resp)),
-            _ => Ok(false),
-        }
+        mount(self.session, &self.digest, from).await
     }
 
     /// Opens an upload session; its location.
@@ -476,6 +462,40 @@ impl BlobUpload<'_> {
             return Err(status_error(&resp));
         }
         Ok(Attempt::Done)
+    }
+}
+
+/// `POST …/blobs/uploads/?mount=&from=`: true when the registry mounted blob `d` from
+/// repository `from` (201).
+pub(crate) async fn mount(
+    session: &Session,
+    d: &Digest,
+    from: &str,
+) -> Result<bool, OciDistributionError> {
+    let mut url = session.repo_url("blobs/uploads/").map_err(generic)?;
+    url.query_pairs_mut()
+        .append_pair("mount", &d.to_string())
+        .append_pair("from", from);
+    let resp = session
+        .mount_request(url.clone(), from)
+        .await?
+        .header(header::CONTENT_LENGTH, 0)
+        .send()
+        .await?;
+    match resp.status().as_u16() {
+        201 => Ok(true),
+        // The registry opened an upload instead (it does not have the blob there, or we
+        // may not read `from`): cancel it.
+        202 => {
+            if let Some(loc) = location(&resp, &url)
+                && let Ok(req) = session.request(Method::DELETE, loc).await
+            {
+                let _ = req.send().await;
+            }
+            Ok(false)
+        }
+        c if c >= 500 => Err(status_error(&resp)),
+        _ => Ok(false),
     }
 }
 
